@@ -1,0 +1,163 @@
+namespace SlmStudio.Web.Data;
+
+public enum Domain { Banking, HR, Legal, Support, Other }
+
+public enum UseCase { WriteLikeUs, AnswerQuestions, SortAndRoute }
+
+public enum RunStatus { Queued, Running, Interrupted, Trained, Exporting, Succeeded, Failed, Cancelled }
+
+/// <summary>A user's project; the wizard saves it after every step so it can be continued later.</summary>
+public sealed class Project
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public string Description { get; set; } = "";
+    public Domain Domain { get; set; } = Domain.Other;
+    public UseCase UseCase { get; set; } = UseCase.WriteLikeUs;
+    /// <summary>The wizard step the user last reached (0 = goals).</summary>
+    public int WizardStep { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public string Preset { get; set; } = "tiny";
+    public int VocabSize { get; set; } = 1024;
+    /// <summary>Fine-tuning starts from this registered version instead of a preset.</summary>
+    public int? BaseVersionId { get; set; }
+    public int TimeBudgetMinutes { get; set; } = 5;
+    public int? MaxSteps { get; set; }
+    public int Seed { get; set; } = 1;
+    public int? EvalEvery { get; set; }
+
+    public List<GoalTest> GoalTests { get; set; } = [];
+    public List<DataFile> Files { get; set; } = [];
+    public List<TrainingRun> Runs { get; set; } = [];
+    public List<ModelVersion> Versions { get; set; } = [];
+}
+
+/// <summary>A prompt and the text a good continuation must contain.</summary>
+public sealed class GoalTest
+{
+    public int Id { get; set; }
+    public int ProjectId { get; set; }
+    public required string Prompt { get; set; }
+    public required string MustContain { get; set; }
+}
+
+/// <summary>An uploaded document, stored under a generated name outside wwwroot.</summary>
+public sealed class DataFile
+{
+    public int Id { get; set; }
+    public int ProjectId { get; set; }
+    public required string OriginalName { get; set; }
+    public required string StoredName { get; set; }
+    public long Bytes { get; set; }
+    public long Characters { get; set; }
+    public long EstimatedTokens { get; set; }
+    /// <summary>Plain-English problem that keeps this file out of training; null when it is usable.</summary>
+    public string? Problem { get; set; }
+    public string Sha256 { get; set; } = "";
+    public DateTimeOffset UploadedAt { get; set; }
+}
+
+/// <summary>One training run: its settings, its latest progress, and the lease that keeps it from running twice.</summary>
+public sealed class TrainingRun
+{
+    public int Id { get; set; }
+    public int ProjectId { get; set; }
+    public Project? Project { get; set; }
+    public RunStatus Status { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+    public string? Error { get; set; }
+    public string CreatedBy { get; set; } = "";
+
+    public string Preset { get; set; } = "tiny";
+    public int VocabSize { get; set; }
+    public int? BaseVersionId { get; set; }
+    public int? Minutes { get; set; }
+    public int? MaxStepsSetting { get; set; }
+    public int Seed { get; set; }
+    public int? EvalEvery { get; set; }
+
+    public string? HangfireJobId { get; set; }
+    public bool CancelRequested { get; set; }
+    public string? LeaseOwner { get; set; }
+    public DateTimeOffset? LeaseExpiresAt { get; set; }
+    public int Attempts { get; set; }
+
+    public long? Parameters { get; set; }
+    public string? Device { get; set; }
+    public int Step { get; set; }
+    public int MaxSteps { get; set; }
+    public double? Loss { get; set; }
+    public double? LearningRate { get; set; }
+    public double? TokensPerSecond { get; set; }
+    public double? EtaSeconds { get; set; }
+    public double? ValLoss { get; set; }
+    public double? Perplexity { get; set; }
+    public double? BitsPerChar { get; set; }
+
+    public int? ModelVersionId { get; set; }
+
+    public bool IsActive => Status is RunStatus.Queued or RunStatus.Running or RunStatus.Interrupted or RunStatus.Trained or RunStatus.Exporting;
+}
+
+/// <summary>One JSON line the trainer printed, kept so pages opened later can draw the whole curve.</summary>
+public sealed class RunEvent
+{
+    public long Id { get; set; }
+    public int RunId { get; set; }
+    public required string Kind { get; set; }
+    public required string Json { get; set; }
+    public DateTimeOffset At { get; set; }
+}
+
+/// <summary>An immutable, numbered model version in the registry.</summary>
+public sealed class ModelVersion
+{
+    public int Id { get; set; }
+    public int ProjectId { get; set; }
+    public Project? Project { get; set; }
+    public int Number { get; set; }
+    public int RunId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public string CreatedBy { get; set; } = "";
+    /// <summary>Folder of the artifacts, relative to the models root.</summary>
+    public required string Folder { get; set; }
+    public string CodeVersion { get; set; } = "";
+    public string DataJson { get; set; } = "[]";
+    public string SettingsJson { get; set; } = "{}";
+    public double? ValLoss { get; set; }
+    public double? Perplexity { get; set; }
+    public double? BitsPerChar { get; set; }
+    public long? Parameters { get; set; }
+    public string? ParityResult { get; set; }
+    /// <summary>File name -> SHA-256, the same list as manifest.json in the folder.</summary>
+    public string ManifestJson { get; set; } = "{}";
+    public string GoalResultsJson { get; set; } = "[]";
+    public string SamplesJson { get; set; } = "[]";
+}
+
+/// <summary>A movable name (such as "production") that points at one version of a project.</summary>
+public sealed class ModelAlias
+{
+    public int Id { get; set; }
+    public int ProjectId { get; set; }
+    public required string Name { get; set; }
+    public int ModelVersionId { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>Measured training speed of a preset on this machine, so the architecture step shows real figures.</summary>
+public sealed class PresetBenchmark
+{
+    public int Id { get; set; }
+    public required string Preset { get; set; }
+    public int VocabSize { get; set; }
+    public long Parameters { get; set; }
+    public double TokensPerSecond { get; set; }
+    public string Device { get; set; } = "";
+    public string MachineName { get; set; } = "";
+    public DateTimeOffset MeasuredAt { get; set; }
+}

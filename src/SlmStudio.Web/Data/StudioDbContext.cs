@@ -1,0 +1,40 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace SlmStudio.Web.Data;
+
+public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) : DbContext(options)
+{
+    public DbSet<Project> Projects => Set<Project>();
+    public DbSet<GoalTest> GoalTests => Set<GoalTest>();
+    public DbSet<DataFile> DataFiles => Set<DataFile>();
+    public DbSet<TrainingRun> Runs => Set<TrainingRun>();
+    public DbSet<RunEvent> RunEvents => Set<RunEvent>();
+    public DbSet<ModelVersion> ModelVersions => Set<ModelVersion>();
+    public DbSet<ModelAlias> Aliases => Set<ModelAlias>();
+    public DbSet<PresetBenchmark> Benchmarks => Set<PresetBenchmark>();
+
+    protected override void OnModelCreating(ModelBuilder b)
+    {
+        b.Entity<Project>().Property(p => p.Name).HasMaxLength(200);
+        b.Entity<Project>().Property(p => p.Domain).HasConversion<string>();
+        b.Entity<Project>().Property(p => p.UseCase).HasConversion<string>();
+        b.Entity<TrainingRun>().Property(r => r.Status).HasConversion<string>();
+        b.Entity<TrainingRun>().HasIndex(r => r.Status);
+        b.Entity<TrainingRun>().Ignore(r => r.IsActive);
+        b.Entity<RunEvent>().HasIndex(e => new { e.RunId, e.Id });
+        b.Entity<ModelVersion>().HasIndex(v => new { v.ProjectId, v.Number }).IsUnique();
+        b.Entity<ModelVersion>().HasIndex(v => v.RunId).IsUnique();
+        b.Entity<ModelAlias>().HasIndex(a => new { a.ProjectId, a.Name }).IsUnique();
+        b.Entity<PresetBenchmark>().HasIndex(x => new { x.Preset, x.VocabSize, x.MachineName }).IsUnique();
+
+        // SQLite cannot order or compare DateTimeOffset; store it as UTC ticks.
+        foreach (var entity in b.Model.GetEntityTypes())
+        foreach (var property in entity.GetProperties())
+        {
+            if (property.ClrType == typeof(DateTimeOffset))
+                property.SetValueConverter(new Microsoft.EntityFrameworkCore.Storage.ValueConversion.DateTimeOffsetToBinaryConverter());
+            else if (property.ClrType == typeof(DateTimeOffset?))
+                property.SetValueConverter(new Microsoft.EntityFrameworkCore.Storage.ValueConversion.DateTimeOffsetToBinaryConverter());
+        }
+    }
+}

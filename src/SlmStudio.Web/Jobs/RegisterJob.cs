@@ -1,0 +1,49 @@
+using System.Text.Json;
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using SlmStudio.Web.Data;
+using SlmStudio.Web.Options;
+using SlmStudio.Web.Services;
+using SlmStudio.Web.Training;
+
+namespace SlmStudio.Web.Jobs;
+
+/// <summary>Continuation of export: registers the exported artifacts as the project's next immutable version.</summary>
+public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, ModelRegistry registry, RunNotifier notifier, TimeProvider clock, ILogger<RegisterJob> logger)
+{
+    [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
+    public async Task RunAsync(int runId, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var run = await db.Runs.SingleAsync(r => r.Id == runId, cancellationToken);
+        if (run.Status != RunStatus.Exporting) return;
+        var runDir = paths.Run(runId);
+        var staging = ExportJob.StagingOf(runDir);
+        if (!Directory.Exists(staging)) return;
+
+        var lineagePath = Path.Combine(runDir, TrainingData.LineageFile);
+        var dataJson = File.Exists(lineagePath) ? await File.ReadAllTextAsync(lineagePath, cancellationToken) : "[]";
+        var samples = await LastSamplesAsync(db, runId, cancellationToken);
+
+        var version = await registry.RegisterAsync(run, staging, v =>
+        {
+            v.DataJson = dataJson;
+            v.SamplesJson = samples;
+            return Task.CompletedTask;
+        }, cancellationToken);
+
+        run.ModelVersionId = version.Id;
+        run.Status = RunStatus.Succeeded;
+        run.FinishedAt = clock.GetUtcNow();
+        await db.SaveChangesAsync(CancellationToken.None);
+        logger.LogInformation("Run {RunId} registered as version {Number}", runId, version.Number);
+        notifier.Publish(new RunUpdate(runId, null, RunStatus.Succeeded));
+    }
+
+    private static async Task<string> LastSamplesAsync(StudioDbContext db, int runId, CancellationToken ct)
+    {
+        var json = await db.RunEvents.Where(e => e.RunId == runId && e.Kind == "eval").OrderByDescending(e => e.Id).Select(e => e.Json).FirstOrDefaultAsync(ct);
+        var e = TrainerEvent.TryParse(json);
+        return JsonSerializer.Serialize(e?.Samples ?? []);
+    }
+}

@@ -1,0 +1,71 @@
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using SlmStudio.Web.Data;
+
+namespace SlmStudio.Web.Jobs;
+
+/// <summary>Queues a run's chain: training, then export and registration as continuations.</summary>
+public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<StudioDbContext> dbFactory, TimeProvider clock, ILogger<RunScheduler> logger)
+{
+    /// <summary>Creates a run from the project's current settings and queues it.</summary>
+    public async Task<int> StartAsync(int projectId, string user, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var project = await db.Projects.SingleAsync(p => p.Id == projectId, ct);
+        if (await db.Runs.AnyAsync(r => r.ProjectId == projectId && (r.Status == RunStatus.Queued || r.Status == RunStatus.Running), ct))
+            throw new UserFacingException("This project already has a training run in progress. Wait for it to finish or cancel it first.");
+        var run = new TrainingRun
+        {
+            ProjectId = projectId,
+            Status = RunStatus.Queued,
+            CreatedAt = clock.GetUtcNow(),
+            CreatedBy = user,
+            Preset = project.Preset,
+            VocabSize = project.VocabSize,
+            BaseVersionId = project.BaseVersionId,
+            Minutes = project.MaxSteps is null ? project.TimeBudgetMinutes : null,
+            MaxStepsSetting = project.MaxSteps,
+            Seed = project.Seed,
+            EvalEvery = project.EvalEvery,
+        };
+        db.Runs.Add(run);
+        await db.SaveChangesAsync(ct);
+        await EnqueueAsync(run.Id, ct);
+        return run.Id;
+    }
+
+    /// <summary>Queues (again) an existing run; the trainer resumes from its checkpoint when there is one.</summary>
+    public async Task EnqueueAsync(int runId, CancellationToken ct = default)
+    {
+        var training = jobs.Enqueue<TrainingJob>(j => j.RunAsync(runId, CancellationToken.None));
+        var export = jobs.ContinueJobWith<ExportJob>(training, j => j.RunAsync(runId, CancellationToken.None));
+        jobs.ContinueJobWith<RegisterJob>(export, j => j.RunAsync(runId, CancellationToken.None));
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await db.Runs.Where(r => r.Id == runId).ExecuteUpdateAsync(s => s.SetProperty(r => r.HangfireJobId, training), ct);
+        logger.LogInformation("Run {RunId} queued as job {JobId}", runId, training);
+    }
+
+    /// <summary>Asks a running run to stop at its next step (it saves a checkpoint first); a queued one is cancelled at once.</summary>
+    public async Task CancelAsync(int runId)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync();
+        var run = await db.Runs.SingleAsync(r => r.Id == runId);
+        if (run.Status is RunStatus.Queued or RunStatus.Interrupted)
+        {
+            run.Status = RunStatus.Cancelled;
+            run.FinishedAt = clock.GetUtcNow();
+        }
+        else if (run.Status == RunStatus.Running) run.CancelRequested = true;
+        await db.SaveChangesAsync();
+    }
+
+    /// <summary>Continues a cancelled or interrupted run from its last checkpoint.</summary>
+    public async Task ResumeAsync(int runId)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync();
+        var changed = await db.Runs.Where(r => r.Id == runId && (r.Status == RunStatus.Cancelled || r.Status == RunStatus.Interrupted || r.Status == RunStatus.Failed))
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.Status, RunStatus.Queued).SetProperty(r => r.FinishedAt, (DateTimeOffset?)null)
+                .SetProperty(r => r.CancelRequested, false).SetProperty(r => r.Error, (string?)null));
+        if (changed == 1) await EnqueueAsync(runId);
+    }
+}

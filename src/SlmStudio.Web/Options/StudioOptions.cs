@@ -1,0 +1,43 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace SlmStudio.Web.Options;
+
+public enum StudioRole { Both, Web, Worker }
+
+/// <summary>Where the portal keeps its files and how it runs. Section "Studio"; relative paths are under the content root.</summary>
+public sealed class StudioOptions
+{
+    public const string Section = "Studio";
+
+    /// <summary>Both = web pages and background worker in one process (the default).</summary>
+    public StudioRole Role { get; set; } = StudioRole.Both;
+
+    [Required] public string JobsPath { get; set; } = "jobs";
+    [Required] public string ModelsPath { get; set; } = "models";
+    [Required] public string DatabasePath { get; set; } = "data/studio.db";
+    [Required] public string HangfireDatabasePath { get; set; } = "data/hangfire.db";
+
+    /// <summary>Largest single upload accepted.</summary>
+    [Range(1, 10_000)] public int MaxUploadMegabytes { get; set; } = 50;
+
+    /// <summary>Less text than this cannot train a useful model; the data step says so.</summary>
+    [Range(1, int.MaxValue)] public int MinimumTrainingCharacters { get; set; } = 20_000;
+
+    /// <summary>Path of slm.dll; empty = the one beside the portal's own assembly.</summary>
+    public string? SlmPath { get; set; }
+
+    /// <summary>How many training runs may run at once in this process.</summary>
+    [Range(1, 64)] public int TrainingWorkers { get; set; } = 1;
+
+    /// <summary>A running job renews its lease this often.</summary>
+    [Range(1, 3600)] public int HeartbeatSeconds { get; set; } = 10;
+
+    /// <summary>A lease not renewed for this long belongs to a dead worker: the sweep resumes or fails its run.</summary>
+    [Range(5, 86_400)] public int LeaseTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Seconds of measured training per preset when the architecture step benchmarks this machine.</summary>
+    [Range(1, 100)] public int BenchmarkSteps { get; set; } = 4;
+
+    public bool RunsWeb => Role is StudioRole.Both or StudioRole.Web;
+    public bool RunsWorker => Role is StudioRole.Both or StudioRole.Worker;
+}

@@ -1,0 +1,29 @@
+using Microsoft.EntityFrameworkCore;
+using SlmStudio.Web.Data;
+using SlmStudio.Web.Services;
+
+namespace SlmStudio.Web;
+
+/// <summary>HTTP endpoints that are files rather than pages.</summary>
+public static class StudioApi
+{
+    public static void MapStudioApi(this WebApplication app)
+    {
+        app.MapGet("/api/versions/{id:int}/download", async (int id, IDbContextFactory<StudioDbContext> dbFactory, ModelRegistry registry) =>
+        {
+            await using var db = await dbFactory.CreateDbContextAsync();
+            var version = await db.ModelVersions.Include(v => v.Project).SingleOrDefaultAsync(v => v.Id == id);
+            if (version is null) return Results.NotFound("There is no model version with that number.");
+            if (!Directory.Exists(registry.FolderOf(version))) return Results.Problem("The files of this version are missing on the server.", statusCode: 410);
+            var name = $"{Slug(version.Project!.Name)}-v{version.Number}.zip";
+            return Results.File(registry.OpenZip(version), "application/zip", name);
+        });
+    }
+
+    public static string Slug(string name)
+    {
+        var chars = name.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-').ToArray();
+        var slug = string.Join('-', new string(chars).Split('-', StringSplitOptions.RemoveEmptyEntries));
+        return slug.Length == 0 ? "model" : slug;
+    }
+}

@@ -1,0 +1,115 @@
+using Hangfire;
+using Hangfire.Dashboard;
+using Hangfire.Storage.SQLite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using MudBlazor.Services;
+using SlmStudio.Web.Components;
+using SlmStudio.Web.Data;
+using SlmStudio.Web.Jobs;
+using SlmStudio.Web.Options;
+using SlmStudio.Web.Services;
+
+namespace SlmStudio.Web;
+
+/// <summary>The portal's composition, in the order Program.cs reads it.</summary>
+public static class StudioHost
+{
+    /// <summary>The folder that holds SlmStudio.sln (the repository root), searched upwards from the binaries; the
+    /// binaries' folder when the portal runs outside a checkout.</summary>
+    public static string FindContentRoot()
+    {
+        var fromEnvironment = Environment.GetEnvironmentVariable("SLMSTUDIO_CONTENT_ROOT");
+        if (!string.IsNullOrWhiteSpace(fromEnvironment)) return Path.GetFullPath(fromEnvironment);
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "SlmStudio.sln"))) return dir.FullName;
+        return AppContext.BaseDirectory;
+    }
+
+    /// <summary>Options, database, engine adapters, jobs and the worker (when this process is one).</summary>
+    public static void AddStudioCore(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<StudioOptions>().BindConfiguration(StudioOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<StudioPaths>();
+        services.AddDbContextFactory<StudioDbContext>((sp, db) =>
+        {
+            var path = sp.GetRequiredService<StudioPaths>().Database;
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            db.UseSqlite($"Data Source={path};Default Timeout=30");
+        });
+
+        services.AddSingleton<RunNotifier>();
+        services.AddSingleton<RunLeases>();
+        services.AddSingleton<RunScheduler>();
+        services.AddSingleton<DataUploads>();
+        services.AddSingleton<TrainingData>();
+        services.AddSingleton<ModelRegistry>();
+        services.AddSingleton<PresetBenchmarks>();
+        services.AddTransient<TrainingJob>();
+        services.AddTransient<ExportJob>();
+        services.AddTransient<RegisterJob>();
+
+        services.AddHangfire((sp, config) =>
+        {
+            var path = sp.GetRequiredService<StudioPaths>().HangfireDatabase;
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+                .UseSimpleAssemblyNameTypeSerializer()
+                .UseRecommendedSerializerSettings()
+                .UseSQLiteStorage(path, new SQLiteStorageOptions());
+        });
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = TrainingJob.StopGrace + TimeSpan.FromSeconds(15));
+
+        var role = builder.Configuration.GetSection(StudioOptions.Section).Get<StudioOptions>() ?? new StudioOptions();
+        if (!role.RunsWorker) return;
+        services.AddHangfireServer((sp, o) =>
+        {
+            o.ServerName = $"{Environment.MachineName}-training";
+            o.Queues = ["training"];
+            o.WorkerCount = sp.GetRequiredService<IOptions<StudioOptions>>().Value.TrainingWorkers;
+            o.ShutdownTimeout = TrainingJob.StopGrace + TimeSpan.FromSeconds(5);
+        });
+        services.AddHangfireServer((_, o) =>
+        {
+            o.ServerName = $"{Environment.MachineName}-default";
+            o.Queues = ["default"];
+            o.WorkerCount = 2;
+        });
+        services.AddHostedService<RunSweeper>();
+    }
+
+    /// <summary>Blazor pages with MudBlazor and the download endpoint (when this process serves the web).</summary>
+    public static void AddStudioWeb(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddMudServices();
+        builder.Services.AddHttpContextAccessor();
+    }
+
+    /// <summary>Applies EF Core migrations before anything reads the database.</summary>
+    public static async Task MigrateStudioDatabaseAsync(this WebApplication app)
+    {
+        var factory = app.Services.GetRequiredService<IDbContextFactory<StudioDbContext>>();
+        await using var db = await factory.CreateDbContextAsync();
+        await db.Database.MigrateAsync();
+    }
+
+    public static void UseStudioWeb(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<StudioOptions>>().Value;
+        if (!options.RunsWeb) return;
+        if (!app.Environment.IsDevelopment()) app.UseExceptionHandler("/error", createScopeForErrors: true);
+        app.UseStaticFiles();
+        app.UseAntiforgery();
+        app.MapStaticAssets();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        app.MapHangfireDashboard("/hangfire", new DashboardOptions
+        {
+            Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
+            DashboardTitle = "SLM Studio jobs",
+        });
+        app.MapStudioApi();
+    }
+}
