@@ -220,7 +220,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         else
         {
             Report(new TrainingMessage($"Training a {options.VocabSize:N0}-token tokenizer on {corpus.TrainCharacters:N0} characters."));
-            tokenizer = BpeTrainer.Train(corpus.TrainDocuments, options.VocabSize);
+            tokenizer = new BpeTrainer(options.VocabSize).Train(corpus.TrainDocuments, cancellationToken);
         }
         cancellationToken.ThrowIfCancellationRequested();
         tokenizer.Save(TokenizerPath);
