@@ -5,7 +5,7 @@ using SlmStudio.Web.Data;
 namespace SlmStudio.Web.Jobs;
 
 /// <summary>Queues a run's chain: training, then export and registration as continuations.</summary>
-public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<StudioDbContext> dbFactory, TimeProvider clock, ILogger<RunScheduler> logger)
+public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<StudioDbContext> dbFactory, Services.PresetBenchmarks benchmarks, TimeProvider clock, ILogger<RunScheduler> logger)
 {
     /// <summary>Creates a run from the project's current settings and queues it.</summary>
     public async Task<int> StartAsync(int projectId, string user, CancellationToken ct = default)
@@ -26,12 +26,26 @@ public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<St
             Minutes = project.MaxSteps is null ? project.TimeBudgetMinutes : null,
             MaxStepsSetting = project.MaxSteps,
             Seed = project.Seed,
-            EvalEvery = project.EvalEvery,
+            EvalEvery = project.EvalEvery ?? await AutomaticEvalEveryAsync(project),
         };
         db.Runs.Add(run);
         await db.SaveChangesAsync(ct);
         await EnqueueAsync(run.Id, ct);
         return run.Id;
+    }
+
+    /// <summary>
+    /// About ten evaluations per run, from the steps the time budget allows at the measured speed; null (the trainer's
+    /// default) when this machine has not been measured for the preset.
+    /// </summary>
+    public async Task<int?> AutomaticEvalEveryAsync(Project project)
+    {
+        int? steps = project.MaxSteps;
+        if (steps is null && project.BaseVersionId is null
+            && await benchmarks.CachedAsync(project.Preset, project.VocabSize) is { } measured
+            && Core.Models.ModelPresets.All.FirstOrDefault(p => p.Name == project.Preset) is { } preset)
+            steps = (int)(measured.TokensPerSecond * 60 * project.TimeBudgetMinutes / (preset.BatchSize * preset.ContextLength));
+        return steps is { } s ? Math.Clamp(s / 10, 1, 500) : null;
     }
 
     /// <summary>Queues (again) an existing run; the trainer resumes from its checkpoint when there is one.</summary>

@@ -143,12 +143,19 @@ public sealed class TrainingJob(
 
     public static List<string> BuildArguments(TrainingRun run, string dataPath, string runDir, bool resume, string? baseModel)
     {
-        var args = new List<string> { "train", "--data", dataPath, "--preset", run.Preset, "--out", runDir };
+        var args = new List<string> { "train", "--data", dataPath, "--out", runDir };
+        // A base model fixes the size and the tokenizer.
+        if (baseModel is null) args.AddRange(["--preset", run.Preset]);
         if (run.MaxStepsSetting is { } steps) args.AddRange(["--max-steps", steps.ToString(CultureInfo.InvariantCulture)]);
         else args.AddRange(["--minutes", (run.Minutes ?? 5).ToString(CultureInfo.InvariantCulture)]);
         if (run.VocabSize > 0 && baseModel is null) args.AddRange(["--vocab-size", run.VocabSize.ToString(CultureInfo.InvariantCulture)]);
         args.AddRange(["--seed", run.Seed.ToString(CultureInfo.InvariantCulture)]);
-        if (run.EvalEvery is { } every) args.AddRange(["--eval-every", every.ToString(CultureInfo.InvariantCulture)]);
+        if (run.EvalEvery is { } every)
+        {
+            args.AddRange(["--eval-every", every.ToString(CultureInfo.InvariantCulture)]);
+            // Short runs report every step or two so the curves have points to draw.
+            if (every < 20) args.AddRange(["--log-every", Math.Max(1, every / 4).ToString(CultureInfo.InvariantCulture)]);
+        }
         if (baseModel is not null) args.AddRange(["--base", baseModel]);
         if (resume) args.Add("--resume");
         return args;

@@ -35,8 +35,8 @@ public sealed class StudioOptions
     /// <summary>A lease not renewed for this long belongs to a dead worker: the sweep resumes or fails its run.</summary>
     [Range(5, 86_400)] public int LeaseTimeoutSeconds { get; set; } = 60;
 
-    /// <summary>Seconds of measured training per preset when the architecture step benchmarks this machine.</summary>
-    [Range(1, 100)] public int BenchmarkSteps { get; set; } = 4;
+    /// <summary>Training steps measured per preset when the architecture step benchmarks this machine.</summary>
+    [Range(1, 100)] public int BenchmarkSteps { get; set; } = 3;
 
     public bool RunsWeb => Role is StudioRole.Both or StudioRole.Web;
     public bool RunsWorker => Role is StudioRole.Both or StudioRole.Worker;
