@@ -82,17 +82,19 @@ public static class LlamaOnnxGraph
         var embedName = g.FloatTensor(embed.Name, embed.Data, v, d);
         var x = g.Node("Gather", "embed", [embedName, "input_ids"], Int("axis", 0));
 
-        // Rotary embeddings from position_ids: angles = position * inv_freq (float32, as Hugging Face computes them),
-        // duplicated to the full head size (rotate_half layout).
-        var invFreq = new float[hd / 2];
-        for (int i = 0; i < hd / 2; i++) invFreq[i] = (float)(1.0 / Math.Pow(config.RopeTheta, 2.0 * i / hd));
-        var invFreqName = g.FloatTensor("rope.inv_freq", invFreq, hd / 2);
-        var pos = g.Node("Cast", "rope/pos_float", ["position_ids"], Int("to", OnnxType.Float));
+        // Rotary embeddings from position_ids: angles = position * inv_freq, computed in float64 (as the training model
+        // does) so that long positions lose no precision, duplicated to the full head size (rotate_half layout).
+        var invFreq = new double[hd / 2];
+        for (int i = 0; i < hd / 2; i++) invFreq[i] = 1.0 / Math.Pow(config.RopeTheta, 2.0 * i / hd);
+        var invFreqName = g.DoubleTensor("rope.inv_freq", invFreq, hd / 2);
+        var pos = g.Node("Cast", "rope/pos_double", ["position_ids"], Int("to", OnnxType.Double));
         var pos3 = g.Node("Unsqueeze", "rope/pos_unsqueeze", [pos, g.Int64Tensor("axes_last", -1)]);
         var freqs = g.Node("Mul", "rope/freqs", [pos3, invFreqName]); // [B, T, hd/2]
         var angles = g.Node("Concat", "rope/angles", [freqs, freqs], Int("axis", -1));
-        var cos = g.Node("Unsqueeze", "rope/cos_unsqueeze", [g.Node("Cos", "rope/cos", [angles]), axis1]); // [B, 1, T, hd]
-        var sin = g.Node("Unsqueeze", "rope/sin_unsqueeze", [g.Node("Sin", "rope/sin", [angles]), axis1]);
+        var cosD = g.Node("Cast", "rope/cos_float", [g.Node("Cos", "rope/cos", [angles])], Int("to", OnnxType.Float));
+        var sinD = g.Node("Cast", "rope/sin_float", [g.Node("Sin", "rope/sin", [angles])], Int("to", OnnxType.Float));
+        var cos = g.Node("Unsqueeze", "rope/cos_unsqueeze", [cosD, axis1]); // [B, 1, T, hd]
+        var sin = g.Node("Unsqueeze", "rope/sin_unsqueeze", [sinD, axis1]);
 
         // Attention mask: causal by index (the new tokens are the last T of the S total positions) and the caller's
         // attention_mask (left padding), as one boolean [B, 1, 1, T, S] shared by all layers.

@@ -11,6 +11,7 @@ internal static class OnnxType
     public const int Int32 = 6;
     public const int Int64 = 7;
     public const int Bool = 9;
+    public const int Double = 11;
 }
 
 /// <summary>
@@ -66,6 +67,14 @@ internal sealed class OnnxGraphBuilder(string graphName)
         t.Dims.AddRange(dims);
         Graph.Initializer.Add(t);
         FloatInitializers.Add(t);
+        return name;
+    }
+
+    public string DoubleTensor(string name, double[] data, params long[] dims)
+    {
+        var t = new TensorProto { Name = name, DataType = OnnxType.Double, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data.AsSpan())) };
+        t.Dims.AddRange(dims);
+        Graph.Initializer.Add(t);
         return name;
     }
 
