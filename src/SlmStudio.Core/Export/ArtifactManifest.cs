@@ -51,6 +51,8 @@ public sealed record ArtifactManifest
     [JsonPropertyName("opset")] public int Opset { get; init; }
     [JsonPropertyName("onnxModel")] public string OnnxModel { get; init; } = "model.onnx";
     [JsonPropertyName("parameters")] public long Parameters { get; init; }
+    /// <summary>The context length the model was trained with (from run.json), used by evaluation; null for imports.</summary>
+    [JsonPropertyName("contextLength")] public int? ContextLength { get; init; }
     [JsonPropertyName("source")] public ArtifactSource? Source { get; init; }
     [JsonPropertyName("metrics")] public Dictionary<string, double>? Metrics { get; init; }
     [JsonPropertyName("parity")] public ParityReport? Parity { get; init; }

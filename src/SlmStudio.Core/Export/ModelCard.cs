@@ -38,7 +38,12 @@ public static class ModelCard
             sb.AppendLine("| Setting | Value |");
             sb.AppendLine("|---|---|");
             foreach (var (key, value) in run)
+            {
                 if (value is JsonValue) sb.AppendLine(inv, $"| {key} | {value.ToJsonString().Trim('"')} |");
+                else if (key == "options" && value is JsonObject options)
+                    foreach (var (k, v) in options)
+                        if (v is JsonValue) sb.AppendLine(inv, $"| {k} | {v.ToJsonString().Trim('"')} |");
+            }
             sb.AppendLine();
         }
 

@@ -85,7 +85,7 @@ public static class ModelExporter
                 : $"Parity FAILED: max abs logit difference {parity.PrefillMaxAbsDiff:E2} (prefill), {parity.DecodeMaxAbsDiff:E2} (decode) > {parity.Tolerance:E0}");
 
             var metrics = source.Result is null ? null : ReadMetrics(source.Result);
-            var manifestSource = new ArtifactSource(source.Kind, Path.GetFullPath(sourceFolder), ReadString(source.Run, "preset"), ReadString(source.Run, "data"));
+            var manifestSource = new ArtifactSource(source.Kind, Path.GetFullPath(sourceFolder), ReadString(source.Run, "preset"), ReadString(source.Run?["options"] as JsonObject, "dataPath"));
             File.WriteAllText(Path.Combine(staging, "README.md"), ModelCard.Write(config, parity, manifestSource, source.Run, metrics, Path.GetFileName(target)));
             files.Add("README.md");
 
@@ -95,6 +95,7 @@ public static class ModelExporter
                 Opset = LlamaOnnxGraph.Opset,
                 OnnxModel = OnnxFile,
                 Parameters = config.ParameterCount,
+                ContextLength = source.Run?["contextLength"] is JsonValue cl && cl.TryGetValue<int>(out var c) ? c : null,
                 Source = manifestSource,
                 Metrics = metrics,
                 Parity = parity,

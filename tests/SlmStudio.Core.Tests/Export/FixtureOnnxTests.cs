@@ -8,7 +8,7 @@ namespace SlmStudio.Core.Tests.Export;
 /// <summary>The exported graph against the independent float64 reference of the Hugging Face forward pass (GQA, tied embeddings).</summary>
 public sealed class FixtureOnnxTests : IDisposable
 {
-    public static readonly string FixtureDir = "/work/shared/fixtures/tiny-llama-hf";
+    public static string FixtureDir => OnnxTestModels.FixtureDir;
     private readonly string _dir = Directory.CreateTempSubdirectory("slm-onnx-fixture-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
