@@ -47,6 +47,7 @@ public static class StudioHost
         services.AddSingleton<TrainingData>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<PresetBenchmarks>();
+        services.AddSingleton<ModelGeneration>();
         services.AddTransient<TrainingJob>();
         services.AddTransient<ExportJob>();
         services.AddTransient<RegisterJob>();

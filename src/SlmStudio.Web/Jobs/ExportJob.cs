@@ -1,13 +1,16 @@
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
+using SlmStudio.Core.Export;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Options;
 using SlmStudio.Web.Services;
-using SlmStudio.Web.Training;
 
 namespace SlmStudio.Web.Jobs;
 
-/// <summary>Continuation of training: exports the run's best model to ONNX with <c>slm export</c> into a staging folder.</summary>
+/// <summary>
+/// Continuation of training: exports the run's best model to ONNX (checked against the training model for parity) into
+/// a staging folder that registration then moves into the registry.
+/// </summary>
 public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, RunNotifier notifier, TimeProvider clock, ILogger<ExportJob> logger)
 {
     public static string StagingOf(string runDir) => Path.Combine(runDir, "export");
@@ -24,25 +27,25 @@ public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, Stud
         var runDir = paths.Run(runId);
         var staging = StagingOf(runDir);
         if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        var output = new List<string>();
-        var result = await SlmProcess.RunAsync(paths.Slm, ["export", runDir, "--out", staging], line =>
+        string? failure;
+        try
         {
-            output.Add(line);
-            return Task.CompletedTask;
-        }, cancellationToken);
-
-        if (result.ExitCode != 0 || !File.Exists(Path.Combine(staging, "model.onnx")))
-        {
-            logger.LogError("Export of run {RunId} failed with exit code {ExitCode}: {Stderr}", runId, result.ExitCode, result.StandardErrorTail);
-            var reason = result.StandardErrorTail.Split('\n').LastOrDefault(l => l.StartsWith("error:", StringComparison.Ordinal))?[6..].Trim();
-            await db.Runs.Where(r => r.Id == runId).ExecuteUpdateAsync(s => s
-                .SetProperty(r => r.Status, RunStatus.Failed)
-                .SetProperty(r => r.FinishedAt, clock.GetUtcNow())
-                .SetProperty(r => r.Error, "Training finished, but turning the model into downloadable files failed"
-                    + (reason is null ? "." : $": {reason}")), CancellationToken.None);
-            notifier.Publish(new RunUpdate(runId, null, RunStatus.Failed));
-            return;
+            var progress = new Progress<string>(m => logger.LogInformation("Export of run {RunId}: {Message}", runId, m));
+            var result = await Task.Run(() => ModelExporter.Export(runDir, staging, progress, cancellationToken), cancellationToken);
+            failure = result.Passed ? null
+                : "Training finished, but the exported model did not give the same answers as the trained one, so it was not registered. Please report this to your administrator.";
         }
-        await File.WriteAllLinesAsync(Path.Combine(runDir, "export.log"), output, CancellationToken.None);
+        catch (Exception e) when (e is Core.EngineException or Core.Models.InvalidModelFileException or Core.Models.UnsupportedModelException)
+        {
+            failure = $"Training finished, but turning the model into downloadable files failed: {e.Message}";
+        }
+        if (failure is null) return;
+
+        logger.LogError("Export of run {RunId} failed: {Failure}", runId, failure);
+        await db.Runs.Where(r => r.Id == runId).ExecuteUpdateAsync(s => s
+            .SetProperty(r => r.Status, RunStatus.Failed)
+            .SetProperty(r => r.FinishedAt, clock.GetUtcNow())
+            .SetProperty(r => r.Error, failure), CancellationToken.None);
+        notifier.Publish(new RunUpdate(runId, null, RunStatus.Failed));
     }
 }

@@ -24,11 +24,19 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
         var lineagePath = Path.Combine(runDir, TrainingData.LineageFile);
         var dataJson = File.Exists(lineagePath) ? await File.ReadAllTextAsync(lineagePath, cancellationToken) : "[]";
         var samples = await LastSamplesAsync(db, runId, cancellationToken);
+        var goalTests = await db.GoalTests.Where(g => g.ProjectId == run.ProjectId).OrderBy(g => g.Id).ToListAsync(cancellationToken);
+        var goals = new List<GoalResult>();
+        if (goalTests.Count > 0)
+        {
+            using var artifact = Core.Inference.OnnxArtifact.Open(staging);
+            goals = await ModelGeneration.RunGoalTestsAsync(new Core.Inference.TextGenerator(artifact), goalTests, cancellationToken);
+        }
 
         var version = await registry.RegisterAsync(run, staging, v =>
         {
             v.DataJson = dataJson;
             v.SamplesJson = samples;
+            v.GoalResultsJson = JsonSerializer.Serialize(goals);
             return Task.CompletedTask;
         }, cancellationToken);
 

@@ -73,6 +73,7 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
         var manifest = new SortedDictionary<string, string>(StringComparer.Ordinal);
         if (File.Exists(path))
         {
+            // The exporter's manifest: {"files":[{"path","sha256","bytes"}], ...}.
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             foreach (var f in doc.RootElement.GetProperty("files").EnumerateArray())
                 manifest[f.GetProperty("path").GetString()!] = f.GetProperty("sha256").GetString()!;
