@@ -48,6 +48,7 @@ public static class StudioHost
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<PresetBenchmarks>();
         services.AddSingleton<ModelGeneration>();
+        services.AddSingleton<RunSweeper>();
         services.AddTransient<TrainingJob>();
         services.AddTransient<ExportJob>();
         services.AddTransient<RegisterJob>();
@@ -78,7 +79,7 @@ public static class StudioHost
             o.Queues = ["default"];
             o.WorkerCount = 2;
         });
-        services.AddHostedService<RunSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<RunSweeper>());
     }
 
     /// <summary>Blazor pages with MudBlazor and the download endpoint (when this process serves the web).</summary>

@@ -1,0 +1,69 @@
+using Hangfire;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using SlmStudio.Web;
+using SlmStudio.Web.Data;
+
+namespace SlmStudio.Web.Tests;
+
+/// <summary>
+/// The portal's real service composition (AddStudioCore) over a fresh folder: a real SQLite database file, real
+/// Hangfire SQLite storage, real jobs/ and models/ folders. Web-only role, so no Hangfire server picks jobs up behind
+/// the test's back; tests call the jobs themselves.
+/// </summary>
+public sealed class StudioTestHost : IAsyncDisposable
+{
+    public string Root { get; }
+    public WebApplication App { get; }
+    public IServiceProvider Services => App.Services;
+
+    private StudioTestHost(string root, WebApplication app)
+    {
+        Root = root;
+        App = app;
+    }
+
+    public static async Task<StudioTestHost> StartAsync(Dictionary<string, string?>? settings = null)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "slm-web-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = root, EnvironmentName = "Testing" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Studio:Role"] = "Web",
+            ["Studio:MinimumTrainingCharacters"] = "2000",
+            ["Studio:HeartbeatSeconds"] = "1",
+            ["Studio:LeaseTimeoutSeconds"] = "5",
+        });
+        if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddStudioCore();
+        var app = builder.Build();
+        await app.MigrateStudioDatabaseAsync();
+        // Hangfire's static client needs its storage initialised, as the running portal does on start.
+        _ = app.Services.GetRequiredService<JobStorage>();
+        return new StudioTestHost(root, app);
+    }
+
+    public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    public async Task<StudioDbContext> DbAsync() => await Get<IDbContextFactory<StudioDbContext>>().CreateDbContextAsync();
+
+    public async Task<Project> AddProjectAsync(string name = "Test project", params (string Prompt, string MustContain)[] goals)
+    {
+        await using var db = await DbAsync();
+        var p = new Project { Name = name, CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow };
+        p.GoalTests.AddRange(goals.Select(g => new GoalTest { Prompt = g.Prompt, MustContain = g.MustContain }));
+        db.Projects.Add(p);
+        await db.SaveChangesAsync();
+        return p;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
