@@ -33,6 +33,8 @@ public sealed class StudioTestHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Studio:Role"] = "Web",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:SlmStudio"] = "Information",
             ["Studio:MinimumTrainingCharacters"] = "2000",
             ["Studio:HeartbeatSeconds"] = "1",
             ["Studio:LeaseTimeoutSeconds"] = "5",

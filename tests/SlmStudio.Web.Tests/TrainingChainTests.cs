@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using SlmStudio.Core.Inference;
+using SlmStudio.Web.Data;
+using SlmStudio.Web.Jobs;
+using SlmStudio.Web.Services;
+using Xunit.Abstractions;
+
+namespace SlmStudio.Web.Tests;
+
+/// <summary>
+/// The whole chain with the real engine: <c>slm train</c> in a child process, ONNX export, registration, zip download,
+/// and concurrent generation from the registered version. Tiny model, a few steps: seconds to a minute on a CPU.
+/// </summary>
+public class TrainingChainTests(ITestOutputHelper output)
+{
+    private static async Task UploadHandwrittenSamplesAsync(StudioTestHost host, int projectId)
+    {
+        var uploads = host.Get<DataUploads>();
+        foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "SampleData", "handwritten")).Order())
+        {
+            await using var stream = File.OpenRead(file);
+            await uploads.SaveAsync(projectId, Path.GetFileName(file), stream, default);
+        }
+    }
+
+    [Fact]
+    public async Task Training_export_and_registration_produce_a_downloadable_version_that_answers_ten_users_at_once()
+    {
+        await using var host = await StudioTestHost.StartAsync();
+        var project = await host.AddProjectAsync("Brightwater", ("The kettle", "the"), ("Brightwater", "zzqx-never"));
+        await UploadHandwrittenSamplesAsync(host, project.Id);
+        await using (var db = await host.DbAsync())
+        {
+            var p = await db.Projects.SingleAsync(x => x.Id == project.Id);
+            (p.MaxSteps, p.EvalEvery, p.VocabSize) = (3, 3, 512);
+            await db.SaveChangesAsync();
+        }
+        var notifier = host.Get<RunNotifier>();
+        var runId = await host.Get<RunScheduler>().StartAsync(project.Id, "tester");
+        var pushed = new List<string>();
+        using var subscription = notifier.Subscribe(runId, u => { lock (pushed) pushed.Add(u.Event?.Event ?? u.Status.ToString()!); return Task.CompletedTask; });
+
+        await host.Get<TrainingJob>().RunAsync(runId, default);
+
+        await using (var db = await host.DbAsync())
+        {
+            var run = await db.Runs.SingleAsync(r => r.Id == runId);
+            Assert.True(run.Status == RunStatus.Trained, $"{run.Status}: {run.Error}");
+            Assert.Equal(3, run.Step);
+            Assert.True(run.ValLoss > 0 && run.Perplexity > 1 && run.BitsPerChar > 0);
+            Assert.True(run.Parameters > 100_000);
+            var kinds = await db.RunEvents.Where(e => e.RunId == runId).Select(e => e.Kind).ToListAsync();
+            Assert.Contains("started", kinds);
+            Assert.Contains("step", kinds);
+            Assert.Contains("eval", kinds);
+            Assert.Contains("finished", kinds);
+            Assert.Null(run.LeaseOwner);
+        }
+        lock (pushed)
+        {
+            Assert.Contains("step", pushed);
+            Assert.Contains("Trained", pushed);
+        }
+
+        await host.Get<ExportJob>().RunAsync(runId, default);
+        await host.Get<RegisterJob>().RunAsync(runId, default);
+        await host.Get<RegisterJob>().RunAsync(runId, default); // a second delivery registers nothing new
+
+        ModelVersion version;
+        await using (var db = await host.DbAsync())
+        {
+            var run = await db.Runs.SingleAsync(r => r.Id == runId);
+            Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
+            version = await db.ModelVersions.SingleAsync();
+            Assert.Equal(run.ModelVersionId, version.Id);
+        }
+        Assert.Equal(1, version.Number);
+        Assert.StartsWith("Passed", version.ParityResult);
+        Assert.Equal(7, VersionDetails.Data(version).Count);
+        var goals = VersionDetails.GoalResults(version);
+        Assert.Equal(2, goals.Count);
+        Assert.False(goals[1].Passed); // "zzqx-never" cannot appear in a continuation
+        Assert.StartsWith("Brightwater", goals[1].Text);
+
+        // The downloaded zip holds exactly the files of the manifest, byte for byte.
+        var registry = host.Get<ModelRegistry>();
+        Assert.Empty(registry.Verify(version));
+        var manifest = VersionDetails.Manifest(version);
+        Assert.Contains("model.onnx", manifest.Keys);
+        await using (var zipStream = registry.OpenZip(version))
+        using (var zip = new ZipArchive(zipStream, ZipArchiveMode.Read))
+        {
+            foreach (var (path, sha) in manifest)
+            {
+                var entry = zip.GetEntry(path) ?? throw new Xunit.Sdk.XunitException($"{path} missing from the zip");
+                await using var s = entry.Open();
+                Assert.Equal(sha, Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(s)));
+            }
+            Assert.NotNull(zip.GetEntry(ModelRegistry.ManifestFile));
+        }
+
+        // Ten playground users at once, one shared session.
+        var generator = await host.Get<ModelGeneration>().GetAsync(version);
+        var settings = new GenerationSettings(MaxNewTokens: 40, Seed: 1);
+        await generator.GenerateBatchAsync(["warm up"], GenerationSettings.Greedy(2));
+        var clock = Stopwatch.StartNew();
+        var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(async i =>
+        {
+            var start = clock.Elapsed;
+            TimeSpan? first = null;
+            var tokens = 0;
+            await foreach (var t in generator.GenerateAsync($"Question {i}: how do I descale", settings))
+            {
+                first ??= clock.Elapsed - start;
+                tokens++;
+            }
+            return (First: first ?? TimeSpan.MaxValue, Total: clock.Elapsed - start, Tokens: tokens);
+        }));
+        var wall = clock.Elapsed;
+        var totalTokens = results.Sum(r => r.Tokens);
+        output.WriteLine($"10 concurrent users: wall {wall.TotalMilliseconds:F0} ms, {totalTokens} tokens, {totalTokens / wall.TotalSeconds:F0} tokens/s overall; " +
+                         $"first token median {results.Select(r => r.First.TotalMilliseconds).Order().ElementAt(5):F0} ms, max {results.Max(r => r.First.TotalMilliseconds):F0} ms; " +
+                         $"per-user total max {results.Max(r => r.Total.TotalMilliseconds):F0} ms");
+        Assert.All(results, r => Assert.True(r.Tokens > 0));
+    }
+
+    [Fact]
+    public async Task Cancel_keeps_a_checkpoint_and_resume_continues_from_it()
+    {
+        await using var host = await StudioTestHost.StartAsync();
+        var project = await host.AddProjectAsync();
+        await UploadHandwrittenSamplesAsync(host, project.Id);
+        await using (var db = await host.DbAsync())
+        {
+            var p = await db.Projects.SingleAsync(x => x.Id == project.Id);
+            (p.MaxSteps, p.EvalEvery, p.VocabSize) = (400, 4, 512);
+            await db.SaveChangesAsync();
+        }
+        var scheduler = host.Get<RunScheduler>();
+        var runId = await scheduler.StartAsync(project.Id, "tester");
+
+        async Task RunUntilStepThenCancelAsync(int step)
+        {
+            var job = host.Get<TrainingJob>().RunAsync(runId, default);
+            var deadline = DateTime.UtcNow.AddMinutes(4);
+            while (DateTime.UtcNow < deadline && !job.IsCompleted)
+            {
+                await using var db = await host.DbAsync();
+                if ((await db.Runs.SingleAsync(r => r.Id == runId)).Step >= step) break;
+                await Task.Delay(300);
+            }
+            await scheduler.CancelAsync(runId);
+            await job.WaitAsync(TimeSpan.FromMinutes(2));
+        }
+
+        await RunUntilStepThenCancelAsync(1);
+        await using (var db = await host.DbAsync())
+        {
+            var run = await db.Runs.SingleAsync(r => r.Id == runId);
+            Assert.True(run.Status == RunStatus.Cancelled, $"{run.Status}: {run.Error}");
+            Assert.True(run.Step < 400);
+        }
+        Assert.True(Directory.Exists(Path.Combine(host.Get<Options.StudioPaths>().Run(runId), "checkpoint")));
+
+        await scheduler.ResumeAsync(runId);
+        await RunUntilStepThenCancelAsync(int.MaxValue > 0 ? 1 : 0);
+
+        await using (var db = await host.DbAsync())
+        {
+            var starts = (await db.RunEvents.Where(e => e.RunId == runId && e.Kind == "started").OrderBy(e => e.Id).Select(e => e.Json).ToListAsync())
+                .Select(j => JsonDocument.Parse(j).RootElement.GetProperty("startStep").GetInt32()).ToList();
+            Assert.Equal(2, starts.Count);
+            Assert.Equal(0, starts[0]);
+            Assert.True(starts[1] > 0, "the resumed run starts from the checkpoint, not from step 0");
+            Assert.Equal(RunStatus.Cancelled, (await db.Runs.SingleAsync(r => r.Id == runId)).Status);
+        }
+    }
+}
