@@ -45,7 +45,8 @@ if (rest.Contains("--help") || rest.Contains("-h"))
 
 using var cts = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
-AppDomain.CurrentDomain.ProcessExit += (_, _) => cts.Cancel();
+// ProcessExit also fires after a normal return, when cts is already disposed: cancelling then must not throw.
+AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { cts.Cancel(); } catch (ObjectDisposedException) { } };
 try
 {
     return await match.Command.RunAsync(new CliArgs(rest), cts.Token);

@@ -109,7 +109,8 @@ public sealed class IsolatedExtractor(string slmDllPath, string? dotnetHost = nu
             }
             await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
 
-            if (process.ExitCode == 0 && File.Exists(output))
+            // The child writes the result atomically as its last act, so a result file means a finished extraction.
+            if (File.Exists(output))
             {
                 var doc = JsonSerializer.Deserialize<ExtractedDocument>(await File.ReadAllTextAsync(output, CancellationToken.None).ConfigureAwait(false), DatasetVersion.Json)
                     ?? throw new InvalidDataException("empty result");

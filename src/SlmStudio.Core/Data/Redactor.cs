@@ -224,7 +224,7 @@ public sealed class Redactor(RedactorOptions? options = null)
         var value = m.Value;
         var digits = new string([.. value.Where(char.IsAsciiDigit)]);
         if (digits.Length is < 13 or > 19 || !LuhnValid(digits) || !KnownIssuer(digits)) return false;
-        if (digits.Distinct().Count() <= 2) return false;
+        if (digits.Distinct().Count() == 1) return false;
         var separators = value.Where(c => c is ' ' or '-').Distinct().ToList();
         if (separators.Count > 1) return false;
         if (separators.Count == 1)
