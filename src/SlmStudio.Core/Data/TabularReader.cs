@@ -74,6 +74,13 @@ internal static class TabularReader
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         var objects = new List<(int Line, Dictionary<string, string?> Values)>();
         int lineNo = 0, bad = 0, nonEmpty = 0;
+        if (text.TrimStart().StartsWith('['))
+        {
+            problems.Add(new DataProblem(display, null, ProblemSeverity.Error,
+                "This file looks like one JSON document (a list in [ ]), not JSON Lines (one object per line), so it could not be read.",
+                "Save it as JSON Lines: one object per line, such as {\"text\": \"...\"}, with no surrounding [ ]."));
+            return new Table([], [], "Line");
+        }
         var lines = text.Split('\n');
         foreach (var raw in lines)
         {
@@ -117,9 +124,7 @@ internal static class TabularReader
             problems.Add(new DataProblem(display, null, ProblemSeverity.Error, "This JSONL file has no lines with data.", "Check that it is the right file."));
         else if (objects.Count == 0)
             problems.Add(new DataProblem(display, null, ProblemSeverity.Error,
-                text.TrimStart().StartsWith('[')
-                    ? "This file looks like one JSON document (a list), not JSON Lines (one object per line), so it could not be read."
-                    : "No line of this file is a valid JSON object, so nothing could be read.",
+                "No line of this file is a valid JSON object, so nothing could be read.",
                 "Save it as JSON Lines: one object per line, such as {\"text\": \"...\"}, with no surrounding [ ]."));
         var rows = objects.Select(o => new Row(o.Line, [.. columns.Select(c => o.Values.GetValueOrDefault(c))])).ToList();
         return new Table(columns, rows, "Line");
