@@ -74,7 +74,7 @@ public sealed class Redactor(RedactorOptions? options = null)
     private static readonly Regex PhonePattern = new(
         @"(?<![\w@+./-])(?:\+|\b00)?\s?(?:\(\d{1,5}\)\s?)?\d(?:[\d\s().\/-]{4,22})\d(?![\w@]|[.\/-]\d)", Opts, Budget);
 
-    private static readonly Regex DateLike = new(@"^\s*(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{4}\s?-\s?\d{4})\s*$", Opts, Budget);
+    private static readonly Regex DateLike = new(@"^\s*(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2} \d{1,2} (?:19|20)\d{2}|(?:19|20)\d{2} \d{1,2} \d{1,2}|\d{4}\s?-\s?\d{4})\s*$", Opts, Budget);
     private static readonly Regex UsLayout = new(@"^(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}$", Opts, Budget);
 
     private static readonly Regex PhoneWords = new(
