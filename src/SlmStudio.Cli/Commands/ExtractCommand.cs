@@ -50,9 +50,14 @@ public sealed class ExtractCommand : ICliCommand
         if (args.String("max-uncompressed-bytes") is { } maxUnc) limits = limits with { MaxUncompressedBytes = ParseLong("max-uncompressed-bytes", maxUnc) };
         args.EnsureAllUsed(1);
 
+        // Parsers in lenient mode may catch an OutOfMemoryException and carry on with a page missing; the result would
+        // then wrongly read "no text". Any out-of-memory seen at all means the memory limit was hit.
+        var outOfMemory = false;
+        AppDomain.CurrentDomain.FirstChanceException += (_, e) => { if (e.Exception is OutOfMemoryException) outOfMemory = true; };
         try
         {
             var doc = await DocumentExtractor.ExtractAsync(path, name, mapping, limits, cancellationToken);
+            if (outOfMemory) throw new OutOfMemoryException();
             AtomicFile.Write(output, temp =>
             {
                 using var stream = File.Create(temp);

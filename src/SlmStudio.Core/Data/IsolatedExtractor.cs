@@ -69,7 +69,7 @@ public sealed class IsolatedExtractor(string slmDllPath, string? dotnetHost = nu
         psi.ArgumentList.Add(limits.MaxUncompressedBytes.ToString(CultureInfo.InvariantCulture));
         // The GC heap limit makes the runtime throw OutOfMemoryException inside the child; the watchdog below also
         // catches native memory the GC does not see.
-        psi.Environment["DOTNET_GCHeapHardLimit"] = "0x" + Math.Max(32L * 1024 * 1024, limits.ParseMemoryBytes * 3 / 4).ToString("X", CultureInfo.InvariantCulture);
+        psi.Environment["DOTNET_GCHeapHardLimit"] = "0x" + Math.Max(32L * 1024 * 1024, limits.ParseMemoryBytes).ToString("X", CultureInfo.InvariantCulture);
         psi.Environment["DOTNET_gcServer"] = "0";
         psi.Environment["DOTNET_TieredPGO"] = "0";
 
@@ -95,7 +95,8 @@ public sealed class IsolatedExtractor(string slmDllPath, string? dotnetHost = nu
                 try
                 {
                     process.Refresh();
-                    if (!process.HasExited && process.WorkingSet64 > limits.ParseMemoryBytes) { overMemory = true; break; }
+                    // Headroom over the managed-heap limit for the runtime's own native memory.
+                    if (!process.HasExited && process.WorkingSet64 > limits.ParseMemoryBytes + 128L * 1024 * 1024) { overMemory = true; break; }
                 }
                 catch (InvalidOperationException) { break; }
             }

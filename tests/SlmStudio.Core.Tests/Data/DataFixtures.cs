@@ -154,4 +154,57 @@ public static class DataFixtures
         }
         return stream.ToArray();
     }
+
+    /// <summary>
+    /// A hand-written one-page PDF whose page content is <paramref name="content"/>, Flate-compressed. Used for hostile
+    /// PDFs: a small file whose content stream inflates to hundreds of megabytes, or holds millions of operators.
+    /// </summary>
+    public static byte[] RawPdf(Action<Stream> content)
+    {
+        var compressed = new MemoryStream();
+        using (var z = new ZLibStream(compressed, CompressionLevel.SmallestSize, leaveOpen: true)) content(z);
+        var stream = compressed.ToArray();
+        var objects = new List<byte[]>
+        {
+            Encoding.ASCII.GetBytes("<< /Type /Catalog /Pages 2 0 R >>"),
+            Encoding.ASCII.GetBytes("<< /Type /Pages /Kids [3 0 R] /Count 1 >>"),
+            Encoding.ASCII.GetBytes("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>"),
+            Encoding.ASCII.GetBytes($"<< /Length {stream.Length} /Filter /FlateDecode >>\nstream\n").Concat(stream).Concat(Encoding.ASCII.GetBytes("\nendstream")).ToArray(),
+            Encoding.ASCII.GetBytes("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"),
+        };
+        var pdf = new MemoryStream();
+        void Ascii(string s) => pdf.Write(Encoding.ASCII.GetBytes(s));
+        Ascii("%PDF-1.4\n");
+        var offsets = new List<long>();
+        for (int i = 0; i < objects.Count; i++)
+        {
+            offsets.Add(pdf.Length);
+            Ascii($"{i + 1} 0 obj\n");
+            pdf.Write(objects[i]);
+            Ascii("\nendobj\n");
+        }
+        var xref = pdf.Length;
+        Ascii($"xref\n0 {objects.Count + 1}\n0000000000 65535 f \n");
+        foreach (var o in offsets) Ascii($"{o:D10} 00000 n \n");
+        Ascii($"trailer\n<< /Size {objects.Count + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n");
+        return pdf.ToArray();
+    }
+
+    /// <summary>An 1 MB PDF whose page content inflates to <paramref name="megabytes"/> MB.</summary>
+    public static byte[] InflatingPdf(int megabytes) => RawPdf(s =>
+    {
+        s.Write("BT /F1 12 Tf 50 700 Td (Hi) Tj ET\n"u8);
+        var spaces = new byte[1 << 20];
+        Array.Fill(spaces, (byte)' ');
+        for (int i = 0; i < megabytes; i++) s.Write(spaces);
+    });
+
+    /// <summary>A small PDF with millions of text operators: slow to parse however much memory is allowed.</summary>
+    public static byte[] SlowPdf(int operators) => RawPdf(s =>
+    {
+        s.Write("BT /F1 12 Tf 50 700 Td "u8);
+        var op = "(a) Tj 1 0 Td "u8.ToArray();
+        for (int i = 0; i < operators; i++) s.Write(op);
+        s.Write("ET"u8);
+    });
 }
