@@ -58,7 +58,6 @@ public static class LlamaOnnxGraph
         }
 
         // Shared constants.
-        var axis0 = g.Int64Tensor("axes_0", 0);
         var axis1 = g.Int64Tensor("axes_1", 1);
         var axis2 = g.Int64Tensor("axes_2", 2);
         var axes12 = g.Int64Tensor("axes_1_2", 1, 2);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using SlmStudio.Core.Inference;
 using SlmStudio.Core.Models;
+using SlmStudio.Core.Tokenization;
 
 namespace SlmStudio.Core.Export;
 
@@ -46,6 +47,9 @@ public static class ModelExporter
         var tokenizerPath = Path.Combine(source.ModelDir, ModelFolder.TokenizerFile);
         if (!File.Exists(tokenizerPath))
             throw new EngineException($"{source.ModelDir} has no {ModelFolder.TokenizerFile}; the exported model would be unusable without its tokenizer.");
+        var tokenizer = TokenizerFile.Load(tokenizerPath);
+        if (tokenizer.VocabSize > config.VocabSize)
+            throw new EngineException($"The tokenizer has {tokenizer.VocabSize} tokens but the model only {config.VocabSize}; tokenizer.json does not belong to this model.");
         var weights = SafetensorsFile.Read(weightsPath);
         ct.ThrowIfCancellationRequested();
 
@@ -64,7 +68,11 @@ public static class ModelExporter
             File.Copy(Path.Combine(source.ModelDir, ModelFolder.ConfigFile), Path.Combine(staging, ModelFolder.ConfigFile));
             File.Copy(weightsPath, Path.Combine(staging, ModelFolder.WeightsFile));
             File.Copy(tokenizerPath, Path.Combine(staging, ModelFolder.TokenizerFile));
-            File.WriteAllText(Path.Combine(staging, "tokenizer_config.json"), TokenizerConfig(source.ModelDir, tokenizerPath, config));
+            // The source's tokenizer_config.json when it has one; else one naming the special tokens and whether the
+            // beginning-of-text token is added, which Hugging Face's AutoTokenizer and onnxruntime-genai's tokenizer read.
+            var tokenizerConfig = Path.Combine(source.ModelDir, "tokenizer_config.json");
+            if (File.Exists(tokenizerConfig)) File.Copy(tokenizerConfig, Path.Combine(staging, "tokenizer_config.json"));
+            else tokenizer.SaveTokenizerConfig(Path.Combine(staging, "tokenizer_config.json"), config.MaxPositions);
             File.WriteAllText(Path.Combine(staging, GenaiConfig.FileName), GenaiConfig.ToJson(config, OnnxFile));
             files.AddRange([ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.TokenizerFile, "tokenizer_config.json", GenaiConfig.FileName]);
 
@@ -147,31 +155,5 @@ public static class ModelExporter
         foreach (var name in new[] { "bestValLoss", "valLoss", "perplexity", "bitsPerChar", "step" })
             if (result[name] is JsonValue v && v.TryGetValue<double>(out var d)) metrics[name] = d;
         return metrics.Count > 0 ? metrics : null;
-    }
-
-    /// <summary>The source's tokenizer_config.json when it has one, else a minimal one naming the special tokens so that
-    /// Hugging Face's AutoTokenizer and onnxruntime-genai load tokenizer.json.</summary>
-    private static string TokenizerConfig(string modelDir, string tokenizerJson, LlamaConfig config)
-    {
-        var existing = Path.Combine(modelDir, "tokenizer_config.json");
-        if (File.Exists(existing)) return File.ReadAllText(existing);
-        var tokens = new Dictionary<int, string>();
-        try
-        {
-            if (JsonNode.Parse(File.ReadAllText(tokenizerJson))?["added_tokens"] is JsonArray added)
-                foreach (var t in added.OfType<JsonObject>())
-                    if (t["id"] is JsonValue id && t["content"] is JsonValue content) tokens[id.GetValue<int>()] = content.GetValue<string>();
-        }
-        catch (JsonException e) { throw new EngineException($"{tokenizerJson} is not valid JSON ({e.Message}); the tokenizer is damaged.", e); }
-        var node = new JsonObject
-        {
-            ["tokenizer_class"] = "PreTrainedTokenizerFast",
-            ["model_max_length"] = config.MaxPositions,
-            ["clean_up_tokenization_spaces"] = false,
-        };
-        if (config.BosTokenId is { } bos && tokens.TryGetValue(bos, out var b)) node["bos_token"] = b;
-        if (config.EosTokenId is { } eos && tokens.TryGetValue(eos, out var e2)) node["eos_token"] = e2;
-        if (config.PadTokenId is { } pad && tokens.TryGetValue(pad, out var p)) node["pad_token"] = p;
-        return node.ToJsonString(new() { WriteIndented = true });
     }
 }
