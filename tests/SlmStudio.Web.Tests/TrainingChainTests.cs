@@ -79,7 +79,7 @@ public class TrainingChainTests(ITestOutputHelper output)
         }
         Assert.Equal(1, version.Number);
         Assert.StartsWith("Passed", version.ParityResult);
-        Assert.Equal(7, VersionDetails.Data(version).Count);
+        Assert.Equal(6, VersionDetails.Data(version).Count);
         var goals = VersionDetails.GoalResults(version);
         Assert.Equal(2, goals.Count);
         Assert.False(goals[1].Passed); // "zzqx-never" cannot appear in a continuation
