@@ -1,0 +1,125 @@
+using Bunit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor.Services;
+using SlmStudio.Web.Components.Pages.Home;
+using SlmStudio.Web.Components.Pages.Playground;
+using SlmStudio.Web.Components.Pages.Projects;
+using SlmStudio.Web.Components.Pages.Runs;
+using SlmStudio.Web.Data;
+using SlmStudio.Web.Jobs;
+using SlmStudio.Web.Services;
+using SlmStudio.Web.Training;
+
+namespace SlmStudio.Web.Tests;
+
+public sealed class ComponentTests : BunitContext, IAsyncLifetime
+{
+    private StudioTestHost _host = default!;
+
+    public async Task InitializeAsync()
+    {
+        _host = await StudioTestHost.StartAsync();
+        JSInterop.Mode = JSRuntimeMode.Loose;
+        Services.AddMudServices();
+        Services.AddSingleton(_host.Get<IDbContextFactory<StudioDbContext>>());
+        Services.AddSingleton(_host.Get<RunNotifier>());
+        Services.AddSingleton(_host.Get<RunScheduler>());
+    }
+
+    public new async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _host.DisposeAsync();
+    }
+
+    [Fact]
+    public void Goal_tests_need_both_a_prompt_and_the_expected_text()
+    {
+        var saved = 0;
+        var project = new Project { Name = "Handbook" };
+        var cut = Render<GoalsStep>(p => p.Add(x => x.Project, project).Add(x => x.OnSaved, () => saved++));
+
+        cut.Find("#add-goal-test").Click();
+        cut.Find("#goal-prompt-0").Change("Holiday requests must be");
+        cut.Find("#save-goals").Click();
+
+        Assert.Contains("Each goal test needs both a prompt and the text it must contain", cut.Markup);
+        Assert.Equal(0, saved);
+
+        cut.Find("#goal-expect-0").Change("approved");
+        cut.Find("#save-goals").Click();
+        Assert.Equal(1, saved);
+        Assert.Equal(("Holiday requests must be", "approved"), (project.GoalTests[0].Prompt, project.GoalTests[0].MustContain));
+    }
+
+    [Fact]
+    public void Empty_goal_rows_are_dropped_and_a_name_is_required()
+    {
+        var project = new Project { Name = "  " };
+        project.GoalTests.Add(new GoalTest { Prompt = "", MustContain = "" });
+        Assert.Equal("Give the project a name.", GoalsStep.Validate(project));
+        project.Name = "x";
+        Assert.Null(GoalsStep.Validate(project));
+    }
+
+    [Fact]
+    public void Home_page_invites_a_newcomer_to_create_a_project()
+    {
+        var cut = Render<Home>();
+        cut.WaitForAssertion(() => Assert.Contains("No models yet — create your first project", cut.Markup));
+        Assert.NotNull(cut.Find("a[href='/projects/new']"));
+    }
+
+    [Fact]
+    public void Playground_output_colours_each_token_by_confidence()
+    {
+        var state = new PlaygroundState();
+        state.Start();
+        state.Add("Hello", 0.9f);
+        state.Add(" world", 0.1f);
+        var cut = Render<OutputPanel>(p => p.Add(x => x.State, state).Add(x => x.Colour, true));
+
+        var spans = cut.FindAll(".output-text span");
+        Assert.Equal(["Hello", " world"], spans.Select(s => s.TextContent));
+        Assert.Equal("90% sure", spans[0].GetAttribute("title")?.Replace("\u00a0", " "));
+        Assert.Contains("hsla(108,", spans[0].GetAttribute("style"));
+        Assert.Contains("hsla(12,", spans[1].GetAttribute("style"));
+    }
+
+    [Fact]
+    public async Task Two_open_run_pages_both_follow_live_progress_and_unsubscribe_when_closed()
+    {
+        var project = await _host.AddProjectAsync("Live");
+        int runId;
+        await using (var db = await _host.DbAsync())
+        {
+            var run = new TrainingRun { ProjectId = project.Id, Status = RunStatus.Running, CreatedAt = DateTimeOffset.UtcNow, Preset = "tiny" };
+            db.Runs.Add(run);
+            await db.SaveChangesAsync();
+            runId = run.Id;
+        }
+        var notifier = _host.Get<RunNotifier>();
+        var first = Render<RunPage>(p => p.Add(x => x.Id, runId));
+        var second = Render<RunPage>(p => p.Add(x => x.Id, runId));
+        first.WaitForAssertion(() => Assert.Contains("Training run", first.Markup));
+        Assert.Equal(2, notifier.SubscriberCount(runId));
+
+        notifier.Publish(new RunUpdate(runId, TrainerEvent.TryParse("""{"event":"step","step":7,"maxSteps":50,"loss":2.5,"lr":0.001,"tokensPerSecond":4321,"etaSeconds":90}""")));
+        notifier.Publish(new RunUpdate(runId, TrainerEvent.TryParse("""{"event":"eval","step":7,"valLoss":2.75,"perplexity":15.6,"bitsPerChar":1.9,"samples":[{"prompt":"The","text":"The kettle boils"}]}""")));
+
+        foreach (var page in new[] { first, second })
+            page.WaitForAssertion(() =>
+            {
+                var figures = page.Find("#run-figures").TextContent;
+                Assert.Contains("7 / 50", figures);
+                Assert.Contains("2.500", figures);
+                Assert.Contains("2.750", figures);
+                Assert.Contains("4,321", figures);
+                Assert.Contains("The kettle boils", page.Markup);
+            });
+
+        first.Instance.Dispose();
+        Assert.Equal(1, notifier.SubscriberCount(runId));
+    }
+}
