@@ -60,7 +60,7 @@ public static class StudioHost
             config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
                 .UseSimpleAssemblyNameTypeSerializer()
                 .UseRecommendedSerializerSettings()
-                .UseSQLiteStorage(path, new SQLiteStorageOptions());
+                .UseSQLiteStorage(path, new SQLiteStorageOptions { QueuePollInterval = TimeSpan.FromSeconds(1) });
         });
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TrainingJob.StopGrace + TimeSpan.FromSeconds(15));
 

@@ -1,0 +1,160 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+
+namespace SlmStudio.BrowserTests;
+
+/// <summary>
+/// A newcomer's path through the real portal in a real browser, on a fresh database: new project, goal test, upload,
+/// Tiny preset with a short budget, live training, evaluation, registry, playground, download. Screenshots of every
+/// step go to TestResults/browser-screenshots.
+/// </summary>
+public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper output) : IClassFixture<PortalFixture>
+{
+    private int _shot;
+
+    private async Task ShotAsync(IPage page, string name)
+    {
+        var path = Path.Combine(portal.Screenshots, $"{++_shot:00}-{name}.png");
+        await page.ScreenshotAsync(new() { Path = path, FullPage = true });
+        output.WriteLine($"screenshot: {path}");
+    }
+
+    private static async Task ExpectCleanPageAsync(IPage page)
+    {
+        Assert.False(string.IsNullOrWhiteSpace(await page.TitleAsync()), $"{page.Url} has no title");
+        var body = await page.InnerTextAsync("body");
+        Assert.DoesNotContain("Exception", body);
+        Assert.DoesNotContain("   at ", body);
+    }
+
+    [Fact]
+    public async Task A_newcomer_trains_registers_tries_and_downloads_a_model()
+    {
+        try
+        {
+            await RunPathAsync();
+        }
+        catch
+        {
+            output.WriteLine("Portal log:\n" + portal.PortalLog);
+            throw;
+        }
+    }
+
+    private async Task RunPathAsync()
+    {
+        await using var context = await portal.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 }, AcceptDownloads = true });
+        context.SetDefaultTimeout(30_000);
+        var page = await context.NewPageAsync();
+
+        // 1. Open the portal: an empty registry invites the newcomer in.
+        await page.GotoAsync(portal.BaseUrl);
+        await Assertions.Expect(page.GetByText("No models yet — create your first project")).ToBeVisibleAsync();
+        Assert.Equal("Projects — SLM Studio", await page.TitleAsync());
+        await ShotAsync(page, "home-empty");
+
+        // 2. New project with a goal test.
+        await page.ClickAsync("#new-project");
+        await page.FillAsync("#project-name", "Brightwater handbook writer");
+        await page.ClickAsync("#add-goal-test");
+        await page.FillAsync("#goal-prompt-0", "Full-time employees receive");
+        await page.FillAsync("#goal-expect-0", "days");
+        await ShotAsync(page, "goals");
+        await page.ClickAsync("#save-goals");
+        await page.WaitForURLAsync(new Regex(@"/projects/\d+\?step=1$"));
+        var projectUrl = page.Url;
+
+        // 3. Upload a text file; statistics appear.
+        var handbook = Path.Combine(portal.RepoRoot, "src", "SlmStudio.Web", "SampleData", "handwritten", "employee-handbook.md");
+        await page.SetInputFilesAsync("#upload", handbook);
+        await Assertions.Expect(page.Locator("#data-stats")).ToContainTextAsync("1 of 1 usable");
+        await ExpectCleanPageAsync(page);
+        await ShotAsync(page, "data-uploaded");
+        await page.ClickAsync("#data-continue");
+
+        // 4. Tiny preset, small vocabulary for the small file.
+        await page.GetByText("Tiny", new() { Exact = true }).ClickAsync();
+        await page.FillAsync("#vocab-size", "512");
+        await page.Locator("#vocab-size").BlurAsync();
+        await ShotAsync(page, "architecture");
+        await page.ClickAsync("#architecture-continue");
+
+        // 5. Short budget: a few steps, evaluated twice.
+        await page.ClickAsync("#advanced");
+        await page.FillAsync("#max-steps", "6");
+        await page.FillAsync("#eval-every", "3");
+        await page.Locator("#eval-every").BlurAsync();
+        await ShotAsync(page, "training-settings");
+        await page.ClickAsync("#start-training");
+        await page.WaitForURLAsync(new Regex(@"/runs/\d+$"));
+        var runUrl = page.Url;
+
+        // 6. Watch it live, in two tabs at once.
+        var second = await context.NewPageAsync();
+        await second.GotoAsync(runUrl);
+        foreach (var p in new[] { page, second })
+            await Assertions.Expect(p.Locator("#run-figures")).ToContainTextAsync(new Regex(@"Step\s*[1-6] / 6"), new() { Timeout = 240_000 });
+        await ShotAsync(page, "training-live");
+        await Assertions.Expect(page.Locator("#run-done")).ToBeVisibleAsync(new() { Timeout = 300_000 });
+        await Assertions.Expect(second.Locator("#run-done")).ToBeVisibleAsync();
+        await ExpectCleanPageAsync(page);
+        await ShotAsync(page, "training-finished");
+        await second.CloseAsync();
+
+        // 7. Evaluation shows metrics and the goal test.
+        await page.GetByText("See the evaluation").ClickAsync();
+        await Assertions.Expect(page.Locator("#eval-metrics")).ToContainTextAsync("Perplexity");
+        var metrics = await page.Locator("#eval-metrics").InnerTextAsync();
+        Assert.Matches(@"Validation loss\s*\d+\.\d{3}", metrics);
+        await Assertions.Expect(page.GetByText("Full-time employees receive").First).ToBeVisibleAsync();
+        await ExpectCleanPageAsync(page);
+        await ShotAsync(page, "evaluation");
+
+        // 8. Version 1 is in the registry.
+        await page.GotoAsync($"{portal.BaseUrl}/models");
+        await Assertions.Expect(page.Locator(".version-number").First).ToHaveTextAsync("Version 1");
+        await ShotAsync(page, "models");
+
+        // 9. The playground streams text.
+        await page.GotoAsync($"{portal.BaseUrl}/playground");
+        await page.FillAsync("#prompt", "Full-time employees receive");
+        await page.ClickAsync("#generate");
+        await Assertions.Expect(page.Locator("#output-left .token-count")).ToContainTextAsync("tokens", new() { Timeout = 60_000 });
+        await Assertions.Expect(page.Locator("#generate")).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        Assert.True(await page.Locator("#output-left .output-text span").CountAsync() > 0);
+        await ExpectCleanPageAsync(page);
+        await ShotAsync(page, "playground");
+
+        // 10. The downloaded zip's model.onnx matches the manifest's SHA-256.
+        await page.GotoAsync($"{portal.BaseUrl}/models");
+        var download = await page.RunAndWaitForDownloadAsync(() => page.Locator(".download-version").First.ClickAsync());
+        var zipPath = Path.Combine(portal.DataRoot, "download.zip");
+        await download.SaveAsAsync(zipPath);
+        using (var zip = ZipFile.OpenRead(zipPath))
+        {
+            using var manifest = JsonDocument.Parse(zip.GetEntry("manifest.json")!.Open());
+            var expected = manifest.RootElement.GetProperty("files").EnumerateArray()
+                .Single(f => f.GetProperty("path").GetString() == "model.onnx").GetProperty("sha256").GetString();
+            await using var onnx = zip.GetEntry("model.onnx")!.Open();
+            Assert.Equal(expected, Convert.ToHexStringLower(await SHA256.HashDataAsync(onnx)));
+        }
+
+        // Phone size: the pages fit the screen.
+        await using var phone = await portal.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 390, Height = 844 }, IsMobile = true });
+        var small = await phone.NewPageAsync();
+        foreach (var url in new[] { "/", "/models", runUrl, projectUrl, "/jobs", "/playground" })
+        {
+            await small.GotoAsync(url.StartsWith("http") ? url : portal.BaseUrl + url);
+            await small.WaitForLoadStateAsync(LoadState.NetworkIdle);
+            await ExpectCleanPageAsync(small);
+            var overflow = await small.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
+            Assert.True(overflow <= 1, $"{url} is {overflow}px wider than a phone screen");
+        }
+        await small.GotoAsync(runUrl);
+        await ShotAsync(small, "phone-run");
+    }
+}
