@@ -126,8 +126,32 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await Assertions.Expect(page.Locator("#output-left .token-count")).ToContainTextAsync("tokens", new() { Timeout = 60_000 });
         await Assertions.Expect(page.Locator("#generate")).ToBeVisibleAsync(new() { Timeout = 60_000 });
         Assert.True(await page.Locator("#output-left .output-text span").CountAsync() > 0);
+        Assert.Equal("Full-time employees receive", await page.Locator("#output-left .prompt-text").InnerTextAsync());
         await ExpectCleanPageAsync(page);
         await ShotAsync(page, "playground");
+
+        // Ten people in the playground at once, each in a tab of their own (a circuit each), all get answers.
+        var users = await Task.WhenAll(Enumerable.Range(0, 10).Select(async i =>
+        {
+            var tab = await context.NewPageAsync();
+            await tab.GotoAsync($"{portal.BaseUrl}/playground");
+            await tab.FillAsync("#prompt", $"Question {i}: how many days");
+            return tab;
+        }));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var finished = await Task.WhenAll(users.Select(async tab =>
+        {
+            await tab.ClickAsync("#generate");
+            await Assertions.Expect(tab.Locator("#output-left .token-count")).ToContainTextAsync("tokens", new() { Timeout = 120_000 });
+            var first = clock.Elapsed;
+            await Assertions.Expect(tab.Locator("#generate")).ToBeVisibleAsync(new() { Timeout = 120_000 });
+            return (First: first, Done: clock.Elapsed, Spans: await tab.Locator("#output-left .output-text span").CountAsync());
+        }));
+        output.WriteLine($"10 concurrent playground users (browser tabs, 80 tokens each): first tokens seen by {finished.Max(f => f.First).TotalMilliseconds:F0} ms, " +
+                         $"all answers complete after {finished.Max(f => f.Done).TotalMilliseconds:F0} ms (median {finished.Select(f => f.Done.TotalMilliseconds).Order().ElementAt(5):F0} ms)");
+        Assert.All(finished, f => Assert.True(f.Spans > 0));
+        await ShotAsync(users[9], "playground-tenth-user");
+        foreach (var tab in users) await tab.CloseAsync();
 
         // 10. The downloaded zip's model.onnx matches the manifest's SHA-256.
         await page.GotoAsync($"{portal.BaseUrl}/models");

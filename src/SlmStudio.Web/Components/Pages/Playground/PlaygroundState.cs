@@ -12,8 +12,11 @@ public sealed class PlaygroundState
     public DateTime StartedAt { get; private set; }
     public DateTime? FirstTokenAt { get; private set; }
 
-    public void Start()
+    public string Prompt { get; private set; } = "";
+
+    public void Start(string prompt = "")
     {
+        Prompt = prompt;
         Tokens.Clear();
         Running = true;
         Stopped = false;
