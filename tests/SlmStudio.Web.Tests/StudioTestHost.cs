@@ -45,6 +45,10 @@ public sealed class StudioTestHost : IAsyncDisposable
         await app.MigrateStudioDatabaseAsync();
         // Hangfire's static client needs its storage initialised, as the running portal does on start.
         _ = app.Services.GetRequiredService<JobStorage>();
+        // Hangfire keeps process-wide static state whose type initialisers log: run them while this host's logger
+        // factory is alive, not later against an already disposed test host's.
+        _ = Hangfire.Common.JobFilterProviders.Providers;
+        _ = GlobalJobFilters.Filters;
         return new StudioTestHost(root, app);
     }
 
