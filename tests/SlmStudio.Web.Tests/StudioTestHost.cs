@@ -25,9 +25,12 @@ public sealed class StudioTestHost : IAsyncDisposable
         App = app;
     }
 
-    public static async Task<StudioTestHost> StartAsync(Dictionary<string, string?>? settings = null)
+    /// <summary>Keeps the folder (database, jobs, models) on dispose, so a second host can start over it like a restarted portal.</summary>
+    public bool KeepFiles { get; set; }
+
+    public static async Task<StudioTestHost> StartAsync(Dictionary<string, string?>? settings = null, string? root = null)
     {
-        var root = Path.Combine(Path.GetTempPath(), "slm-web-tests", Guid.NewGuid().ToString("N"));
+        root ??= Path.Combine(Path.GetTempPath(), "slm-web-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(root);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = root, EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -38,6 +41,7 @@ public sealed class StudioTestHost : IAsyncDisposable
             ["Studio:MinimumTrainingCharacters"] = "2000",
             ["Studio:HeartbeatSeconds"] = "1",
             ["Studio:LeaseTimeoutSeconds"] = "5",
+            ["Urls"] = "http://127.0.0.1:0",
         });
         if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
         builder.AddStudioCore();
@@ -70,6 +74,7 @@ public sealed class StudioTestHost : IAsyncDisposable
     {
         await App.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (KeepFiles) return;
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using SlmStudio.Web.Data;
+using SlmStudio.Web.Jobs;
+using SlmStudio.Web.Services;
+
+namespace SlmStudio.Web.Tests;
+
+/// <summary>The portal as web + worker (Hangfire servers running), stopped mid-run and started again over the same files.</summary>
+public class RestartTests
+{
+    private static readonly Dictionary<string, string?> Both = new() { ["Studio:Role"] = "Both" };
+
+    private static async Task<TrainingRun> WaitForAsync(StudioTestHost host, int runId, Func<TrainingRun, bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            await using var db = await host.DbAsync();
+            var run = await db.Runs.SingleAsync(r => r.Id == runId);
+            if (condition(run)) return run;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Run {runId} is {run.Status} at step {run.Step} ({run.Error})");
+            await Task.Delay(250);
+        }
+    }
+
+    [Fact]
+    public async Task A_run_interrupted_by_a_restart_resumes_from_its_checkpoint_and_is_registered_once()
+    {
+        int runId;
+        string root;
+        await using (var first = await StudioTestHost.StartAsync(Both))
+        {
+            first.KeepFiles = true;
+            root = first.Root;
+            await first.App.StartAsync();
+            var project = await first.AddProjectAsync();
+            var uploads = first.Get<DataUploads>();
+            foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "SampleData", "handwritten")))
+            {
+                await using var stream = File.OpenRead(file);
+                await uploads.SaveAsync(project.Id, Path.GetFileName(file), stream, default);
+            }
+            await using (var db = await first.DbAsync())
+            {
+                var p = await db.Projects.SingleAsync(x => x.Id == project.Id);
+                (p.MaxSteps, p.EvalEvery, p.VocabSize) = (12, 3, 512);
+                await db.SaveChangesAsync();
+            }
+            runId = await first.Get<RunScheduler>().StartAsync(project.Id, "tester");
+            await WaitForAsync(first, runId, r => r.Step >= 2, TimeSpan.FromMinutes(4));
+
+            await first.App.StopAsync(); // the portal shuts down while the run trains
+
+            var stopped = await WaitForAsync(first, runId, r => r.Status != RunStatus.Running, TimeSpan.FromSeconds(5));
+            Assert.Equal(RunStatus.Interrupted, stopped.Status);
+            Assert.True(stopped.Step < 12);
+            Assert.Null(stopped.LeaseOwner);
+        }
+
+        await using var second = await StudioTestHost.StartAsync(Both, root);
+        await second.App.StartAsync(); // the start-up sweep finds the interrupted run and queues it again
+        var done = await WaitForAsync(second, runId, r => r.Status is RunStatus.Succeeded or RunStatus.Failed, TimeSpan.FromMinutes(5));
+        Assert.True(done.Status == RunStatus.Succeeded, done.Error);
+        Assert.Equal(12, done.Step);
+
+        await using var check = await second.DbAsync();
+        var starts = (await check.RunEvents.Where(e => e.RunId == runId && e.Kind == "started").OrderBy(e => e.Id).Select(e => e.Json).ToListAsync())
+            .Select(j => JsonDocument.Parse(j).RootElement.GetProperty("startStep").GetInt32()).ToList();
+        Assert.Equal(2, starts.Count);
+        Assert.True(starts[1] > 0, "resumed from the checkpoint");
+        Assert.Equal(1, await check.ModelVersions.CountAsync());
+        await second.App.StopAsync();
+    }
+}
