@@ -4,15 +4,29 @@ using SlmStudio.Web.Services;
 
 namespace SlmStudio.Web.Tests;
 
-public class DataUploadsTests
+public class DataUploadsTests(Xunit.Abstractions.ITestOutputHelper output)
 {
+    [Fact]
+    public async Task Text_in_an_older_encoding_is_decoded_and_stored_as_UTF8()
+    {
+        await using var host = await StudioTestHost.StartAsync();
+        var project = await host.AddProjectAsync();
+        var text = string.Concat(Enumerable.Repeat("Caf\u00e9 cr\u00e8me, na\u00efve r\u00e9sum\u00e9 du personnel. ", 40)).Trim();
+
+        var file = await host.Get<DataUploads>().SaveAsync(project.Id, "ancien.txt", new MemoryStream(Encoding.Latin1.GetBytes(text)), default);
+
+        Assert.Null(file.Problem);
+        var stored = await File.ReadAllTextAsync(Path.Combine(host.Get<Options.StudioPaths>().Uploads(project.Id), file.StoredName), Encoding.UTF8);
+        Assert.Equal(text, stored);
+    }
+
     [Fact]
     public async Task Stores_text_under_a_generated_name_and_counts_it()
     {
         await using var host = await StudioTestHost.StartAsync();
         var project = await host.AddProjectAsync();
         var uploads = host.Get<DataUploads>();
-        var text = "Grüße aus Millbrook. " + string.Concat(Enumerable.Repeat("The kettle boils water. ", 100));
+        var text = "Grüße aus Millbrook. " + string.Concat(Enumerable.Repeat("The kettle boils water. ", 100)).TrimEnd();
 
         var file = await uploads.SaveAsync(project.Id, "../../etc/notes.txt", new MemoryStream(Encoding.UTF8.GetBytes(text)), default);
 
@@ -35,15 +49,19 @@ public class DataUploadsTests
         var uploads = host.Get<DataUploads>();
 
         var empty = await uploads.SaveAsync(project.Id, "empty.md", new MemoryStream(Encoding.UTF8.GetBytes("  \n\n ")), default);
-        Assert.Contains("is empty", empty.Problem);
+        Assert.NotNull(empty.Problem);
+        Assert.Equal(0, empty.Characters);
 
-        var latin1 = Encoding.Latin1.GetBytes("Caf\u00e9 cr\u00e8me, na\u00efve r\u00e9sum\u00e9.");
-        var wrong = await uploads.SaveAsync(project.Id, "old.txt", new MemoryStream(latin1), default);
-        Assert.Contains("UTF-8", wrong.Problem);
+        // A program renamed to .txt is recognised by its content, not its name.
+        byte[] binary = [0x7F, (byte)'E', (byte)'L', (byte)'F', 2, 1, 1, 0, .. new byte[4000]];
+        var renamed = await uploads.SaveAsync(project.Id, "notes.txt", new MemoryStream(binary), default);
+        Assert.NotNull(renamed.Problem);
+        Assert.DoesNotContain("Exception", renamed.Problem);
 
         await uploads.SaveAsync(project.Id, "short.txt", new MemoryStream("Only a line."u8.ToArray()), default);
         var stats = await uploads.StatisticsAsync(project.Id);
         Assert.Equal(3, stats.Files);
+        output.WriteLine($"empty: {empty.Problem}\nrenamed binary: {renamed.Problem}");
         Assert.Equal(1, stats.UsableFiles);
         Assert.False(stats.Enough);
         Assert.Equal(2000, stats.MinimumCharacters);

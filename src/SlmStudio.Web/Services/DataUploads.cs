@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using SlmStudio.Core.Data;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Options;
 
@@ -14,15 +15,12 @@ public sealed record DataStatistics(int Files, int UsableFiles, long Characters,
 }
 
 /// <summary>
-/// Stores uploaded TXT/MD files: streamed to disk under a generated name (never held in memory whole), checked for
-/// emptiness and UTF-8, counted. The original name is kept only as data.
+/// Stores uploaded TXT/MD files: streamed to disk under a generated name (never held in memory whole), then inspected
+/// and decoded by the engine's data pipeline (SlmStudio.Core.Data). The original name is kept only as data.
 /// </summary>
 public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, IOptions<StudioOptions> options, TimeProvider clock, ILogger<DataUploads> logger)
 {
     public static readonly string[] AllowedExtensions = [".txt", ".md"];
-    /// <summary>A rough figure for English prose under a small BPE vocabulary; shown as an estimate.</summary>
-    public const double CharactersPerToken = 4.0;
-
     public long MaxBytes => options.Value.MaxUploadMegabytes * 1024L * 1024L;
     public int MinimumCharacters => options.Value.MinimumTrainingCharacters;
 
@@ -55,8 +53,24 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
                     await output.WriteAsync(buffer.AsMemory(0, read), ct);
                 }
             }
-            var (characters, problem) = await InspectAsync(temp, name, ct);
-            File.Move(temp, path);
+            // The engine's data pipeline sniffs the content (a renamed binary is refused), detects the encoding and
+            // cleans the text; the stored copy is that text as UTF-8, which is what training reads.
+            var limits = DataLimits.Default with { MaxFileBytes = MaxBytes };
+            var document = await DocumentExtractor.ExtractAsync(temp, name, null, limits, ct);
+            var error = document.Problems.FirstOrDefault(p => p.Severity == ProblemSeverity.Error);
+            string? problem = null;
+            long characters = 0;
+            if (!document.IsUsable)
+            {
+                problem = error is null ? $"'{name}' contains no text. Upload a file that contains text." : $"{error.Message} {error.Fix}";
+                File.Move(temp, path);
+            }
+            else
+            {
+                var text = string.Join("\n\n", document.Records.Select(r => r.Text));
+                await File.WriteAllTextAsync(path, text, new UTF8Encoding(false), ct);
+                characters = text.Length;
+            }
             var file = new DataFile
             {
                 ProjectId = projectId,
@@ -64,7 +78,7 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
                 StoredName = stored,
                 Bytes = bytes,
                 Characters = characters,
-                EstimatedTokens = (long)Math.Ceiling(characters / CharactersPerToken),
+                EstimatedTokens = TokenEstimate.FromCharacters(characters),
                 Problem = problem,
                 Sha256 = Convert.ToHexStringLower(sha.GetHashAndReset()),
                 UploadedAt = clock.GetUtcNow(),
@@ -79,31 +93,6 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
         {
             if (File.Exists(temp)) File.Delete(temp);
         }
-    }
-
-    /// <summary>Counts characters while decoding strictly, so a file in another encoding is caught, not garbled.</summary>
-    public static async Task<(long Characters, string? Problem)> InspectAsync(string path, string name, CancellationToken ct)
-    {
-        var encoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-        long characters = 0, nonWhite = 0;
-        try
-        {
-            using var reader = new StreamReader(path, encoding, detectEncodingFromByteOrderMarks: true);
-            var buffer = new char[16384];
-            int read;
-            while ((read = await reader.ReadAsync(buffer.AsMemory(), ct)) > 0)
-            {
-                characters += read;
-                for (int i = 0; i < read; i++) if (!char.IsWhiteSpace(buffer[i])) nonWhite++;
-            }
-        }
-        catch (DecoderFallbackException)
-        {
-            return (0, $"'{name}' is not saved as UTF-8 text, so its letters would come out wrong. Open it and save it again with the encoding 'UTF-8', then upload it again.");
-        }
-        if (nonWhite == 0)
-            return (0, $"'{name}' is empty. Upload a file that contains text.");
-        return (characters, null);
     }
 
     public async Task<DataStatistics> StatisticsAsync(int projectId, CancellationToken ct = default)
