@@ -125,6 +125,25 @@ public class TrainingChainTests(ITestOutputHelper output)
                          $"first token median {results.Select(r => r.First.TotalMilliseconds).Order().ElementAt(5):F0} ms, max {results.Max(r => r.First.TotalMilliseconds):F0} ms; " +
                          $"per-user total max {results.Max(r => r.Total.TotalMilliseconds):F0} ms");
         Assert.All(results, r => Assert.True(r.Tokens > 0));
+
+        // Fine-tuning: a second run starts from version 1 and becomes version 2.
+        await using (var db = await host.DbAsync())
+        {
+            var p = await db.Projects.SingleAsync(x => x.Id == project.Id);
+            (p.BaseVersionId, p.MaxSteps, p.EvalEvery) = (version.Id, 2, 2);
+            await db.SaveChangesAsync();
+        }
+        var fineTune = await host.Get<RunScheduler>().StartAsync(project.Id, "tester");
+        await host.Get<TrainingJob>().RunAsync(fineTune, default);
+        await host.Get<ExportJob>().RunAsync(fineTune, default);
+        await host.Get<RegisterJob>().RunAsync(fineTune, default);
+        await using (var db = await host.DbAsync())
+        {
+            var run = await db.Runs.SingleAsync(r => r.Id == fineTune);
+            Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
+            Assert.Equal(2, (await db.ModelVersions.SingleAsync(v => v.RunId == fineTune)).Number);
+            Assert.Contains($"\"BaseVersionId\":{version.Id}", (await db.ModelVersions.SingleAsync(v => v.RunId == fineTune)).SettingsJson);
+        }
     }
 
     [Fact]
