@@ -129,6 +129,6 @@ public sealed class PrepareCommand : ICliCommand
         if (problems.Count == 0) return;
         Console.WriteLine($"Problems ({problems.Count}):");
         foreach (var p in problems)
-            Console.WriteLine($"  [{p.Severity}] {p.File}{(p.Row is { } r ? $" (row/line {r})" : "")}: {p.Message}\n      What to do: {p.Fix}");
+            Console.WriteLine($"  [{p.Severity}] {p.File}: {p.Message}\n      What to do: {p.Fix}");
     }
 }

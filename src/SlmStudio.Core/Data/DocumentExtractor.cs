@@ -193,8 +193,12 @@ public static class DocumentExtractor
                 problems.Add(new DataProblem(display, scannedPages[0], ProblemSeverity.Warning,
                     $"{Pages(scannedPages)} {(scannedPages.Count == 1 ? "is a scanned image" : "are scanned images")} without a text layer and {(scannedPages.Count == 1 ? "was" : "were")} left out.",
                     "If those pages matter, run the PDF through text recognition (OCR) and upload it again."));
-            if (failedPages.Count > 0)
-                problems.Add(new DataProblem(display, failedPages[0], failedPages.Count == document.NumberOfPages ? ProblemSeverity.Error : ProblemSeverity.Warning,
+            if (failedPages.Count > 0 && records.Count == 0)
+                problems.Add(new DataProblem(display, null, ProblemSeverity.Error,
+                    "This PDF is damaged or built in an unusual way: none of its pages could be read.",
+                    "Open the PDF in a viewer and use 'Print → Save as PDF' to make a clean copy, then upload that."));
+            else if (failedPages.Count > 0)
+                problems.Add(new DataProblem(display, failedPages[0], ProblemSeverity.Warning,
                     $"{Pages(failedPages)} could not be read (damaged content) and {(failedPages.Count == 1 ? "was" : "were")} left out.",
                     "Open the PDF in a viewer and use 'Print → Save as PDF' to make a clean copy, then upload that."));
         }

@@ -145,7 +145,8 @@ internal static class TabularReader
 
         static string Short(string message)
         {
-            var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+            var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            if (cut < 0) cut = message.IndexOf(" Path:", StringComparison.Ordinal);
             return (cut > 0 ? message[..cut] : message).TrimEnd('.');
         }
     }
