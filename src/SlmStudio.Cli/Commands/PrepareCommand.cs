@@ -66,25 +66,15 @@ public sealed class PrepareCommand : ICliCommand
         var isolated = isolate == "none" ? null : new IsolatedExtractor(Path.Combine(AppContext.BaseDirectory, "slm.dll"));
         var watch = Stopwatch.StartNew();
         long totalBytes = files.Sum(f => new FileInfo(f).Length);
-        var docs = new ExtractedDocument[files.Count];
-        int done = 0;
-        await Parallel.ForEachAsync(Enumerable.Range(0, files.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount), CancellationToken = cancellationToken },
-            async (i, ct) =>
-            {
-                var path = files[i];
-                var name = Directory.Exists(data) ? Path.GetRelativePath(data, path) : Path.GetFileName(path);
-                var kind = FileInspector.KindFromExtension(SafeFileName.Extension(name));
-                var risky = kind is DocumentKind.Pdf or DocumentKind.Docx or DocumentKind.Html;
-                docs[i] = isolated is not null && (isolate == "all" || risky)
-                    ? await isolated.ExtractAsync(path, name, mapping, limits, ct)
-                    : await DocumentExtractor.ExtractAsync(path, name, mapping, limits, ct);
-                var n = Interlocked.Increment(ref done);
-                Console.Error.WriteLine($"[{n}/{files.Count}] {SafeFileName.ForDisplay(name)}: {docs[i].Records.Count} records{(docs[i].IsUsable ? "" : " (not usable)")}");
-            });
+        var uploads = files.Select(f => new UploadedFile(f, Directory.Exists(data) ? Path.GetRelativePath(data, f) : Path.GetFileName(f), mapping)).ToList();
+        var extractProgress = new SyncProgress(p =>
+        {
+            if (p.File is not null) Console.Error.WriteLine($"[{p.Done}/{p.Total}] {SafeFileName.ForDisplay(p.File)}");
+        });
+        var docs = await BatchExtractor.ExtractAllAsync(uploads, isolated, limits, extractProgress, cancellationToken, isolateAll: isolate == "all");
         var extractSeconds = watch.Elapsed.TotalSeconds;
 
-        var progress = new Progress<DataProgress>(p => Console.Error.WriteLine($"  {p.Stage}: {p.Done}/{p.Total}"));
+        var progress = new SyncProgress(p => Console.Error.WriteLine($"  {p.Stage}: {p.Done}/{p.Total}"));
         PreparationReview review;
         try
         {
@@ -130,5 +120,12 @@ public sealed class PrepareCommand : ICliCommand
         Console.WriteLine($"Problems ({problems.Count}):");
         foreach (var p in problems)
             Console.WriteLine($"  [{p.Severity}] {p.File}: {p.Message}\n      What to do: {p.Fix}");
+    }
+
+    /// <summary>Reports on the calling thread: Progress&lt;T&gt; would post to the thread pool and print out of order.</summary>
+    private sealed class SyncProgress(Action<DataProgress> report) : IProgress<DataProgress>
+    {
+        private readonly Lock _lock = new();
+        public void Report(DataProgress value) { lock (_lock) report(value); }
     }
 }
