@@ -34,7 +34,7 @@ public static class DocumentExtractor
             {
                 DocumentKind.Text or DocumentKind.Markdown => Paragraphs(ReadText(storedPath)),
                 DocumentKind.Pdf => Pdf(storedPath, display, problems, ct),
-                DocumentKind.Docx => Docx(storedPath, ct),
+                DocumentKind.Docx => Docx(storedPath, limits, ct),
                 DocumentKind.Html => Html(ReadText(storedPath), ct),
                 DocumentKind.Csv or DocumentKind.Jsonl => Tabular(storedPath, check.Kind, display, mapping, problems, ct),
                 _ => throw new InvalidOperationException($"No extractor for {check.Kind}."),
@@ -211,10 +211,11 @@ public static class DocumentExtractor
 
     // ---------------------------------------------------------------- DOCX
 
-    private static List<TextRecord> Docx(string path, CancellationToken ct)
+    private static List<TextRecord> Docx(string path, DataLimits limits, CancellationToken ct)
     {
         var records = new List<TextRecord>();
-        using var doc = WordprocessingDocument.Open(path, false, new OpenSettings { MaxCharactersInPart = 0 });
+        // The inflated size was checked already; the SDK's own per-part cap is a second guard.
+        using var doc = WordprocessingDocument.Open(path, false, new OpenSettings { MaxCharactersInPart = limits.MaxUncompressedBytes });
         var body = doc.MainDocumentPart?.Document?.Body ?? throw new InvalidDataException("The document has no body.");
         int paragraph = 0;
         Walk(body);
