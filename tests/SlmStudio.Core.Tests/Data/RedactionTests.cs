@@ -26,6 +26,16 @@ public sealed class RedactionTests(ITestOutputHelper output)
         Assert.DoesNotContain(findings, f => f.Masked.Contains("12345678") || f.Masked.Contains("0532"));
     }
 
+    [Theory]
+    [InlineData("SSN 078-05-1120 on file", "SSN [NATIONAL_ID] on file")]
+    [InlineData("His BSN is 123456782.", "His BSN is [NATIONAL_ID].")]
+    [InlineData("passport number C01X00T47 expired", "passport number [NATIONAL_ID] expired")]
+    [InlineData("National Insurance number QQ 12 34 56 C today", "National Insurance number [NATIONAL_ID] today")]
+    [InlineData("NIR: 1 85 05 78 006 084 36 (France)", "NIR: [NATIONAL_ID] (France)")]
+    [InlineData("Call 030 1234567\n2024 was a good year", "Call [PHONE]\n2024 was a good year")]
+    public void RedactsExactlyTheValue(string input, string expected) =>
+        Assert.Equal(expected, _redactor.Redact(input).Text);
+
     [Fact]
     public void ChecksumsDecide()
     {
@@ -48,8 +58,15 @@ public sealed class RedactionTests(ITestOutputHelper output)
         var fp = kinds.ToDictionary(k => k, _ => 0);
         var fn = kinds.ToDictionary(k => k, _ => 0);
         var misses = new List<string>();
+        int exactSpans = 0;
         foreach (var (text, truths) in examples)
         {
+            // Span check: the redacted sentence must be the sentence with exactly the true values replaced.
+            var expected = text;
+            foreach (var t in truths) expected = expected.Replace(t.Value, Redactor.Placeholder(t.Kind), StringComparison.Ordinal);
+            var actual = _redactor.Redact(text).Text;
+            if (actual == expected) exactSpans++; else misses.Add($"SPAN '{actual}' expected '{expected}'");
+
             var found = _redactor.Detect(text);
             foreach (var t in truths)
             {
@@ -75,6 +92,7 @@ public sealed class RedactionTests(ITestOutputHelper output)
             var recall = tp[k] + fn[k] == 0 ? 1.0 : (double)tp[k] / (tp[k] + fn[k]);
             report.AppendLine(CultureInfo.InvariantCulture, $"  {k,-12} n={tp[k] + fn[k],3}  precision={precision:0.000}  recall={recall:0.000}  (TP {tp[k]}, FP {fp[k]}, FN {fn[k]})");
         }
+        report.AppendLine(CultureInfo.InvariantCulture, $"  Redacted sentence exactly as expected (no word too many or too few): {exactSpans} of {examples.Count}");
         foreach (var m in misses) report.AppendLine(m);
         output.WriteLine(report.ToString());
         File.WriteAllText(Path.Combine(AppContext.BaseDirectory, "redaction-report.txt"), report.ToString());
@@ -84,6 +102,7 @@ public sealed class RedactionTests(ITestOutputHelper output)
             Assert.True((double)tp[k] / (tp[k] + fn[k]) >= 0.95, report.ToString());
             Assert.True(tp[k] + fn[k] >= 30, $"{k}: only {tp[k] + fn[k]} examples");
         }
+        Assert.True(exactSpans >= examples.Count * 0.95, report.ToString());
         foreach (var k in kinds)
             Assert.True(tp[k] + fp[k] == 0 || (double)tp[k] / (tp[k] + fp[k]) >= 0.9, report.ToString());
         Assert.True((double)tp[PersonalDataKind.NationalId] / (tp[PersonalDataKind.NationalId] + fn[PersonalDataKind.NationalId]) >= 0.85, report.ToString());
