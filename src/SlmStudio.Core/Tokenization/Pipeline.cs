@@ -217,16 +217,19 @@ internal sealed class SequencePreTokenizer(PreTokenizer[] steps) : PreTokenizer
 
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizer
 {
+    public bool AddPrefixSpace => addPrefixSpace;
+    public bool UseRegex => useRegex;
+
     public override void Split(Piece piece, List<Piece> output)
     {
         var text = addPrefixSpace && !piece.Text.StartsWith(' ') ? " " + piece.Text : piece.Text;
         if (!useRegex) { output.Add(new Piece(ByteLevelAlphabet.Encode(text), piece.AtStart)); return; }
         bool first = true;
-        Gpt2PreTokenizer.Split(text, (start, length) =>
+        foreach (var (start, length) in Gpt2PreTokenizer.Ranges(text))
         {
             output.Add(new Piece(ByteLevelAlphabet.Encode(text.AsSpan(start, length)), piece.AtStart && first));
             first = false;
-        });
+        }
     }
 }
 
@@ -320,25 +323,22 @@ internal sealed class SequenceDecoder(Decoder[] steps) : Decoder
 
 internal sealed class ByteLevelDecoder : Decoder
 {
+    /// <summary>
+    /// The bytes a token stands for. Hugging Face passes a token with any character outside the byte alphabet
+    /// (an added token such as "▁x") through as its own UTF-8.
+    /// </summary>
+    public static byte[] TokenBytes(string token)
+    {
+        var bytes = new byte[token.Length];
+        for (int i = 0; i < token.Length; i++)
+            if (!ByteLevelAlphabet.TryCharToByte(token[i], out bytes[i])) return Encoding.UTF8.GetBytes(token);
+        return bytes;
+    }
+
     public override List<string> DecodeChain(List<string> tokens)
     {
         var bytes = new List<byte>();
-        foreach (var token in tokens)
-        {
-            int mark = bytes.Count;
-            bool mapped = true;
-            foreach (var c in token)
-            {
-                if (ByteLevelAlphabet.TryCharToByte(c, out var b)) bytes.Add(b);
-                else { mapped = false; break; }
-            }
-            if (!mapped)
-            {
-                // Hugging Face passes a token with any character outside the byte alphabet through as its own UTF-8.
-                bytes.RemoveRange(mark, bytes.Count - mark);
-                bytes.AddRange(Encoding.UTF8.GetBytes(token));
-            }
-        }
+        foreach (var token in tokens) bytes.AddRange(TokenBytes(token));
         return [Encoding.UTF8.GetString([.. bytes])];
     }
 }
