@@ -408,10 +408,9 @@ internal sealed class MetaspaceDecoder(MetaspaceOptions options) : Decoder
         var result = new List<string>(tokens.Count);
         for (int i = 0; i < tokens.Count; i++)
         {
-            var t = tokens[i].Replace(options.Replacement, " ", StringComparison.Ordinal);
-            // Hugging Face drops the replacement that stands for the prepended space of the first token.
-            if (i == 0 && options.Scheme != PrependScheme.Never && tokens[i].StartsWith(options.Replacement, StringComparison.Ordinal)) t = t[1..];
-            result.Add(t);
+            // As Hugging Face: in the first token every replacement is dropped (it stands for the prepended space).
+            var space = i == 0 && options.Scheme != PrependScheme.Never ? "" : " ";
+            result.Add(tokens[i].Replace(options.Replacement, space, StringComparison.Ordinal));
         }
         return result;
     }

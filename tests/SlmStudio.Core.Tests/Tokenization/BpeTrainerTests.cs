@@ -67,14 +67,14 @@ public class BpeTrainerTests
         Assert.NotEqual(first, new BpeTrainer(601).Train(text).ToJson());
         Assert.Equal(first, new BpeTrainer(600).Train(text).ToJson());
         // Saving, loading and saving again changes nothing.
-        var dir = TestPaths.NewTempDir("slm-tokenizer");
-        var path = Path.Combine(dir, "tokenizer.json");
+        using var dir = new TempFolder();
+        var path = dir.File("tokenizer.json");
         new BpeTrainer(600).Train(text).Save(path);
         Assert.Equal(first, File.ReadAllText(path, Encoding.UTF8));
         var reloaded = TokenizerFile.Load(path);
         Assert.Equal(first, reloaded.ToJson());
         Assert.Equal(new BpeTrainer(600).Train(text).Encode(text), reloaded.Encode(text));
-        Assert.Empty(Directory.GetFiles(dir, "*.tmp", SearchOption.AllDirectories));
+        Assert.Equal(["tokenizer.json"], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
     }
 
     [Theory]
@@ -121,5 +121,18 @@ public class BpeTrainerTests
         Assert.Equal(["a", "  ", " b", "\n", "c", " \t\n"], Gpt2PreTokenizer.Split("a   b\nc \t\n"));
         // A supplementary-plane letter is one letter, not two surrogates.
         Assert.Equal(["𠀀𠀁", " x", "😀"], Gpt2PreTokenizer.Split("𠀀𠀁 x😀"));
+    }
+
+    [Fact]
+    public void TokenizerConfigNamesTheSpecialTokens()
+    {
+        using var dir = new TempFolder();
+        TokenizerTestData.Trained.SaveTokenizerConfig(dir.File("tokenizer_config.json"), 256);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("tokenizer_config.json")))!;
+        Assert.Equal(BpeTrainer.BosToken, config["bos_token"]!.GetValue<string>());
+        Assert.Equal(BpeTrainer.EosToken, config["eos_token"]!.GetValue<string>());
+        Assert.Equal(BpeTrainer.PadToken, config["pad_token"]!.GetValue<string>());
+        Assert.True(config["add_bos_token"]!.GetValue<bool>());
+        Assert.Equal(256, config["model_max_length"]!.GetValue<int>());
     }
 }

@@ -80,8 +80,8 @@ public class HuggingFaceParityTests
     [InlineData("eos-template")]
     public void PipelineVariantsMatchHuggingFace(string variant)
     {
-        var dir = TestPaths.NewTempDir("slm-tokenizer-variant");
-        var path = Path.Combine(dir, "tokenizer.json");
+        using var dir = new TempFolder();
+        var path = dir.File("tokenizer.json");
         File.WriteAllText(path, Variants.Build(variant)); // UTF-8 without a byte order mark, which the Rust loader refuses
         var ours = TokenizerFile.Load(path);
         using var hf = new HfNative(path);

@@ -61,8 +61,8 @@ public class TinyLlamaFixtureTokenizerTests
     [Fact]
     public void UnsupportedTokenizerTypesAreNamedInTheError()
     {
-        var dir = TestPaths.NewTempDir("slm-tokenizer-bad");
-        var path = Path.Combine(dir, "tokenizer.json");
+        using var dir = new TempFolder();
+        var path = dir.File("tokenizer.json");
         var json = JsonNode.Parse(File.ReadAllText(TokenizerTestData.TinyLlamaTokenizerJson))!.AsObject();
 
         json["model"]!["type"] = "Unigram";
@@ -82,14 +82,15 @@ public class TinyLlamaFixtureTokenizerTests
         File.WriteAllText(path, "{ not json");
         Assert.Contains("not a valid tokenizer.json", Assert.Throws<UnsupportedModelException>(() => TokenizerFile.Load(path)).Message);
 
-        Assert.Contains("No tokenizer file", Assert.Throws<UnsupportedModelException>(() => TokenizerFile.Load(Path.Combine(dir, "missing.json"))).Message);
+        Assert.Contains("No tokenizer file", Assert.Throws<UnsupportedModelException>(() => TokenizerFile.Load(dir.File("missing.json"))).Message);
     }
 
     [Fact]
     public void SaveWritesTheSameTokenizer()
     {
         var tokenizer = Load();
-        var path = Path.Combine(TestPaths.NewTempDir("slm-tokenizer"), "tokenizer.json");
+        using var dir = new TempFolder();
+        var path = dir.File("tokenizer.json");
         tokenizer.Save(path);
         var again = TokenizerFile.Load(path);
         var text = TokenizerTestData.Corpus[..5000];

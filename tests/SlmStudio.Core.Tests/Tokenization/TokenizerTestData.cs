@@ -49,7 +49,8 @@ public static class TokenizerTestData
 
     private static readonly Lazy<string> TrainedPathLazy = new(() =>
     {
-        var path = Path.Combine(TestPaths.NewTempDir("slm-tokenizer"), "tokenizer.json");
+        // Beside the test binaries, overwritten by every run, so nothing piles up in the temp folder.
+        var path = Path.Combine(AppContext.BaseDirectory, "tokenizer-tests", "trained-tokenizer.json");
         Trained.Save(path);
         return path;
     });
