@@ -84,6 +84,11 @@ public static class TokenizerTestData
         "a \n b",
         "'''quotes'''",
         "special-looking <|end_of_text and <|pad| and < s> and </ s> and <S>",
+        // Long pre-tokens take the heap-based merge path.
+        new string('a', 301),
+        string.Concat(Enumerable.Repeat("customer", 40)),
+        string.Concat(Enumerable.Repeat("你好世界", 30)),
+        string.Concat(Enumerable.Repeat("😀", 50)),
     };
 
     /// <summary>Texts that spell special tokens exactly (Hugging Face splits them out as the special token).</summary>
