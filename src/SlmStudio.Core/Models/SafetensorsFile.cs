@@ -17,7 +17,9 @@ public static class SafetensorsFile
 {
     private const long MaxHeaderBytes = 100_000_000;
 
-    public static IReadOnlyDictionary<string, NamedTensor> Read(string path)
+    public static IReadOnlyDictionary<string, NamedTensor> Read(string path) => ReadWithMetadata(path).Tensors;
+
+    public static (IReadOnlyDictionary<string, NamedTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) ReadWithMetadata(string path)
     {
         if (!File.Exists(path)) throw new InvalidModelFileException($"The weights file {path} does not exist.");
         using var stream = File.OpenRead(path);
@@ -36,11 +38,18 @@ public static class SafetensorsFile
         var dataStart = 8 + headerLength;
         var dataLength = stream.Length - dataStart;
         var result = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         using (doc)
         {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new InvalidModelFileException($"{Path.GetFileName(path)} has a damaged header; export or download the model again.");
             foreach (var entry in doc.RootElement.EnumerateObject())
             {
-                if (entry.Name == "__metadata__") continue;
+                if (entry.Name == "__metadata__")
+                {
+                    foreach (var m in entry.Value.EnumerateObject()) metadata[m.Name] = m.Value.GetString() ?? "";
+                    continue;
+                }
                 var dtype = entry.Value.GetProperty("dtype").GetString()!;
                 var shape = entry.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
                 var offsets = entry.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
@@ -54,7 +63,7 @@ public static class SafetensorsFile
                 result[entry.Name] = new NamedTensor(entry.Name, shape, ToFloat32(raw, dtype, count));
             }
         }
-        return result;
+        return (result, metadata);
     }
 
     private static float[] ToFloat32(byte[] raw, string dtype, long count)

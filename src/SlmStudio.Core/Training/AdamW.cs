@@ -1,0 +1,66 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SlmStudio.Core.Training;
+
+/// <summary>
+/// AdamW with decoupled weight decay applied only to matrices (not norms), written out so that its whole state
+/// (moments and step) goes into our checkpoint file and a resumed run continues exactly.
+/// </summary>
+public sealed class AdamW : IDisposable
+{
+    private readonly (string Name, Tensor Param, Tensor M, Tensor V, bool Decay)[] _slots;
+    private readonly double _beta1, _beta2, _eps, _weightDecay;
+
+    public long Step { get; private set; }
+
+    public AdamW(IEnumerable<(string Name, Tensor Parameter)> parameters, double weightDecay, double beta1 = 0.9, double beta2 = 0.95, double eps = 1e-8)
+    {
+        _beta1 = beta1; _beta2 = beta2; _eps = eps; _weightDecay = weightDecay;
+        _slots = parameters.Select(p => (p.Name, p.Parameter, zeros_like(p.Parameter).DetachFromDisposeScope(), zeros_like(p.Parameter).DetachFromDisposeScope(), p.Parameter.dim() >= 2)).ToArray();
+    }
+
+    public void Update(double lr)
+    {
+        Step++;
+        var bc1 = 1 - Math.Pow(_beta1, Step);
+        var bc2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, Step));
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        foreach (var (_, p, m, v, decay) in _slots)
+        {
+            var g = p.grad;
+            if (g is null) continue;
+            m.mul_(_beta1).add_(g, alpha: 1 - _beta1);
+            v.mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
+            if (decay && _weightDecay > 0) p.mul_(1 - lr * _weightDecay);
+            var denom = (v.sqrt() / bc2Sqrt).add_(_eps);
+            p.addcdiv_(m, denom, value: -lr / bc1);
+        }
+    }
+
+    public void ZeroGrad()
+    {
+        foreach (var slot in _slots) slot.Param.grad?.zero_();
+    }
+
+    /// <summary>Moments as named tensors ("adam.m.NAME", "adam.v.NAME") for the checkpoint.</summary>
+    public IEnumerable<(string Name, Tensor Tensor)> StateTensors() =>
+        _slots.SelectMany(s => new[] { ($"adam.m.{s.Name}", s.M), ($"adam.v.{s.Name}", s.V) });
+
+    public void LoadState(long step, Func<string, Tensor> tensorByName)
+    {
+        using var _ = no_grad();
+        foreach (var (name, _, m, v, _) in _slots)
+        {
+            m.copy_(tensorByName($"adam.m.{name}"));
+            v.copy_(tensorByName($"adam.v.{name}"));
+        }
+        Step = step;
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in _slots) { s.M.Dispose(); s.V.Dispose(); }
+    }
+}

@@ -1,0 +1,57 @@
+using System.Text.Json;
+using SlmStudio.Core.Models;
+using static TorchSharp.torch;
+
+namespace SlmStudio.Core.Training;
+
+/// <summary>Where a run stands: everything besides tensors that a resumed run needs to continue exactly.</summary>
+public sealed record CheckpointState(
+    int Step, int MaxSteps, int WarmupSteps, double PeakLearningRate, long OptimizerStep, double BestValLoss,
+    long TokensSeen, double ElapsedSeconds, long Seed);
+
+/// <summary>
+/// One file, checkpoint/state.safetensors: model weights ("model.*"), AdamW moments ("adam.*") and the JSON state in
+/// the header's metadata. Written to a temporary file and renamed, so a crash mid-write leaves the previous checkpoint.
+/// </summary>
+public static class Checkpoint
+{
+    public static string PathIn(string runDirectory) => Path.Combine(runDirectory, "checkpoint", "state.safetensors");
+
+    public static void Save(string runDirectory, LlamaForCausalLM model, AdamW optimizer, CheckpointState state)
+    {
+        var tensors = ModelFolder.ExportWeights(model).Select(t => t with { Name = "model." + t.Name })
+            .Concat(optimizer.StateTensors().Select(s =>
+            {
+                using var cpu = s.Tensor.detach().cpu().contiguous();
+                return new NamedTensor(s.Name, s.Tensor.shape, cpu.data<float>().ToArray());
+            }));
+        SafetensorsFile.Write(PathIn(runDirectory), tensors, new Dictionary<string, string> { ["state"] = JsonSerializer.Serialize(state) });
+    }
+
+    public static CheckpointState Load(string runDirectory, LlamaForCausalLM model, AdamW optimizer)
+    {
+        var path = PathIn(runDirectory);
+        if (!File.Exists(path)) throw new EngineException($"There is no checkpoint in '{runDirectory}' to resume from. Start the run without --resume.");
+        IReadOnlyDictionary<string, NamedTensor> tensors;
+        IReadOnlyDictionary<string, string> metadata;
+        try { (tensors, metadata) = SafetensorsFile.ReadWithMetadata(path); }
+        catch (InvalidModelFileException e)
+        {
+            throw new EngineException($"The checkpoint of this run is damaged ({e.Message}) and cannot be resumed. Start a new run; the data and settings are unchanged.", e);
+        }
+        CheckpointState? state = null;
+        try { if (metadata.TryGetValue("state", out var json)) state = JsonSerializer.Deserialize<CheckpointState>(json); }
+        catch (JsonException) { }
+        if (state is null) throw new EngineException("The checkpoint of this run has no readable training state and cannot be resumed. Start a new run.");
+
+        var modelWeights = tensors.Where(t => t.Key.StartsWith("model.", StringComparison.Ordinal))
+            .ToDictionary(t => t.Key["model.".Length..], t => t.Value with { Name = t.Key["model.".Length..] });
+        try { ModelFolder.LoadWeights(model, modelWeights, "the checkpoint"); }
+        catch (UnsupportedModelException e) { throw new EngineException($"The checkpoint does not fit this run's model ({e.Message}). Start a new run.", e); }
+        var device = model.parameters().First().device;
+        optimizer.LoadState(state.OptimizerStep, name =>
+            tensors.TryGetValue(name, out var t) ? tensor(t.Data, t.Shape, device: device)
+            : throw new EngineException($"The checkpoint is missing optimizer state '{name}' and cannot be resumed. Start a new run."));
+        return state;
+    }
+}

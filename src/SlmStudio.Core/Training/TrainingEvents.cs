@@ -1,0 +1,57 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SlmStudio.Core.Training;
+
+/// <summary>
+/// Progress of a run. Serialised as one JSON object per line (the "event" property names the kind), which is what
+/// <c>slm train</c> prints and what the portal stores and charts.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "event")]
+[JsonDerivedType(typeof(TrainingStarted), "started")]
+[JsonDerivedType(typeof(TrainingStep), "step")]
+[JsonDerivedType(typeof(EvaluationResult), "eval")]
+[JsonDerivedType(typeof(CheckpointSaved), "checkpoint")]
+[JsonDerivedType(typeof(TrainingFinished), "finished")]
+[JsonDerivedType(typeof(TrainingMessage), "message")]
+[JsonDerivedType(typeof(TrainingError), "error")]
+public abstract record TrainingEvent
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJsonLine() => JsonSerializer.Serialize(this, Json);
+
+    public static TrainingEvent? Parse(string line)
+    {
+        try { return JsonSerializer.Deserialize<TrainingEvent>(line, Json); }
+        catch (JsonException) { return null; }
+        catch (NotSupportedException) { return null; }
+    }
+}
+
+public sealed record TrainingStarted(
+    string Preset, long Parameters, int MaxSteps, int StartStep, string Device, int VocabSize, int ContextLength,
+    int BatchSize, long TrainTokens, long ValidationTokens, double LearningRate, string? BaseModel) : TrainingEvent;
+
+public sealed record TrainingStep(
+    int Step, int MaxSteps, double Loss, double Lr, double TokensPerSecond, double ElapsedSeconds, double EtaSeconds) : TrainingEvent;
+
+public sealed record SampleOutput(string Prompt, string Text);
+
+public sealed record EvaluationResult(
+    int Step, double? TrainLoss, double ValLoss, double Perplexity, double BitsPerChar, IReadOnlyList<SampleOutput> Samples) : TrainingEvent;
+
+public sealed record CheckpointSaved(int Step) : TrainingEvent;
+
+public sealed record TrainingFinished(
+    int Step, double BestValLoss, double Perplexity, double BitsPerChar, bool Cancelled, string ModelDir,
+    double ElapsedSeconds, long TokensSeen) : TrainingEvent;
+
+/// <summary>Something worth telling the user that is not an error (e.g. why the auto preset chose a size).</summary>
+public sealed record TrainingMessage(string Text) : TrainingEvent;
+
+public sealed record TrainingError(string Message) : TrainingEvent;

@@ -1,0 +1,104 @@
+using SlmStudio.Core.Models;
+using SlmStudio.Core.Tokenization;
+using SlmStudio.Core.Training;
+
+namespace SlmStudio.Core.Tests.Training;
+
+public class TrainerTests
+{
+    [Fact]
+    public void TinyModelLearnsStructuredCorpusAndReproducesPhrase()
+    {
+        var dir = TestPaths.NewTempDir();
+        var data = TrainingFixture.WriteCorpus(dir);
+        var run = Path.Combine(dir, "run");
+        var recorder = new TrainingFixture.Recorder();
+        var finished = new Trainer(TrainingFixture.Options(data, run, maxSteps: 300, evalEvery: 100), recorder).Run(resume: false, CancellationToken.None);
+
+        // Unigram entropy of the validation tokens: what a model that ignores context would reach at best.
+        var tokenizer = TokenizerFile.Load(Path.Combine(run, "model", "tokenizer.json"));
+        using var val = TokenBin.Open(Path.Combine(run, "data", "val.bin"), tokenizer.VocabSize);
+        var ids = new long[val.Count];
+        val.Read(0, ids);
+        var unigram = ids.GroupBy(i => i).Select(g => (double)g.Count() / ids.Length).Sum(p => -p * Math.Log(p));
+        Assert.False(finished.Cancelled);
+        Assert.Equal(300, finished.Step);
+        Assert.True(finished.BestValLoss < 0.5 * unigram, $"validation loss {finished.BestValLoss:F3} is not far below the unigram entropy {unigram:F3}");
+
+        var evals = recorder.Events.OfType<EvaluationResult>().ToList();
+        Assert.Equal([100, 200, 300], evals.Select(e => e.Step));
+        Assert.True(evals[^1].ValLoss < evals[0].ValLoss);
+        Assert.All(evals, e => Assert.Equal(2, e.Samples.Count));
+
+        var (model, _) = ModelFolder.Load(Path.Combine(run, "model"));
+        var prompt = new[] { tokenizer.BosId!.Value }.Concat(tokenizer.Encode("Our support team answers")).ToArray();
+        var continuation = tokenizer.Decode(Generation.Greedy(model, prompt, 12));
+        Assert.StartsWith(" every email within one business day.", continuation);
+    }
+
+    [Fact]
+    public void ResumedRunMatchesUninterruptedRun()
+    {
+        var dir = TestPaths.NewTempDir();
+        var data = TrainingFixture.WriteCorpus(dir, lines: 400);
+        var straight = new TrainingFixture.Recorder();
+        new Trainer(TrainingFixture.Options(data, Path.Combine(dir, "a"), maxSteps: 40, evalEvery: 20), straight).Run(false, CancellationToken.None);
+
+        using var cts = new CancellationTokenSource();
+        var first = new TrainingFixture.Recorder { OnEvent = e => { if (e is CheckpointSaved { Step: 20 }) cts.Cancel(); } };
+        var options = TrainingFixture.Options(data, Path.Combine(dir, "b"), maxSteps: 40, evalEvery: 20);
+        var stopped = new Trainer(options, first).Run(false, cts.Token);
+        Assert.True(stopped.Cancelled);
+        Assert.Equal(20, stopped.Step);
+        Assert.False(File.Exists(Path.Combine(dir, "b", "result.json")));
+
+        var second = new TrainingFixture.Recorder();
+        var resumed = new Trainer(options, second).Run(true, CancellationToken.None);
+        Assert.Equal(40, resumed.Step);
+        Assert.Equal(20, second.Events.OfType<TrainingStarted>().Single().StartStep);
+
+        var expected = straight.Events.OfType<TrainingStep>().Where(s => s.Step > 20).Select(s => s.Loss).ToList();
+        var actual = second.Events.OfType<TrainingStep>().Select(s => s.Loss).ToList();
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++) Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-3, $"step loss {actual[i]} differs from {expected[i]}");
+        var expectedVal = straight.Events.OfType<EvaluationResult>().Last().ValLoss;
+        Assert.True(Math.Abs(expectedVal - second.Events.OfType<EvaluationResult>().Last().ValLoss) < 1e-3);
+    }
+
+    [Fact]
+    public void CancelFileStopsRunWithinAStepAndLeavesResumableCheckpoint()
+    {
+        var dir = TestPaths.NewTempDir();
+        var data = TrainingFixture.WriteCorpus(dir, lines: 400);
+        var run = Path.Combine(dir, "run");
+        var recorder = new TrainingFixture.Recorder
+        {
+            OnEvent = e => { if (e is TrainingStep { Step: 10 }) File.WriteAllText(Path.Combine(run, Trainer.CancelFileName), ""); },
+        };
+        var finished = new Trainer(TrainingFixture.Options(data, run, maxSteps: 1000), recorder).Run(false, CancellationToken.None);
+        Assert.True(finished.Cancelled);
+        Assert.InRange(finished.Step, 10, 11);
+        Assert.True(File.Exists(Checkpoint.PathIn(run)));
+        Assert.True(File.Exists(Path.Combine(run, "model", "model.safetensors")));
+
+        var resumed = new Trainer(TrainingFixture.Options(data, run, maxSteps: 1000) with { MaxSteps = 1000 }, new TrainingFixture.Recorder
+        {
+            OnEvent = e => { if (e is TrainingStep { Step: 20 }) File.WriteAllText(Path.Combine(run, Trainer.CancelFileName), ""); },
+        }).Run(true, CancellationToken.None);
+        Assert.True(resumed.Cancelled);
+        Assert.InRange(resumed.Step, 20, 21);
+    }
+
+    [Fact]
+    public void TimeBudgetSetsStepsFromMeasuredSpeed()
+    {
+        var dir = TestPaths.NewTempDir();
+        var data = TrainingFixture.WriteCorpus(dir, lines: 400);
+        var recorder = new TrainingFixture.Recorder();
+        var options = TrainingFixture.Options(data, Path.Combine(dir, "run"), maxSteps: 1) with { MaxSteps = null, Minutes = 0.25 };
+        var finished = new Trainer(options, recorder).Run(false, CancellationToken.None);
+        Assert.Contains(recorder.Events.OfType<TrainingMessage>(), m => m.Text.Contains("steps fit in the"));
+        Assert.True(finished.Step > 4);
+        Assert.InRange(finished.ElapsedSeconds, 1, 0.25 * 60 * 1.2);
+    }
+}
