@@ -79,6 +79,21 @@ public class TinyLlamaFixtureTokenizerTests
         File.WriteAllText(path, json.ToJsonString());
         Assert.Contains("pre-tokenizer 'Whitespace'", Assert.Throws<UnsupportedModelException>(() => TokenizerFile.Load(path)).Message);
 
+        json = JsonNode.Parse(File.ReadAllText(TokenizerTestData.TinyLlamaTokenizerJson))!.AsObject();
+        json["model"]!["vocab"]!["e"] = 2_000_000_000;
+        File.WriteAllText(path, json.ToJsonString());
+        Assert.Contains("without large gaps", Assert.Throws<UnsupportedModelException>(() => TokenizerFile.Load(path)).Message);
+
+        json = JsonNode.Parse(File.ReadAllText(TokenizerTestData.TinyLlamaTokenizerJson))!.AsObject();
+        json["model"]!["vocab"]!["e"] = "not a number";
+        File.WriteAllText(path, json.ToJsonString());
+        Assert.Contains("could not be read as a tokenizer", Assert.Throws<UnsupportedModelException>(() => TokenizerFile.Load(path)).Message);
+
+        json = JsonNode.Parse(File.ReadAllText(TokenizerTestData.TinyLlamaTokenizerJson))!.AsObject();
+        json["model"]!["merges"]!.AsArray().Add("▁ zzz");
+        File.WriteAllText(path, json.ToJsonString());
+        Assert.Contains("not in its vocabulary", Assert.Throws<UnsupportedModelException>(() => TokenizerFile.Load(path)).Message);
+
         File.WriteAllText(path, "{ not json");
         Assert.Contains("not a valid tokenizer.json", Assert.Throws<UnsupportedModelException>(() => TokenizerFile.Load(path)).Message);
 
