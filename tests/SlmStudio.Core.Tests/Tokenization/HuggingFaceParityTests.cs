@@ -65,6 +65,21 @@ public class HuggingFaceParityTests
         }
     }
 
+    /// <summary>Random id sequences (broken UTF-8, stray byte tokens, special tokens anywhere) decode as Hugging Face decodes them.</summary>
+    [Fact]
+    public void RandomIdSequencesDecodeAsHuggingFaceDecodesThem()
+    {
+        foreach (var (ours, hf) in new[] { ((ITokenizer)TokenizerTestData.Trained, HfTrained.Value), (TokenizerFile.Load(TokenizerTestData.TinyLlamaTokenizerJson), HfTinyLlama.Value) })
+        {
+            var random = new Random(17);
+            for (int n = 0; n < 300; n++)
+            {
+                var ids = Enumerable.Range(0, 1 + random.Next(12)).Select(_ => random.Next(ours.VocabSize)).ToArray();
+                Assert.Equal(hf.Decode([.. ids.Select(i => (uint)i)]), ours.Decode(ids));
+            }
+        }
+    }
+
     /// <summary>
     /// Variants of the pipeline that real models ship (Qwen/Llama 3 Split + ByteLevel, SmolLM Digits + ByteLevel,
     /// merges as arrays, Metaspace instead of the Prepend/Replace normalizer), written from our trained tokenizer and
