@@ -12,6 +12,7 @@ internal sealed class BpeModel
     private const int CacheLimit = 200_000;
 
     private readonly Dictionary<string, int> _vocab;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabBySpan;
     private readonly Dictionary<long, (int Rank, int NewId)> _merges;
     private readonly int? _unkId;
     private readonly bool _fuseUnk;
@@ -25,7 +26,8 @@ internal sealed class BpeModel
     public BpeModel(Dictionary<string, int> vocab, IReadOnlyList<(string A, string B)> merges, string? unkToken, bool fuseUnk,
         bool byteFallback, bool ignoreMerges)
     {
-        _vocab = vocab;
+        _vocab = new Dictionary<string, int>(vocab, StringComparer.Ordinal);
+        _vocabBySpan = _vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         _fuseUnk = fuseUnk;
         _ignoreMerges = ignoreMerges;
         if (unkToken is not null)
@@ -90,9 +92,9 @@ internal sealed class BpeModel
         for (int i = 0; i < word.Length;)
         {
             int width = char.IsHighSurrogate(word[i]) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1]) ? 2 : 1;
-            var piece = word.Substring(i, width);
+            var piece = word.AsSpan(i, width);
             i += width;
-            if (_vocab.TryGetValue(piece, out var id)) { symbols.Add(id); lastWasUnk = false; continue; }
+            if (_vocabBySpan.TryGetValue(piece, out var id)) { symbols.Add(id); lastWasUnk = false; continue; }
             if (_byteFallbackIds is not null)
             {
                 int n = Encoding.UTF8.GetBytes(piece, utf8);
@@ -106,7 +108,7 @@ internal sealed class BpeModel
                 }
             }
             if (_unkId is not { } unk)
-                throw new Models.UnsupportedModelException($"The tokenizer cannot represent the character '{piece}': it is not in the vocabulary and the tokenizer has no unknown token.");
+                throw new Models.UnsupportedModelException($"The tokenizer cannot represent the character '{piece.ToString()}': it is not in the vocabulary and the tokenizer has no unknown token.");
             if (!(_fuseUnk && lastWasUnk)) symbols.Add(unk);
             lastWasUnk = true;
         }
