@@ -100,8 +100,28 @@ internal sealed class Pattern
                 yield return (i, _literal.Length);
             yield break;
         }
-        foreach (Match m in _regex!.Matches(text))
+        foreach (Match m in _regex!.Matches(WithBmpStandIns(text)))
             if (m.Length > 0) yield return (m.Index, m.Length);
+    }
+
+    /// <summary>
+    /// .NET regular expressions see a character beyond the Basic Multilingual Plane as two surrogates, neither of
+    /// them \p{L}, where Hugging Face's regex engine sees one letter. Matching runs on a copy in which each such
+    /// letter is two BMP letters ('ª', category Lo, never named by a pattern), so the indices stay the same.
+    /// Supplementary digits stay surrogates (a pattern such as \p{N}{1,3} counts characters).
+    /// </summary>
+    private static string WithBmpStandIns(string text)
+    {
+        int first = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDBFF');
+        if (first < 0) return text;
+        var chars = text.ToCharArray();
+        for (int i = first; i + 1 < chars.Length; i++)
+        {
+            if (!char.IsSurrogatePair(chars[i], chars[i + 1])) continue;
+            if (System.Text.Rune.IsLetter(new System.Text.Rune(chars[i], chars[i + 1]))) chars[i] = chars[i + 1] = '\u00AA';
+            i++;
+        }
+        return new string(chars);
     }
 }
 

@@ -30,6 +30,9 @@ public static class TokenizerTestData
         "Emoji: 😀🎉👍🏽 and a family 👨‍👩‍👧 at the end. ",
         "Tabs\tand\t\tcolumns\n    indented code { return x; }\r\n",
         "Prices: 1,234.56 EUR, 99% done, 2026-11-27. ",
+        // Letters outside the Basic Multilingual Plane right after ASCII letters: merges across them are learned, so
+        // a pre-tokenizer that does not see them as letters would split differently from Hugging Face.
+        "The x𝔘𝔫𝔦𝔠𝔬𝔡𝔢 and y𠀀𠀁 names. ",
     ];
 
     /// <summary>About 300 KB of English-like text with some other scripts, emoji and code mixed in.</summary>
@@ -76,6 +79,7 @@ public static class TokenizerTestData
         "symbols ∑∫√ → ← ©®™ «quotes» “curly” ‘single’ — dash … ellipsis",
         "\u00A0non-breaking\u00A0space and\u3000ideographic space\u2009thin",
         "supplementary letters 𠀀𠀁 and math 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 and 𝟙𝟚𝟛 digits",
+        "x𝔘𝔫𝔦𝔠𝔬𝔡𝔢 y𠀀𠀁 The x𝔘𝔫𝔦",
         "combining e\u0301 a\u0308 and zero\u200Bwidth\u200Djoiner",
         "x",
         " ",
