@@ -264,8 +264,13 @@ internal sealed class DigitsPreTokenizer(bool individual) : PreTokenizer
     {
         var text = piece.Text;
         var digits = new List<(int, int)>();
-        for (int i = 0; i < text.Length; i++)
-            if (char.IsNumber(text[i])) digits.Add((i, 1));
+        for (int i = 0; i < text.Length;)
+        {
+            // By code point, as Rust's char::is_numeric: a digit beyond the BMP is one digit, not two surrogates.
+            System.Text.Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out int width);
+            if (System.Text.Rune.IsNumber(rune)) digits.Add((i, width));
+            i += Math.Max(1, width);
+        }
         SplitAt(piece, digits, individual ? SplitBehavior.Isolated : SplitBehavior.Contiguous, output);
     }
 }
