@@ -135,4 +135,16 @@ public class BpeTrainerTests
         Assert.True(config["add_bos_token"]!.GetValue<bool>());
         Assert.Equal(256, config["model_max_length"]!.GetValue<int>());
     }
+
+    [Fact]
+    public void EncodingFromManyThreadsAtOnceGivesTheSameIds()
+    {
+        var path = TokenizerTestData.TrainedPath;
+        var tokenizer = TokenizerFile.Load(path);
+        var texts = Enumerable.Range(0, 64).Select(i => TokenizerTestData.Corpus.Substring(i * 3000, 3000)).ToArray();
+        var expected = texts.Select(t => TokenizerFile.Load(path).Encode(t)).ToArray();
+        var actual = new int[texts.Length][];
+        Parallel.For(0, texts.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => actual[i] = tokenizer.Encode(texts[i]));
+        for (int i = 0; i < texts.Length; i++) Assert.Equal(expected[i], actual[i]);
+    }
 }
