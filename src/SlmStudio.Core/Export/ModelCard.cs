@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using SlmStudio.Core.Models;
+
+namespace SlmStudio.Core.Export;
+
+/// <summary>The human-readable README.md of an artifact: what the model is, what it learned from, how well it does,
+/// how faithfully the ONNX file reproduces it, and how to run it elsewhere.</summary>
+public static class ModelCard
+{
+    public static string Write(LlamaConfig config, ParityReport parity, ArtifactSource source, JsonObject? run, IReadOnlyDictionary<string, double>? metrics, string name)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(inv, $"# {name}");
+        sb.AppendLine();
+        sb.AppendLine(string.Create(inv, $"A small Llama-family causal language model ({config.ParameterCount:N0} parameters) exported by SLM Studio. ") +
+                           "This folder is self-contained: it runs with ONNX Runtime, onnxruntime-genai or Hugging Face transformers, without SLM Studio.");
+        sb.AppendLine();
+
+        sb.AppendLine("## What it was trained on");
+        sb.AppendLine();
+        if (source.Kind == "run")
+        {
+            sb.AppendLine(inv, $"- Training run: `{source.Path}`");
+            var data = source.Data is null ? "not recorded in run.json" : "`" + source.Data + "`";
+            sb.AppendLine(inv, $"- Training data: {data}");
+            if (source.Preset is not null) sb.AppendLine(inv, $"- Size preset: {source.Preset}");
+        }
+        else sb.AppendLine(inv, $"- Imported Hugging Face model folder `{source.Path}`; its training data is whatever its authors used (see their model card).");
+        sb.AppendLine();
+
+        if (run is not null && run.Count > 0)
+        {
+            sb.AppendLine("## Training settings");
+            sb.AppendLine();
+            sb.AppendLine("| Setting | Value |");
+            sb.AppendLine("|---|---|");
+            foreach (var (key, value) in run)
+            {
+                if (value is JsonValue) sb.AppendLine(inv, $"| {key} | {value.ToJsonString().Trim('"')} |");
+                else if (key == "options" && value is JsonObject options)
+                    foreach (var (k, v) in options)
+                        if (v is JsonValue) sb.AppendLine(inv, $"| {k} | {v.ToJsonString().Trim('"')} |");
+            }
+            sb.AppendLine();
+        }
+
+        sb.AppendLine("## Metrics");
+        sb.AppendLine();
+        if (metrics is null || metrics.Count == 0) sb.AppendLine("No training metrics were recorded with this model (run `slm eval <this folder> --data <file>` to measure it).");
+        else
+        {
+            sb.AppendLine("| Metric | Value |");
+            sb.AppendLine("|---|---|");
+            foreach (var (key, value) in metrics) sb.AppendLine(inv, $"| {Label(key)} | {value.ToString("G6", inv)} |");
+        }
+        sb.AppendLine();
+
+        sb.AppendLine("## Architecture");
+        sb.AppendLine();
+        sb.AppendLine("| | |");
+        sb.AppendLine("|---|---|");
+        sb.AppendLine(inv, $"| Parameters | {config.ParameterCount:N0} |");
+        sb.AppendLine(inv, $"| Layers | {config.NumLayers} |");
+        sb.AppendLine(inv, $"| Hidden size | {config.HiddenSize} |");
+        var gqa = config.NumKvHeads < config.NumHeads ? " (grouped-query attention)" : "";
+        sb.AppendLine(inv, $"| Attention heads / key-value heads | {config.NumHeads} / {config.NumKvHeads}{gqa} |");
+        sb.AppendLine(inv, $"| MLP size (SwiGLU) | {config.IntermediateSize} |");
+        sb.AppendLine(inv, $"| Vocabulary | {config.VocabSize} |");
+        sb.AppendLine(inv, $"| Context length | {config.MaxPositions} |");
+        sb.AppendLine(inv, $"| Tied input/output embeddings | {(config.TieWordEmbeddings ? "yes" : "no")} |");
+        sb.AppendLine();
+
+        sb.AppendLine("## ONNX export and parity");
+        sb.AppendLine();
+        sb.AppendLine(string.Create(inv, $"`model.onnx` is a decoder with a KV cache, ONNX opset {LlamaOnnxGraph.Opset}, standard operators only, fp32. ") +
+                           "Inputs: `input_ids`, `attention_mask`, `position_ids` [batch, sequence] (int64), `past_key_values.{i}.key|value` " +
+                           "[batch, kv_heads, past_sequence, head_dim]; outputs: `logits` [batch, sequence, vocab] and `present.{i}.key|value`.");
+        sb.AppendLine();
+        sb.AppendLine(string.Create(inv, $"Parity with the training model ({parity.Reference}), maximum absolute logit difference: ") +
+                           string.Create(inv, $"**{(parity.Passed ? "passed" : "FAILED")}** (tolerance {parity.Tolerance:E0}); greedy continuation {(parity.GreedyMatches ? "identical" : "differs")}."));
+        sb.AppendLine();
+        sb.AppendLine("| Batch | Prompt tokens | Decode steps | Prefill max abs diff | Decode max abs diff |");
+        sb.AppendLine("|---|---|---|---|---|");
+        foreach (var c in parity.Cases)
+            sb.AppendLine(inv, $"| {c.Batch} | {c.PromptLength} | {c.DecodeSteps} | {c.PrefillMaxAbsDiff:E2} | {c.DecodeMaxAbsDiff:E2} |");
+        sb.AppendLine();
+        sb.AppendLine("`manifest.json` lists the SHA-256 and size of every file; SLM Studio refuses to load a file that does not match.");
+        sb.AppendLine();
+
+        sb.AppendLine("## Run it in C#");
+        sb.AppendLine();
+        sb.AppendLine("With onnxruntime-genai (NuGet `Microsoft.ML.OnnxRuntimeGenAI`):");
+        sb.AppendLine();
+        sb.AppendLine("```csharp");
+        sb.AppendLine("using Microsoft.ML.OnnxRuntimeGenAI;");
+        sb.AppendLine();
+        sb.AppendLine("using var model = new Model(\"path/to/this/folder\");");
+        sb.AppendLine("using var tokenizer = new Tokenizer(model);");
+        sb.AppendLine("using var parameters = new GeneratorParams(model);");
+        sb.AppendLine("parameters.SetSearchOption(\"max_length\", 64);");
+        sb.AppendLine("using var generator = new Generator(model, parameters);");
+        sb.AppendLine("generator.AppendTokenSequences(tokenizer.Encode(\"Once upon a time\"));");
+        sb.AppendLine("while (!generator.IsDone()) generator.GenerateNextToken();");
+        sb.AppendLine("Console.WriteLine(tokenizer.Decode(generator.GetSequence(0)));");
+        sb.AppendLine("```");
+        sb.AppendLine();
+        sb.AppendLine("With plain ONNX Runtime (NuGet `Microsoft.ML.OnnxRuntime`): create one `InferenceSession(\"model.onnx\")`, feed `input_ids`, " +
+                      "an all-ones `attention_mask` of past + new length, `position_ids` counting from the past length, and empty " +
+                      "`past_key_values.*` tensors of shape [batch, kv_heads, 0, head_dim] for the first call; feed each call's `present.*` back as the next `past_key_values.*`.");
+        sb.AppendLine();
+        sb.AppendLine("With SLM Studio's engine: `slm generate <this folder> --prompt \"...\"`, or `OnnxArtifact.Open(folder)` and `new TextGenerator(artifact).GenerateAsync(...)`.");
+        sb.AppendLine();
+
+        sb.AppendLine("## Run it in Python");
+        sb.AppendLine();
+        sb.AppendLine("onnxruntime-genai (`pip install onnxruntime-genai`):");
+        sb.AppendLine();
+        sb.AppendLine("```python");
+        sb.AppendLine("import onnxruntime_genai as og");
+        sb.AppendLine("model = og.Model(\"path/to/this/folder\")");
+        sb.AppendLine("tokenizer = og.Tokenizer(model)");
+        sb.AppendLine("params = og.GeneratorParams(model)");
+        sb.AppendLine("params.set_search_options(max_length=64)");
+        sb.AppendLine("generator = og.Generator(model, params)");
+        sb.AppendLine("generator.append_tokens(tokenizer.encode(\"Once upon a time\"))");
+        sb.AppendLine("while not generator.is_done():");
+        sb.AppendLine("    generator.generate_next_token()");
+        sb.AppendLine("print(tokenizer.decode(generator.get_sequence(0)))");
+        sb.AppendLine("```");
+        sb.AppendLine();
+        sb.AppendLine("Hugging Face transformers (`config.json`, `model.safetensors`, `tokenizer.json` are in the standard format):");
+        sb.AppendLine();
+        sb.AppendLine("```python");
+        sb.AppendLine("from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast");
+        sb.AppendLine("model = AutoModelForCausalLM.from_pretrained(\"path/to/this/folder\")");
+        sb.AppendLine("tokenizer = PreTrainedTokenizerFast(tokenizer_file=\"path/to/this/folder/tokenizer.json\")");
+        sb.AppendLine("ids = tokenizer(\"Once upon a time\", return_tensors=\"pt\").input_ids");
+        sb.AppendLine("print(tokenizer.decode(model.generate(ids, max_new_tokens=40, do_sample=False)[0]))");
+        sb.AppendLine("```");
+        return sb.ToString();
+    }
+
+    private static string Label(string key) => key switch
+    {
+        "bestValLoss" => "Best validation loss (nats/token)",
+        "valLoss" => "Validation loss (nats/token)",
+        "perplexity" => "Perplexity",
+        "bitsPerChar" => "Bits per character",
+        "step" => "Training steps",
+        _ => key,
+    };
+}

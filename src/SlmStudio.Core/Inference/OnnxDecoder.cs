@@ -1,0 +1,157 @@
+using Microsoft.ML.OnnxRuntime;
+using SlmStudio.Core.Models;
+
+namespace SlmStudio.Core.Inference;
+
+/// <summary>
+/// One ONNX Runtime session over an exported decoder (see <see cref="Export.LlamaOnnxGraph"/>). Thread-safe: ONNX
+/// Runtime's <c>Run</c> is, and every call carries its own inputs and KV cache, so one instance serves all callers.
+/// </summary>
+public sealed class OnnxDecoder : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly string[] _pastNames;
+    private readonly string[] _outputNames;
+
+    public LlamaConfig Config { get; }
+
+    private OnnxDecoder(InferenceSession session, LlamaConfig config)
+    {
+        _session = session;
+        Config = config;
+        _pastNames = Enumerable.Range(0, config.NumLayers).SelectMany(i => new[] { $"past_key_values.{i}.key", $"past_key_values.{i}.value" }).ToArray();
+        _outputNames = new[] { "logits" }.Concat(Enumerable.Range(0, config.NumLayers).SelectMany(i => new[] { $"present.{i}.key", $"present.{i}.value" })).ToArray();
+        var inputs = session.InputMetadata.Keys.ToHashSet(StringComparer.Ordinal);
+        var missing = new[] { "input_ids", "attention_mask", "position_ids" }.Concat(_pastNames).Where(n => !inputs.Contains(n)).ToList();
+        var outputs = session.OutputMetadata.Keys.ToHashSet(StringComparer.Ordinal);
+        missing.AddRange(_outputNames.Where(n => !outputs.Contains(n)));
+        if (missing.Count > 0)
+        {
+            session.Dispose();
+            throw new InvalidModelFileException($"model.onnx does not match its config.json: it lacks {string.Join(", ", missing.Take(4))}{(missing.Count > 4 ? ", ..." : "")}. Export the model again.");
+        }
+    }
+
+    public static SessionOptions DefaultOptions()
+    {
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        return options;
+    }
+
+    /// <summary>Loads from a file path (needed when the weights live in external data beside the model).</summary>
+    public static OnnxDecoder Load(string onnxPath, LlamaConfig config) => Create(() => new InferenceSession(onnxPath, DefaultOptions()), config, onnxPath);
+
+    /// <summary>Loads from bytes already read (and verified) by the caller, so the file cannot change in between.</summary>
+    public static OnnxDecoder Load(byte[] onnxBytes, LlamaConfig config, string displayName) => Create(() => new InferenceSession(onnxBytes, DefaultOptions()), config, displayName);
+
+    private static OnnxDecoder Create(Func<InferenceSession> open, LlamaConfig config, string name)
+    {
+        InferenceSession session;
+        try { session = open(); }
+        catch (OnnxRuntimeException e) { throw new InvalidModelFileException($"ONNX Runtime cannot load {Path.GetFileName(name)}: {e.Message}", e); }
+        return new OnnxDecoder(session, config);
+    }
+
+    /// <summary>An empty cache for <paramref name="batch"/> sequences.</summary>
+    public OnnxKvCache EmptyCache(int batch) => OnnxKvCache.Empty(Config, batch);
+
+    /// <summary>
+    /// Runs the decoder on <paramref name="inputIds"/> ([batch, seqLen], row-major) after <paramref name="past"/>.
+    /// <paramref name="attentionMask"/> covers past and new tokens ([batch, past + seqLen]). The result owns the logits
+    /// and the new cache; dispose it (or hand its cache on) when done. <paramref name="past"/> is not consumed.
+    /// </summary>
+    public DecoderOutput Run(ReadOnlySpan<long> inputIds, ReadOnlySpan<long> attentionMask, ReadOnlySpan<long> positionIds, int batch, int seqLen, OnnxKvCache past)
+    {
+        if (inputIds.Length != batch * seqLen || positionIds.Length != batch * seqLen)
+            throw new ArgumentException("input_ids and position_ids must hold batch × sequence length values.");
+        int total = past.Length + seqLen;
+        if (attentionMask.Length != batch * total)
+            throw new ArgumentException($"attention_mask must hold batch × (past {past.Length} + new {seqLen}) values.");
+        if (past.Batch != batch) throw new ArgumentException("The KV cache belongs to a different batch size.");
+
+        using var ids = OrtValue.CreateTensorValueFromMemory(inputIds.ToArray(), [batch, seqLen]);
+        using var mask = OrtValue.CreateTensorValueFromMemory(attentionMask.ToArray(), [batch, total]);
+        using var positions = OrtValue.CreateTensorValueFromMemory(positionIds.ToArray(), [batch, seqLen]);
+        var inputNames = new List<string>(3 + _pastNames.Length) { "input_ids", "attention_mask", "position_ids" };
+        inputNames.AddRange(_pastNames);
+        var inputValues = new List<OrtValue>(inputNames.Count) { ids, mask, positions };
+        inputValues.AddRange(past.Values);
+        using var runOptions = new RunOptions();
+        var results = _session.Run(runOptions, inputNames, inputValues, _outputNames);
+        return new DecoderOutput(results, batch, seqLen, Config.VocabSize, new OnnxKvCache(results, batch, total));
+    }
+
+    public void Dispose() => _session.Dispose();
+}
+
+/// <summary>Logits of one decoder call ([batch, seqLen, vocab]) and the cache after it.</summary>
+public sealed class DecoderOutput(IDisposableReadOnlyCollection<OrtValue> results, int batch, int seqLen, int vocab, OnnxKvCache cache) : IDisposable
+{
+    private bool _cacheTaken;
+
+    public int Batch => batch;
+    public int SequenceLength => seqLen;
+    public int VocabSize => vocab;
+
+    /// <summary>All logits, row-major [batch, seqLen, vocab]; valid until disposal.</summary>
+    public ReadOnlySpan<float> Logits => results[0].GetTensorDataAsSpan<float>();
+
+    /// <summary>The logits of sequence <paramref name="b"/> at position <paramref name="t"/>.</summary>
+    public ReadOnlySpan<float> LogitsAt(int b, int t) => Logits.Slice(((b * seqLen) + t) * vocab, vocab);
+
+    /// <summary>Takes the new KV cache; it then owns the native results and must be disposed by the caller.</summary>
+    public OnnxKvCache TakeCache()
+    {
+        _cacheTaken = true;
+        return cache;
+    }
+
+    public void Dispose()
+    {
+        if (!_cacheTaken) results.Dispose();
+    }
+}
+
+/// <summary>
+/// Past keys and values of every layer as ONNX Runtime values, [batch, kv_heads, length, head_dim], fed back as the next
+/// call's past without copying.
+/// </summary>
+public sealed class OnnxKvCache : IDisposable
+{
+    private readonly IDisposable? _owner;
+    private readonly List<OrtValue> _values;
+
+    public int Batch { get; }
+    public int Length { get; }
+    internal IReadOnlyList<OrtValue> Values => _values;
+
+    internal OnnxKvCache(IDisposableReadOnlyCollection<OrtValue> results, int batch, int length)
+    {
+        _owner = results;
+        _values = results.Skip(1).ToList();
+        Batch = batch;
+        Length = length;
+    }
+
+    private OnnxKvCache(List<OrtValue> values, int batch)
+    {
+        _values = values;
+        _owner = null;
+        Batch = batch;
+        Length = 0;
+    }
+
+    internal static OnnxKvCache Empty(LlamaConfig config, int batch)
+    {
+        var values = new List<OrtValue>(2 * config.NumLayers);
+        for (int i = 0; i < 2 * config.NumLayers; i++)
+            values.Add(OrtValue.CreateTensorValueFromMemory(Array.Empty<float>(), [batch, config.NumKvHeads, 0, config.HeadDim]));
+        return new OnnxKvCache(values, batch);
+    }
+
+    public void Dispose()
+    {
+        if (_owner is not null) _owner.Dispose();
+        else foreach (var v in _values) v.Dispose();
+    }
+}
