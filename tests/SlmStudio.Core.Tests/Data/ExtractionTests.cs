@@ -157,6 +157,17 @@ public sealed class ExtractionTests
         Assert.Contains("'id', 'amount', 'date'", p.Message);
     }
 
+    [Theory]
+    [InlineData("id,text\n", "column names but no rows")]
+    [InlineData("id,text\n1,a,b\n2,c,d\n", "No row of this CSV file matches its header (2 columns)")]
+    public void CsvWithoutUsableRows(string csv, string expected)
+    {
+        using var dir = new TempFolder();
+        var doc = Extract(dir.Write("c", csv), "rows.csv");
+        Assert.False(doc.IsUsable);
+        Assert.Contains(doc.Problems, p => p.Severity == ProblemSeverity.Error && p.Message.Contains(expected));
+    }
+
     [Fact]
     public void CsvMappingToAMissingColumnIsExplained()
     {
