@@ -226,9 +226,16 @@ public static class DatasetBuilder
             var identity = JsonSerializer.Serialize(new { files, sources, settings, task = review.Task }, DatasetVersion.Json);
             var contentHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)));
             var id = contentHash[..16];
+            var problems = review.Problems.ToList();
+            if (validation.Count == 0)
+                problems.Add(new DataProblem("(all files)", null, ProblemSeverity.Warning,
+                    settings.ValidationFraction > 0
+                        ? "There is too little text to hold some back for validation, so training cannot measure how well the model does."
+                        : "No text was held back for validation (the validation share is 0), so training cannot measure how well the model does.",
+                    "Add more documents, or set a validation share such as 10%."));
             var version = new DatasetVersion(id, contentHash, DateTimeOffset.UtcNow, review.Task, review.Sources, settings, review.Stats,
                 DocumentStats.Of([.. train.Select(r => r.Record)]), DocumentStats.Of([.. validation.Select(r => r.Record)]),
-                review.ExactDuplicatesRemoved, review.NearDuplicatesRemoved, review.RedactionCounts, files, review.Problems);
+                review.ExactDuplicatesRemoved, review.NearDuplicatesRemoved, review.RedactionCounts, files, problems);
 
             var finalFolder = Path.Combine(datasetsRoot, id);
             if (Directory.Exists(finalFolder)) return DatasetVersion.Load(finalFolder);

@@ -182,6 +182,16 @@ public sealed class DatasetBuilderTests
     }
 
     [Fact]
+    public void TooLittleTextForValidationIsSaid()
+    {
+        using var dir = new TempFolder();
+        var version = DatasetBuilder.Build([Doc("one.txt", Paragraphs("One", 1))], new DatasetSettings(), dir.Path, null, CancellationToken.None);
+        Assert.Equal(0, version.Validation.Records);
+        Assert.Contains(version.Problems, p => p.Message.Contains("too little text to hold some back for validation"));
+        Assert.Equal("", File.ReadAllText(Path.Combine(version.Folder, "val.txt")));
+    }
+
+    [Fact]
     public void CancelledBuildLeavesNothingBehind()
     {
         using var dir = new TempFolder();
