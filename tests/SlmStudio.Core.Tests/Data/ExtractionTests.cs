@@ -42,6 +42,16 @@ public sealed class ExtractionTests
         Assert.NotNull(doc.SourceSha256);
     }
 
+    [Theory]
+    [InlineData(932, "日本語のテキストです。これはシフトJISで書かれた文書です。銀行の口座について説明します。")]
+    [InlineData(1251, "Это текст на русском языке в кодировке Windows-1251. Банковский счёт и перевод денег.")]
+    public void LegacyCodePagesAreDetected(int codePage, string text)
+    {
+        using var dir = new TempFolder();
+        var doc = Extract(dir.Write("f", Encoding.GetEncoding(codePage).GetBytes(text)), "legacy.txt");
+        Assert.Equal([text], Texts(doc));
+    }
+
     [Fact]
     public void MarkdownIsKeptAsWritten()
     {
