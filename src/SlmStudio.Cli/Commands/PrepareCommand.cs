@@ -12,7 +12,8 @@ public sealed class PrepareCommand : ICliCommand
     public string Summary => "Turn documents into a frozen, hashed dataset version (train/validation split)";
     public string Help => """
         slm prepare --data <file|folder> --out <datasets root> [--no-redact] [--keep-duplicates] [--seed N]
-                    [--validation F] [--mapping <roles>] [--timeout-seconds N] [--isolate all|risky|none]
+                    [--validation F] [--mapping <roles>] [--task auto|text|classification|qa]
+                    [--timeout-seconds N] [--isolate all|risky|none]
 
         Reads TXT, MD, PDF, DOCX, CSV, JSONL and HTML files (a folder is read with its sub-folders), removes duplicate
         paragraphs/rows, replaces personal data (e-mail addresses, phone numbers, IBANs, card numbers, national ID
@@ -28,6 +29,8 @@ public sealed class PrepareCommand : ICliCommand
           --seed             seed of the train/validation split (default 1234)
           --validation       share of records for validation, 0 to 0.5 (default 0.1)
           --mapping          for CSV/JSONL: text=col[,label=col] or prompt=col,response=col (default: a guess)
+          --task             what the data is for: text (write like us), classification (sort and route: needs
+                             labels), qa (answer questions: needs prompt/response), or auto from the data (default)
           --timeout-seconds  time limit for reading one file (default 60)
           --isolate          read files in a separate process: risky (PDF, DOCX, HTML; default), all, or none
 
@@ -53,6 +56,17 @@ public sealed class PrepareCommand : ICliCommand
             catch (FormatException e) { throw new UsageException($"--mapping: {e.Message}"); }
         }
         var limits = DataLimits.Default with { ParseTimeout = TimeSpan.FromSeconds(args.Int("timeout-seconds", 1, 3600) ?? 60) };
+        settings = settings with
+        {
+            Task = args.String("task") switch
+            {
+                null or "auto" => null,
+                "text" => DatasetTask.Text,
+                "classification" => DatasetTask.Classification,
+                "qa" => DatasetTask.QuestionAnswer,
+                var t => throw new UsageException($"--task must be auto, text, classification or qa (got '{t}')."),
+            },
+        };
         var isolate = args.String("isolate") ?? "risky";
         if (isolate is not ("risky" or "all" or "none")) throw new UsageException($"--isolate must be risky, all or none (got '{isolate}').");
         args.EnsureAllUsed(0);

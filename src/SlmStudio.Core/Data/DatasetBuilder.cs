@@ -31,6 +31,8 @@ public sealed record DatasetSettings
     /// <summary>Auto: by label for classification data, otherwise by source file.</summary>
     public SplitStrategy StratifyBy { get; init; } = SplitStrategy.Auto;
     public IReadOnlyList<string>? PhoneRegions { get; init; }
+    /// <summary>The use case the data is for; null decides from the records (prompt/response, labels, or plain text).</summary>
+    public DatasetTask? Task { get; init; }
 }
 
 public sealed record DataProgress(string Stage, long Done, long Total, string? File = null);
@@ -130,9 +132,14 @@ public static class DatasetBuilder
         if (records.Count == 0)
             throw new EngineException("None of the files gave any usable text, so there is nothing to train on. See the problems listed for each file.");
 
-        var task = records.Any(r => r.Record.Prompt is not null && r.Record.Response is not null) ? DatasetTask.QuestionAnswer
-            : records.Any(r => r.Record.Label is not null) ? DatasetTask.Classification
-            : DatasetTask.Text;
+        var task = settings.Task
+            ?? (records.Any(r => r.Record.Prompt is not null && r.Record.Response is not null) ? DatasetTask.QuestionAnswer
+                : records.Any(r => r.Record.Label is not null) ? DatasetTask.Classification
+                : DatasetTask.Text);
+        if (task == DatasetTask.Classification && !records.Any(r => r.Record.Label is not null))
+            throw new EngineException("Sorting and routing needs labelled examples, but no file has a label column. Upload a CSV or JSONL file and pick its text and label columns.");
+        if (task == DatasetTask.QuestionAnswer && !records.Any(r => r.Record.Prompt is not null && r.Record.Response is not null))
+            throw new EngineException("Answering questions needs question → answer pairs, but no file has them. Upload a CSV or JSONL file and pick its question and answer columns.");
 
         // Redaction comes first so that records differing only in a name or number also count as duplicates.
         var findings = new List<RedactionFinding>();

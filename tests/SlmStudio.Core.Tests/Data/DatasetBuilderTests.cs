@@ -182,6 +182,16 @@ public sealed class DatasetBuilderTests
     }
 
     [Fact]
+    public void ChosenTaskMustMatchTheData()
+    {
+        var doc = Doc("notes.txt", Paragraphs("Notes", 5));
+        Assert.Contains("needs labelled examples", Assert.Throws<EngineException>(() => DatasetBuilder.Review([doc], new DatasetSettings { Task = DatasetTask.Classification })).Message);
+        Assert.Contains("question → answer pairs", Assert.Throws<EngineException>(() => DatasetBuilder.Review([doc], new DatasetSettings { Task = DatasetTask.QuestionAnswer })).Message);
+        var labelled = Doc("t.csv", new TextRecord("Card blocked at the shop today, please help me now", 2, "cards"));
+        Assert.Equal(DatasetTask.Text, DatasetBuilder.Review([labelled], new DatasetSettings { Task = DatasetTask.Text }).Task);
+    }
+
+    [Fact]
     public void TooLittleTextForValidationIsSaid()
     {
         using var dir = new TempFolder();
