@@ -1,4 +1,3 @@
-using System.Reflection;
 using SlmStudio.Cli;
 
 var commands = typeof(ICliCommand).Assembly.GetTypes()
@@ -43,9 +42,15 @@ if (rest.Contains("--help") || rest.Contains("-h"))
     return 0;
 }
 
-using var cts = new CancellationTokenSource();
+// Ctrl+C and SIGTERM ask the command to stop cleanly (training writes a checkpoint first). Not disposed: the
+// handlers can fire while the process is exiting.
+var cts = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
-AppDomain.CurrentDomain.ProcessExit += (_, _) => cts.Cancel();
+using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    cts.Cancel();
+});
 try
 {
     return await match.Command.RunAsync(new CliArgs(rest), cts.Token);

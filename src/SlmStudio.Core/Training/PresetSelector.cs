@@ -8,39 +8,42 @@ public sealed record PresetChoice(ModelPreset Preset, string Reason, IReadOnlyDi
 /// <summary>
 /// Picks the preset that should reach the lowest loss for this much data in this much time on this machine.
 ///
-/// The rule: for each preset, N = its parameter count and D = the tokens it can train on within the time budget,
-/// measured (tokens/s from a short real run of the tiny and small presets; larger presets are extrapolated from
-/// small's measured efficiency by their FLOPs per token), capped at four passes over the training data (beyond about
-/// four epochs repeated data adds little; Muennighoff et al., 2023). Each (N, D) is scored with the Chinchilla loss
-/// fit L(N, D) = 1.69 + 406.4 / N^0.34 + 410.7 / D^0.28 (Hoffmann et al., 2022), and the lowest predicted loss wins.
-/// The fit's absolute numbers do not carry over to our tokenizer; the trade-off between size and tokens does.
+/// For each preset, N is its parameter count and D the tokens it can train on within the time budget, from speed
+/// measured on this machine (a short real run of the tiny and small presets; larger presets are extrapolated from
+/// small's measured FLOP/s by their FLOPs per token). Each (N, D) is scored with the data-constrained scaling law of
+/// Muennighoff et al. (2023): repeated epochs over U_D unique tokens count as D' = U_D + U_D·R*_D·(1 − e^(−R_D/R*_D))
+/// effective tokens (R_D = repetitions, R*_D = 15.4), and parameters beyond the compute-optimal size for the unique
+/// data (U_N = U_D / 20, Chinchilla's ratio) count as N' = U_N + U_N·R*_N·(1 − e^(−R_N/R*_N)) (R*_N = 5.3); then the
+/// Chinchilla fit L = 1.69 + 406.4 / N'^0.34 + 410.7 / D'^0.28 (Hoffmann et al., 2022). The smallest preset within
+/// 1% of the lowest predicted loss wins: it is as good and cheaper to train and run. The fit's absolute numbers do not
+/// carry over to our tokenizer; the trade-off between size, data and time does.
 /// </summary>
 public static class PresetSelector
 {
-    public const int MaxUsefulEpochs = 4;
-
-    public static double ChinchillaLoss(double parameters, double tokens) =>
-        1.69 + 406.4 / Math.Pow(parameters, 0.34) + 410.7 / Math.Pow(Math.Max(tokens, 1), 0.28);
+    public static double PredictedLoss(double parameters, double tokensTrained, double uniqueTokens)
+    {
+        uniqueTokens = Math.Max(uniqueTokens, 1);
+        tokensTrained = Math.Max(tokensTrained, 1);
+        var repetitions = Math.Max(tokensTrained / uniqueTokens - 1, 0);
+        var effectiveTokens = Math.Min(tokensTrained, uniqueTokens) + uniqueTokens * 15.4 * (1 - Math.Exp(-repetitions / 15.4));
+        var optimalParameters = Math.Min(parameters, uniqueTokens / 20);
+        var excess = Math.Max(parameters / optimalParameters - 1, 0);
+        var effectiveParameters = optimalParameters + optimalParameters * 5.3 * (1 - Math.Exp(-excess / 5.3));
+        return 1.69 + 406.4 / Math.Pow(effectiveParameters, 0.34) + 410.7 / Math.Pow(effectiveTokens, 0.28);
+    }
 
     public static PresetChoice Choose(long trainTokens, double budgetSeconds, int vocabSize, Device device, Func<ModelPreset, double>? measuredTokensPerSecond = null)
     {
         measuredTokensPerSecond ??= MeasureWithExtrapolation(vocabSize, device);
-        var predictions = new Dictionary<string, double>();
-        ModelPreset? best = null;
-        double bestLoss = double.MaxValue, bestTokens = 0;
-        foreach (var preset in ModelPresets.All)
-        {
-            var n = preset.ParameterCount(vocabSize);
-            var tokens = Math.Min(measuredTokensPerSecond(preset) * budgetSeconds, (double)MaxUsefulEpochs * trainTokens);
-            var loss = ChinchillaLoss(n, tokens);
-            predictions[preset.Name] = loss;
-            if (loss < bestLoss) { best = preset; bestLoss = loss; bestTokens = tokens; }
-        }
-        var reason = $"Chose the {best!.Name} preset ({best.ParameterCount(vocabSize):N0} parameters): with {trainTokens:N0} training tokens and " +
-                     $"{budgetSeconds / 60:0.#} minutes on this machine it can train on about {bestTokens:N0} tokens, which predicts the lowest loss of all sizes.";
+        var predictions = ModelPresets.All.ToDictionary(p => p.Name, p =>
+            PredictedLoss(p.ParameterCount(vocabSize), measuredTokensPerSecond(p) * budgetSeconds, trainTokens));
+        var lowest = predictions.Values.Min();
+        var best = ModelPresets.All.First(p => predictions[p.Name] <= lowest * 1.01);
+        var tokens = measuredTokensPerSecond(best) * budgetSeconds;
+        var reason = $"Chose the {best.Name} preset ({best.ParameterCount(vocabSize):N0} parameters): with {trainTokens:N0} tokens of training text and " +
+                     $"{budgetSeconds / 60:0.#} minutes on this machine it can train on about {tokens:N0} tokens, which predicts the lowest loss for the cost.";
         return new PresetChoice(best, reason, predictions);
     }
-
     private static Func<ModelPreset, double> MeasureWithExtrapolation(int vocabSize, Device device)
     {
         var measured = new Dictionary<string, double>();

@@ -220,7 +220,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         else
         {
             Report(new TrainingMessage($"Training a {options.VocabSize:N0}-token tokenizer on {corpus.TrainCharacters:N0} characters."));
-            tokenizer = BpeTrainer.Train(corpus.TrainDocuments, options.VocabSize);
+            tokenizer = new BpeTrainer(options.VocabSize).Train(corpus.TrainDocuments, cancellationToken);
         }
         cancellationToken.ThrowIfCancellationRequested();
         tokenizer.Save(TokenizerPath);
@@ -234,8 +234,10 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         if (baseConfig is not null) presetName = "base";
         else if (string.Equals(options.Preset, ModelPresets.Auto, StringComparison.OrdinalIgnoreCase))
         {
-            var budget = options.MaxSteps is { } steps ? steps * 5.0 : (options.Minutes ?? TrainingOptions.DefaultMinutes) * 60;
-            var choice = PresetSelector.Choose(trainIds.Count, budget, vocab, device);
+            // With a fixed step count the tokens each preset would see are known; with a time budget they are measured.
+            var choice = options.MaxSteps is { } steps
+                ? PresetSelector.Choose(trainIds.Count, 1, vocab, device, p => (double)steps * (options.BatchSize ?? p.BatchSize) * (options.ContextLength ?? p.ContextLength) * options.GradientAccumulation)
+                : PresetSelector.Choose(trainIds.Count, (options.Minutes ?? TrainingOptions.DefaultMinutes) * 60, vocab, device);
             preset = choice.Preset;
             presetName = preset.Name;
             Report(new TrainingMessage(choice.Reason));

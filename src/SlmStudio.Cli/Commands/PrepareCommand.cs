@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Globalization;
+using SlmStudio.Core;
+using SlmStudio.Core.Data;
+
+namespace SlmStudio.Cli.Commands;
+
+/// <summary>Extracts, cleans and freezes a folder of documents as a dataset version, as the portal's Data step does.</summary>
+public sealed class PrepareCommand : ICliCommand
+{
+    public string Name => "prepare";
+    public string Summary => "Turn documents into a frozen, hashed dataset version (train/validation split)";
+    public string Help => """
+        slm prepare --data <file|folder> --out <datasets root> [--no-redact] [--keep-duplicates] [--seed N]
+                    [--validation F] [--mapping <roles>] [--timeout-seconds N] [--isolate all|risky|none]
+
+        Reads TXT, MD, PDF, DOCX, CSV, JSONL and HTML files (a folder is read with its sub-folders), removes duplicate
+        paragraphs/rows, replaces personal data (e-mail addresses, phone numbers, IBANs, card numbers, national ID
+        numbers) with placeholders such as [EMAIL], splits the records into training and validation sets and freezes
+        them as <out>/<id>/ with train.txt, val.txt (and train.jsonl/val.jsonl for labelled or question-answer data)
+        and dataset.json (content hash, source files and their SHA-256, settings, statistics). The same data and
+        settings always give the same id; an existing version is never rewritten.
+
+          --data             a file or a folder of files
+          --out              the folder that holds dataset versions
+          --no-redact        keep personal data as it is (redaction is on by default)
+          --keep-duplicates  keep exact and near-duplicate paragraphs/rows
+          --seed             seed of the train/validation split (default 1234)
+          --validation       share of records for validation, 0 to 0.5 (default 0.1)
+          --mapping          for CSV/JSONL: text=col[,label=col] or prompt=col,response=col (default: a guess)
+          --timeout-seconds  time limit for reading one file (default 60)
+          --isolate          read files in a separate process: risky (PDF, DOCX, HTML; default), all, or none
+
+        Prints a summary, every problem found (file, row, what is wrong, what to do) and the dataset folder.
+        Exit codes: 0 dataset written, 1 nothing usable, 2 wrong arguments.
+        """;
+
+    public async Task<int> RunAsync(CliArgs args, CancellationToken cancellationToken)
+    {
+        var data = args.Required("data");
+        var root = args.Required("out");
+        var settings = new DatasetSettings
+        {
+            RedactPersonalData = !args.Flag("no-redact"),
+            RemoveDuplicates = !args.Flag("keep-duplicates"),
+            Seed = args.Int("seed") ?? 1234,
+            ValidationFraction = args.Double("validation", 0, 0.5) ?? 0.1,
+        };
+        ColumnMapping? mapping = null;
+        if (args.String("mapping") is { } spec)
+        {
+            try { mapping = ColumnMapping.Parse(spec); }
+            catch (FormatException e) { throw new UsageException($"--mapping: {e.Message}"); }
+        }
+        var limits = DataLimits.Default with { ParseTimeout = TimeSpan.FromSeconds(args.Int("timeout-seconds", 1, 3600) ?? 60) };
+        var isolate = args.String("isolate") ?? "risky";
+        if (isolate is not ("risky" or "all" or "none")) throw new UsageException($"--isolate must be risky, all or none (got '{isolate}').");
+        args.EnsureAllUsed(0);
+
+        var files = Directory.Exists(data)
+            ? Directory.EnumerateFiles(data, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System })
+                .Where(f => !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal).ToList()
+            : File.Exists(data) ? [data] : throw new EngineException($"'{data}' is neither a file nor a folder.");
+        if (files.Count == 0) throw new EngineException($"The folder '{data}' holds no files.");
+
+        var isolated = isolate == "none" ? null : new IsolatedExtractor(Path.Combine(AppContext.BaseDirectory, "slm.dll"));
+        var watch = Stopwatch.StartNew();
+        long totalBytes = files.Sum(f => new FileInfo(f).Length);
+        var docs = new ExtractedDocument[files.Count];
+        int done = 0;
+        await Parallel.ForEachAsync(Enumerable.Range(0, files.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount), CancellationToken = cancellationToken },
+            async (i, ct) =>
+            {
+                var path = files[i];
+                var name = Directory.Exists(data) ? Path.GetRelativePath(data, path) : Path.GetFileName(path);
+                var kind = FileInspector.KindFromExtension(SafeFileName.Extension(name));
+                var risky = kind is DocumentKind.Pdf or DocumentKind.Docx or DocumentKind.Html;
+                docs[i] = isolated is not null && (isolate == "all" || risky)
+                    ? await isolated.ExtractAsync(path, name, mapping, limits, ct)
+                    : await DocumentExtractor.ExtractAsync(path, name, mapping, limits, ct);
+                var n = Interlocked.Increment(ref done);
+                Console.Error.WriteLine($"[{n}/{files.Count}] {SafeFileName.ForDisplay(name)}: {docs[i].Records.Count} records{(docs[i].IsUsable ? "" : " (not usable)")}");
+            });
+        var extractSeconds = watch.Elapsed.TotalSeconds;
+
+        var progress = new Progress<DataProgress>(p => Console.Error.WriteLine($"  {p.Stage}: {p.Done}/{p.Total}"));
+        PreparationReview review;
+        try
+        {
+            review = DatasetBuilder.Review(docs, settings, progress, cancellationToken);
+        }
+        catch (EngineException e)
+        {
+            PrintProblems(docs.SelectMany(d => d.Problems).ToList());
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+        var version = DatasetBuilder.Freeze(review, settings, root, null, cancellationToken);
+        var totalSeconds = watch.Elapsed.TotalSeconds;
+
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine($"Files read:          {docs.Count(d => d.IsUsable)} of {files.Count} ({totalBytes / 1048576.0:0.0} MB)".ToString(inv));
+        foreach (var d in docs)
+            Console.WriteLine($"  {d.DisplayName,-40} {d.Kind,-9} {d.Stats.Records,7} records {d.Stats.Characters,11:N0} chars{(d.IsUsable ? "" : "  NOT USED")}");
+        Console.WriteLine($"Records:             {version.Total.Records:N0} ({version.Train.Records:N0} train, {version.Validation.Records:N0} validation)");
+        Console.WriteLine($"Characters:          {version.Total.Characters:N0} (about {version.Total.EstimatedTokens:N0} tokens)");
+        if (version.Total.LabelCounts.Count > 0)
+            Console.WriteLine($"Labels:              {string.Join(", ", version.Total.LabelCounts.Select(kv => $"{kv.Key} {kv.Value}"))}");
+        Console.WriteLine(settings.RemoveDuplicates
+            ? $"Duplicates removed:  {version.ExactDuplicatesRemoved:N0} exact, {version.NearDuplicatesRemoved:N0} near-duplicates"
+            : "Duplicates:          kept (--keep-duplicates)");
+        Console.WriteLine(settings.RedactPersonalData
+            ? $"Personal data:       {(version.RedactionCounts.Count == 0 ? "none found" : string.Join(", ", version.RedactionCounts.Select(kv => $"{kv.Value} {kv.Key}")))} (replaced by placeholders)"
+            : "Personal data:       not redacted (--no-redact)");
+        foreach (var f in review.RedactionFindings.Take(10))
+            Console.WriteLine($"  {f.Kind,-11} {f.Masked,-28} {f.File}{(f.Line is { } l ? $" {l}" : "")}");
+        if (review.RedactionFindingsTotal > 10) Console.WriteLine($"  … and {review.RedactionFindingsTotal - 10:N0} more");
+        Console.WriteLine($"Time:                {totalSeconds.ToString("0.0", inv)} s ({extractSeconds.ToString("0.0", inv)} s reading files)");
+        PrintProblems(version.Problems);
+        Console.WriteLine($"Task:                {version.Task}");
+        Console.WriteLine($"Dataset version:     {version.Id}");
+        Console.WriteLine($"Folder:              {version.Folder}");
+        return 0;
+    }
+
+    private static void PrintProblems(IReadOnlyList<DataProblem> problems)
+    {
+        if (problems.Count == 0) return;
+        Console.WriteLine($"Problems ({problems.Count}):");
+        foreach (var p in problems)
+            Console.WriteLine($"  [{p.Severity}] {p.File}{(p.Row is { } r ? $" (row/line {r})" : "")}: {p.Message}\n      What to do: {p.Fix}");
+    }
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using SlmStudio.Core.Data;
+
+namespace SlmStudio.Core.Tests.Data;
+
+/// <summary>These start the real <c>slm extract</c> child process (slm.dll is in the test output folder).</summary>
+public sealed class IsolatedExtractorTests
+{
+    private static readonly IsolatedExtractor Isolated = IsolatedExtractor.ForCurrentInstall();
+
+    [Fact]
+    public async Task ChildProcessGivesTheSameResultAsInProcess()
+    {
+        using var dir = new TempFolder();
+        var docx = dir.Write("d1", DataFixtures.Docx("Policy", ["Overtime is paid at 125%.", "Ask your manager first."], [["Day", "Rate"], ["Sunday", "150%"]]));
+        var name = "../hr\u0007/policy.docx";
+        var isolated = await Isolated.ExtractAsync(docx, name, null, DataLimits.Default, CancellationToken.None);
+        var direct = DocumentExtractor.Extract(docx, name, null, DataLimits.Default, CancellationToken.None);
+        Assert.Equal(name, isolated.OriginalName);
+        Assert.Equal(direct.Records, isolated.Records);
+        Assert.Equal(direct.Stats.Characters, isolated.Stats.Characters);
+        Assert.Equal(direct.SourceSha256, isolated.SourceSha256);
+        Assert.Empty(isolated.Problems);
+
+        var csv = dir.Write("c1", "body,topic\nHello there friend,greeting\nGoodbye for now,farewell\n");
+        var mapped = await Isolated.ExtractAsync(csv, "t.csv", ColumnMapping.Labelled("body", "topic"), DataLimits.Default, CancellationToken.None);
+        Assert.Equal(["greeting", "farewell"], mapped.Records.Select(r => r.Label));
+    }
+
+    [Fact]
+    public async Task PdfThatInflatesBeyondTheMemoryLimitIsStopped()
+    {
+        using var dir = new TempFolder();
+        var pdf = DataFixtures.InflatingPdf(600);
+        Assert.True(pdf.Length < 2_000_000);
+        var path = dir.Write("bomb", pdf);
+        var limits = DataLimits.Default with { ParseMemoryBytes = 256L * 1024 * 1024, ParseTimeout = TimeSpan.FromSeconds(120) };
+        var doc = await Isolated.ExtractAsync(path, "annual report.pdf", null, limits, CancellationToken.None);
+        var p = Assert.Single(doc.Problems);
+        Assert.Equal(ProblemSeverity.Error, p.Severity);
+        Assert.Equal("annual report.pdf", p.File);
+        Assert.True(p.Message.Contains("needed more than 256 MB of memory"), p.Message);
+        Assert.Contains("other files are not affected", p.Message);
+        Assert.Empty(doc.Records);
+    }
+
+    [Fact]
+    public async Task PdfThatTakesTooLongIsStoppedAtTheTimeLimit()
+    {
+        using var dir = new TempFolder();
+        var path = dir.Write("slow", DataFixtures.SlowPdf(3_000_000));
+        var limits = DataLimits.Default with { ParseTimeout = TimeSpan.FromSeconds(2), ParseMemoryBytes = 4L * 1024 * 1024 * 1024 };
+        var watch = Stopwatch.StartNew();
+        var doc = await Isolated.ExtractAsync(path, "slow.pdf", null, limits, CancellationToken.None);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(15), $"took {watch.Elapsed}");
+        var p = Assert.Single(doc.Problems);
+        Assert.Equal("This PDF could not be read within 2 seconds, so reading it was stopped. It may be damaged or built in an unusual way. Your other files are not affected.", p.Message);
+    }
+
+    [Fact]
+    public async Task DeeplyNestedPdfIsAProblemNotACrash()
+    {
+        using var dir = new TempFolder();
+        var path = dir.Write("nested", DataFixtures.RawPdf(s =>
+        {
+            s.Write("BT /F1 12 Tf 50 700 Td "u8);
+            for (int i = 0; i < 200_000; i++) s.WriteByte((byte)'[');
+            for (int i = 0; i < 200_000; i++) s.WriteByte((byte)']');
+            s.Write(" TJ ET"u8);
+        }));
+        var doc = await Isolated.ExtractAsync(path, "nested.pdf", null, DataLimits.Default, CancellationToken.None);
+        Assert.False(doc.IsUsable);
+        Assert.Contains(doc.Problems, p => p.Severity == ProblemSeverity.Error && p.File == "nested.pdf");
+    }
+
+    [Fact]
+    public async Task BadInputIsRejectedWithoutStartingAProcess()
+    {
+        using var dir = new TempFolder();
+        var path = dir.Write("e", []);
+        var watch = Stopwatch.StartNew();
+        var doc = await Isolated.ExtractAsync(path, "empty.pdf", null, DataLimits.Default, CancellationToken.None);
+        Assert.Contains("empty", Assert.Single(doc.Problems).Message);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task CancellingStopsTheChild()
+    {
+        using var dir = new TempFolder();
+        var path = dir.Write("slow", DataFixtures.SlowPdf(3_000_000));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(800));
+        var watch = Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Isolated.ExtractAsync(path, "slow.pdf", null, DataLimits.Default, cts.Token));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
+    }
+}
