@@ -70,5 +70,9 @@ public sealed class OnnxArtifact : IDisposable
     /// <summary>The id that ends generation, if the model has one.</summary>
     public int? EndOfTextId => Tokenizer.EosId ?? Config.EosTokenId;
 
+    /// <summary>One decoder call on the shared session (thread-safe); see <see cref="OnnxDecoder.Run"/>.</summary>
+    public DecoderOutput Run(ReadOnlySpan<long> inputIds, ReadOnlySpan<long> attentionMask, ReadOnlySpan<long> positionIds, int batch, int seqLen, OnnxKvCache past) =>
+        Decoder.Run(inputIds, attentionMask, positionIds, batch, seqLen, past);
+
     public void Dispose() => Decoder.Dispose();
 }
