@@ -99,6 +99,7 @@ public class TrainerTests
         var finished = new Trainer(options, recorder).Run(false, CancellationToken.None);
         Assert.Contains(recorder.Events.OfType<TrainingMessage>(), m => m.Text.Contains("steps fit in the"));
         Assert.True(finished.Step > 4);
-        Assert.InRange(finished.ElapsedSeconds, 1, 0.25 * 60 * 1.2);
+        // The run stops itself at the budget (plus one final evaluation), even when the machine slows down mid-run.
+        Assert.InRange(finished.ElapsedSeconds, 1, 0.25 * 60 * 1.5);
     }
 }
