@@ -8,9 +8,10 @@ namespace SlmStudio.Core.Inference;
 public sealed record GenerationSpeed(string Engine, int PromptTokens, int NewTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond, double TimeToFirstTokenMs);
 
 /// <summary>
-/// Measures generation with a KV cache, greedy, on the same weights and prompt: ONNX Runtime through the real
-/// <see cref="TextGenerator"/> path, and TorchSharp eager with its own KV cache (the training model's Forward).
-/// Each is warmed up once, then the median of <c>repeats</c> runs is reported.
+/// Measures generation with a KV cache, greedy, on the same weights and prompt: ONNX Runtime through the decoder and
+/// sampler that <see cref="TextGenerator"/> uses (token ids in and out, so tokenization is not timed on either side),
+/// and TorchSharp eager with its own KV cache (the training model's Forward, argmax). Each is warmed up once, then the
+/// median of <c>repeats</c> runs is reported.
 /// </summary>
 public static class GenerationBenchmark
 {
