@@ -4,7 +4,7 @@ namespace SlmStudio.Cli.Bench;
 
 /// <summary>
 /// Deterministic English-like text for benchmarks when the user gives no file: common English words drawn with a
-/// Zipf-like distribution, sentences with capitals, commas, numbers and paragraphs, so that BPE sees realistic
+/// Zipf-like distribution with a long tail of made-up words, sentences with capitals, commas, numbers and paragraphs, so that BPE sees realistic
 /// word frequencies. Same size and seed, same text.
 /// </summary>
 public static class EnglishTextGenerator
@@ -27,18 +27,45 @@ public static class EnglishTextGenerator
         "personal necessary current recent general specific additional original final early late small large high low")
         .Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
+    private static readonly string[] Onsets = ["b", "c", "d", "f", "g", "h", "l", "m", "n", "p", "r", "s", "t", "v", "w", "br", "cl", "cr", "dr", "fl", "gr", "pl", "pr", "sh", "st", "str", "th", "tr", "ch", "sp"];
+    private static readonly string[] Vowels = ["a", "e", "i", "o", "u", "ea", "ou", "ai", "io", "ee", "oo", "y"];
+    private static readonly string[] Codas = ["", "", "n", "r", "s", "t", "l", "m", "nd", "nt", "st", "ck", "ng", "rt", "ss"];
+    private static readonly string[] Suffixes = ["", "", "", "s", "ed", "ing", "er", "ly", "tion", "ment", "ness", "able", "ive", "al", "ity"];
+
+    /// <summary>
+    /// The vocabulary: real common words first, then pronounceable made-up words built from English syllables and
+    /// suffixes, which give the long tail of rarer words (names, terms) that real documents have.
+    /// </summary>
+    private static string[] Vocabulary(Random random, int extra)
+    {
+        var words = new List<string>(Words);
+        var seen = new HashSet<string>(Words);
+        while (words.Count < Words.Length + extra)
+        {
+            var sb = new StringBuilder();
+            int syllables = 1 + random.Next(3);
+            for (int i = 0; i < syllables; i++)
+                sb.Append(Onsets[random.Next(Onsets.Length)]).Append(Vowels[random.Next(Vowels.Length)]).Append(Codas[random.Next(Codas.Length)]);
+            sb.Append(Suffixes[random.Next(Suffixes.Length)]);
+            var word = sb.ToString();
+            if (seen.Add(word)) words.Add(word);
+        }
+        return [.. words];
+    }
+
     public static string Generate(int characters, int seed = 12345)
     {
         var random = new Random(seed);
+        var words = Vocabulary(random, 20_000);
         // Zipf-like weights: the k-th word is about 1/(k+1) as likely as the first.
-        var cumulative = new double[Words.Length];
+        var cumulative = new double[words.Length];
         double sum = 0;
-        for (int k = 0; k < Words.Length; k++) cumulative[k] = sum += 1.0 / (k + 1);
+        for (int k = 0; k < words.Length; k++) cumulative[k] = sum += 1.0 / (k + 1);
         string Word()
         {
             double r = random.NextDouble() * sum;
             int i = Array.BinarySearch(cumulative, r);
-            return Words[i < 0 ? ~i : i];
+            return words[Math.Min(i < 0 ? ~i : i, words.Length - 1)];
         }
 
         var sb = new StringBuilder(characters + 200);

@@ -12,7 +12,8 @@ public sealed class PrepareCommand : ICliCommand
     public string Summary => "Turn documents into a frozen, hashed dataset version (train/validation split)";
     public string Help => """
         slm prepare --data <file|folder> --out <datasets root> [--no-redact] [--keep-duplicates] [--seed N]
-                    [--validation F] [--mapping <roles>] [--timeout-seconds N] [--isolate all|risky|none]
+                    [--validation F] [--mapping <roles>] [--task auto|text|classification|qa]
+                    [--timeout-seconds N] [--isolate all|risky|none]
 
         Reads TXT, MD, PDF, DOCX, CSV, JSONL and HTML files (a folder is read with its sub-folders), removes duplicate
         paragraphs/rows, replaces personal data (e-mail addresses, phone numbers, IBANs, card numbers, national ID
@@ -28,6 +29,8 @@ public sealed class PrepareCommand : ICliCommand
           --seed             seed of the train/validation split (default 1234)
           --validation       share of records for validation, 0 to 0.5 (default 0.1)
           --mapping          for CSV/JSONL: text=col[,label=col] or prompt=col,response=col (default: a guess)
+          --task             what the data is for: text (write like us), classification (sort and route: needs
+                             labels), qa (answer questions: needs prompt/response), or auto from the data (default)
           --timeout-seconds  time limit for reading one file (default 60)
           --isolate          read files in a separate process: risky (PDF, DOCX, HTML; default), all, or none
 
@@ -53,6 +56,17 @@ public sealed class PrepareCommand : ICliCommand
             catch (FormatException e) { throw new UsageException($"--mapping: {e.Message}"); }
         }
         var limits = DataLimits.Default with { ParseTimeout = TimeSpan.FromSeconds(args.Int("timeout-seconds", 1, 3600) ?? 60) };
+        settings = settings with
+        {
+            Task = args.String("task") switch
+            {
+                null or "auto" => null,
+                "text" => DatasetTask.Text,
+                "classification" => DatasetTask.Classification,
+                "qa" => DatasetTask.QuestionAnswer,
+                var t => throw new UsageException($"--task must be auto, text, classification or qa (got '{t}')."),
+            },
+        };
         var isolate = args.String("isolate") ?? "risky";
         if (isolate is not ("risky" or "all" or "none")) throw new UsageException($"--isolate must be risky, all or none (got '{isolate}').");
         args.EnsureAllUsed(0);
@@ -66,25 +80,15 @@ public sealed class PrepareCommand : ICliCommand
         var isolated = isolate == "none" ? null : new IsolatedExtractor(Path.Combine(AppContext.BaseDirectory, "slm.dll"));
         var watch = Stopwatch.StartNew();
         long totalBytes = files.Sum(f => new FileInfo(f).Length);
-        var docs = new ExtractedDocument[files.Count];
-        int done = 0;
-        await Parallel.ForEachAsync(Enumerable.Range(0, files.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount), CancellationToken = cancellationToken },
-            async (i, ct) =>
-            {
-                var path = files[i];
-                var name = Directory.Exists(data) ? Path.GetRelativePath(data, path) : Path.GetFileName(path);
-                var kind = FileInspector.KindFromExtension(SafeFileName.Extension(name));
-                var risky = kind is DocumentKind.Pdf or DocumentKind.Docx or DocumentKind.Html;
-                docs[i] = isolated is not null && (isolate == "all" || risky)
-                    ? await isolated.ExtractAsync(path, name, mapping, limits, ct)
-                    : await DocumentExtractor.ExtractAsync(path, name, mapping, limits, ct);
-                var n = Interlocked.Increment(ref done);
-                Console.Error.WriteLine($"[{n}/{files.Count}] {SafeFileName.ForDisplay(name)}: {docs[i].Records.Count} records{(docs[i].IsUsable ? "" : " (not usable)")}");
-            });
+        var uploads = files.Select(f => new UploadedFile(f, Directory.Exists(data) ? Path.GetRelativePath(data, f) : Path.GetFileName(f), mapping)).ToList();
+        var extractProgress = new SyncProgress(p =>
+        {
+            if (p.File is not null) Console.Error.WriteLine($"[{p.Done}/{p.Total}] {SafeFileName.ForDisplay(p.File)}");
+        });
+        var docs = await BatchExtractor.ExtractAllAsync(uploads, isolated, limits, extractProgress, cancellationToken, isolateAll: isolate == "all");
         var extractSeconds = watch.Elapsed.TotalSeconds;
 
-        var progress = new Progress<DataProgress>(p => Console.Error.WriteLine($"  {p.Stage}: {p.Done}/{p.Total}"));
+        var progress = new SyncProgress(p => Console.Error.WriteLine($"  {p.Stage}: {p.Done}/{p.Total}"));
         PreparationReview review;
         try
         {
@@ -129,6 +133,13 @@ public sealed class PrepareCommand : ICliCommand
         if (problems.Count == 0) return;
         Console.WriteLine($"Problems ({problems.Count}):");
         foreach (var p in problems)
-            Console.WriteLine($"  [{p.Severity}] {p.File}{(p.Row is { } r ? $" (row/line {r})" : "")}: {p.Message}\n      What to do: {p.Fix}");
+            Console.WriteLine($"  [{p.Severity}] {p.File}: {p.Message}\n      What to do: {p.Fix}");
+    }
+
+    /// <summary>Reports on the calling thread: Progress&lt;T&gt; would post to the thread pool and print out of order.</summary>
+    private sealed class SyncProgress(Action<DataProgress> report) : IProgress<DataProgress>
+    {
+        private readonly Lock _lock = new();
+        public void Report(DataProgress value) { lock (_lock) report(value); }
     }
 }

@@ -31,6 +31,8 @@ public sealed record DatasetSettings
     /// <summary>Auto: by label for classification data, otherwise by source file.</summary>
     public SplitStrategy StratifyBy { get; init; } = SplitStrategy.Auto;
     public IReadOnlyList<string>? PhoneRegions { get; init; }
+    /// <summary>The use case the data is for; null decides from the records (prompt/response, labels, or plain text).</summary>
+    public DatasetTask? Task { get; init; }
 }
 
 public sealed record DataProgress(string Stage, long Done, long Total, string? File = null);
@@ -130,9 +132,14 @@ public static class DatasetBuilder
         if (records.Count == 0)
             throw new EngineException("None of the files gave any usable text, so there is nothing to train on. See the problems listed for each file.");
 
-        var task = records.Any(r => r.Record.Prompt is not null && r.Record.Response is not null) ? DatasetTask.QuestionAnswer
-            : records.Any(r => r.Record.Label is not null) ? DatasetTask.Classification
-            : DatasetTask.Text;
+        var task = settings.Task
+            ?? (records.Any(r => r.Record.Prompt is not null && r.Record.Response is not null) ? DatasetTask.QuestionAnswer
+                : records.Any(r => r.Record.Label is not null) ? DatasetTask.Classification
+                : DatasetTask.Text);
+        if (task == DatasetTask.Classification && !records.Any(r => r.Record.Label is not null))
+            throw new EngineException("Sorting and routing needs labelled examples, but no file has a label column. Upload a CSV or JSONL file and pick its text and label columns.");
+        if (task == DatasetTask.QuestionAnswer && !records.Any(r => r.Record.Prompt is not null && r.Record.Response is not null))
+            throw new EngineException("Answering questions needs question → answer pairs, but no file has them. Upload a CSV or JSONL file and pick its question and answer columns.");
 
         // Redaction comes first so that records differing only in a name or number also count as duplicates.
         var findings = new List<RedactionFinding>();
@@ -226,9 +233,16 @@ public static class DatasetBuilder
             var identity = JsonSerializer.Serialize(new { files, sources, settings, task = review.Task }, DatasetVersion.Json);
             var contentHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)));
             var id = contentHash[..16];
+            var problems = review.Problems.ToList();
+            if (validation.Count == 0)
+                problems.Add(new DataProblem("(all files)", null, ProblemSeverity.Warning,
+                    settings.ValidationFraction > 0
+                        ? "There is too little text to hold some back for validation, so training cannot measure how well the model does."
+                        : "No text was held back for validation (the validation share is 0), so training cannot measure how well the model does.",
+                    "Add more documents, or set a validation share such as 10%."));
             var version = new DatasetVersion(id, contentHash, DateTimeOffset.UtcNow, review.Task, review.Sources, settings, review.Stats,
                 DocumentStats.Of([.. train.Select(r => r.Record)]), DocumentStats.Of([.. validation.Select(r => r.Record)]),
-                review.ExactDuplicatesRemoved, review.NearDuplicatesRemoved, review.RedactionCounts, files, review.Problems);
+                review.ExactDuplicatesRemoved, review.NearDuplicatesRemoved, review.RedactionCounts, files, problems);
 
             var finalFolder = Path.Combine(datasetsRoot, id);
             if (Directory.Exists(finalFolder)) return DatasetVersion.Load(finalFolder);

@@ -34,7 +34,7 @@ public static class DocumentExtractor
             {
                 DocumentKind.Text or DocumentKind.Markdown => Paragraphs(ReadText(storedPath)),
                 DocumentKind.Pdf => Pdf(storedPath, display, problems, ct),
-                DocumentKind.Docx => Docx(storedPath, ct),
+                DocumentKind.Docx => Docx(storedPath, limits, ct),
                 DocumentKind.Html => Html(ReadText(storedPath), ct),
                 DocumentKind.Csv or DocumentKind.Jsonl => Tabular(storedPath, check.Kind, display, mapping, problems, ct),
                 _ => throw new InvalidOperationException($"No extractor for {check.Kind}."),
@@ -193,8 +193,12 @@ public static class DocumentExtractor
                 problems.Add(new DataProblem(display, scannedPages[0], ProblemSeverity.Warning,
                     $"{Pages(scannedPages)} {(scannedPages.Count == 1 ? "is a scanned image" : "are scanned images")} without a text layer and {(scannedPages.Count == 1 ? "was" : "were")} left out.",
                     "If those pages matter, run the PDF through text recognition (OCR) and upload it again."));
-            if (failedPages.Count > 0)
-                problems.Add(new DataProblem(display, failedPages[0], failedPages.Count == document.NumberOfPages ? ProblemSeverity.Error : ProblemSeverity.Warning,
+            if (failedPages.Count > 0 && records.Count == 0)
+                problems.Add(new DataProblem(display, null, ProblemSeverity.Error,
+                    "This PDF is damaged or built in an unusual way: none of its pages could be read.",
+                    "Open the PDF in a viewer and use 'Print → Save as PDF' to make a clean copy, then upload that."));
+            else if (failedPages.Count > 0)
+                problems.Add(new DataProblem(display, failedPages[0], ProblemSeverity.Warning,
                     $"{Pages(failedPages)} could not be read (damaged content) and {(failedPages.Count == 1 ? "was" : "were")} left out.",
                     "Open the PDF in a viewer and use 'Print → Save as PDF' to make a clean copy, then upload that."));
         }
@@ -207,10 +211,11 @@ public static class DocumentExtractor
 
     // ---------------------------------------------------------------- DOCX
 
-    private static List<TextRecord> Docx(string path, CancellationToken ct)
+    private static List<TextRecord> Docx(string path, DataLimits limits, CancellationToken ct)
     {
         var records = new List<TextRecord>();
-        using var doc = WordprocessingDocument.Open(path, false, new OpenSettings { MaxCharactersInPart = 0 });
+        // The inflated size was checked already; the SDK's own per-part cap is a second guard.
+        using var doc = WordprocessingDocument.Open(path, false, new OpenSettings { MaxCharactersInPart = limits.MaxUncompressedBytes });
         var body = doc.MainDocumentPart?.Document?.Body ?? throw new InvalidDataException("The document has no body.");
         int paragraph = 0;
         Walk(body);

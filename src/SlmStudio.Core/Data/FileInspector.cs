@@ -72,8 +72,8 @@ public static class FileInspector
                 return Reject($"This file is named .pdf but it is not a PDF ({Describe(content)}).",
                     "Open it in the program that made it and export it as PDF again, then upload that.", size);
             case DocumentKind.Docx when content == Content.OldOffice:
-                return Reject("This is an old-style Office file (Word 97-2003 .doc or similar), not a .docx.",
-                    "Open it in Word and use 'Save as' → Word Document (.docx), then upload that.", size);
+                return Reject("This is an old-style Office file (Word 97-2003 .doc or similar) or a password-protected Word document, not a plain .docx.",
+                    "Open it in Word, remove the password if it has one, and use 'Save as' → Word Document (.docx), then upload that.", size);
             case DocumentKind.Docx when content is not (Content.Zip or Content.Docx):
                 return Reject($"This file is named .docx but it is not a Word document ({Describe(content)}).",
                     "Open it in Word and save it as a Word Document (.docx), then upload that.", size);

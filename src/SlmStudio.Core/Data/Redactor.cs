@@ -68,11 +68,11 @@ public sealed class Redactor(RedactorOptions? options = null)
         @"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", Opts, Budget);
 
     private static readonly Regex LabelledIdPattern = new(
-        @"(?i)\b(?:ssn|social\s+security\s+(?:number|no\.?|#)|national\s+(?:id|identity|insurance)(?:\s+(?:number|no\.?|card))?|passport(?:\s+(?:number|no\.?))?|personal\s+id(?:entity)?(?:\s+(?:number|code))?|id\s+card(?:\s+(?:number|no\.?))?|identity\s+card(?:\s+number)?|bsn|burgerservicenummer|personalausweis(?:nummer)?|ausweisnummer|steuer-?id|tax\s+id(?:entification)?(?:\s+number)?|nir|num[ée]ro\s+de\s+s[ée]curit[ée]\s+sociale|dni|nie|codice\s+fiscale|pesel|personnummer)\b\s*(?:is|was|:|#|no\.?|number)?\s*[:#]?\s*(?<v>[A-Za-z0-9](?:[A-Za-z0-9 .\/-]{3,20}[A-Za-z0-9])?)",
+        @"(?i)\b(?:ssn|social\s+security\s+(?:number|no\.?|#)|national\s+(?:id|identity|insurance)(?:\s+(?:number|no\.?|card))?|passport(?:\s+(?:number|no\.?))?|personal\s+id(?:entity)?(?:\s+(?:number|code))?|id\s+card(?:\s+(?:number|no\.?))?|identity\s+card(?:\s+number)?|bsn|burgerservicenummer|personalausweis(?:nummer)?|ausweisnummer|steuer-?id|tax\s+id(?:entification)?(?:\s+number)?|nir|num[ée]ro\s+de\s+s[ée]curit[ée]\s+sociale|dni|nie|codice\s+fiscale|pesel|personnummer)\b[ \t]*(?:is|was|:|#|no\.?|number)?[ \t]*[:#]?[ \t]*(?-i:(?<v>(?:[A-Z]{1,3}[ ](?=\d))?[A-Z]{0,3}\d[\dA-Z.\/-]*(?:[ ](?:[A-Z]{1,2}\b|[A-Z]{0,3}\d[\dA-Z.\/-]*)){0,6}))",
         Opts, Budget);
 
     private static readonly Regex PhonePattern = new(
-        @"(?<![\w@+./-])(?:\+|\b00)?\s?(?:\(\d{1,5}\)\s?)?\d(?:[\d\s().\/-]{4,22})\d(?![\w@]|[.\/-]\d)", Opts, Budget);
+        @"(?<![\w@+./-])(?:\+|\b00)?[ \t]?(?:\(\d{1,5}\)[ \t]?)?\d(?:[\d \t().\/-]{4,22})\d(?![\w@]|[.\/-]\d)", Opts, Budget);
 
     private static readonly Regex DateLike = new(@"^\s*(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2} \d{1,2} (?:19|20)\d{2}|(?:19|20)\d{2} \d{1,2} \d{1,2}|\d{4}\s?-\s?\d{4})\s*$", Opts, Budget);
     private static readonly Regex UsLayout = new(@"^(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}$", Opts, Budget);
@@ -117,7 +117,8 @@ public sealed class Redactor(RedactorOptions? options = null)
         foreach (Match m in LabelledIdPattern.Matches(text))
         {
             var v = m.Groups["v"];
-            if (v.Value.Count(char.IsAsciiDigit) >= 5) found.Add(new PersonalDataMatch(PersonalDataKind.NationalId, v.Index, v.Length, v.Value));
+            var value = v.Value.TrimEnd('.', '/', '-');
+            if (value.Count(char.IsAsciiDigit) >= 5) found.Add(new PersonalDataMatch(PersonalDataKind.NationalId, v.Index, value.Length, value));
         }
         foreach (Match m in PhonePattern.Matches(text))
         {

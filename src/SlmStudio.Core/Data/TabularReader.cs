@@ -61,6 +61,9 @@ internal static class TabularReader
 
         if (header is null)
             problems.Add(new DataProblem(display, null, ProblemSeverity.Error, "This CSV file has no rows.", "Check that it is the right file."));
+        else if (rows.Count == 0 && skipped == 0)
+            problems.Add(new DataProblem(display, null, ProblemSeverity.Error, "This CSV file has column names but no rows of data.",
+                "Check that it is the right file, and that the data was saved into it."));
         else if (rows.Count == 0 && skipped > 0)
             problems.Add(new DataProblem(display, null, ProblemSeverity.Error,
                 $"No row of this CSV file matches its header ({header.Length} columns), so nothing could be read.",
@@ -145,7 +148,8 @@ internal static class TabularReader
 
         static string Short(string message)
         {
-            var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+            var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            if (cut < 0) cut = message.IndexOf(" Path:", StringComparison.Ordinal);
             return (cut > 0 ? message[..cut] : message).TrimEnd('.');
         }
     }

@@ -63,18 +63,27 @@ public static class LlamaOnnxGraph
         var axes12 = g.Int64Tensor("axes_1_2", 1, 2);
         var zero = g.Int64Scalar("zero", 0);
         var one = g.Int64Scalar("one", 1);
-        var qShape5 = g.Int64Tensor("q_shape_5d", 0, kv, rep, -1, hd); // [B, H, T, hd] -> [B, KV, rep, T, hd]
-        var ctxShape4 = g.Int64Tensor("ctx_shape_4d", 0, h, -1, hd);
-        var qShapeBthd = g.Int64Tensor("q_shape_bthd", 0, 0, h, hd);
-        var kvShapeBthd = g.Int64Tensor("kv_shape_bthd", 0, 0, kv, hd);
+        var qkvShape = g.Int64Tensor("qkv_shape", 0, 0, h + 2 * kv, hd);  // [B, T, (H+2KV)*hd] -> [B, T, H+2KV, hd]
+        var qkvSplit = g.Int64Tensor("qkv_split", h + kv, kv);            // rotary part (q and k) | v
+        var qkSplit = g.Int64Tensor("qk_split", h, kv);
+        var qGroupShape = g.Int64Tensor("q_group_shape", 0, kv, -1, hd);  // [B, H, T, hd] -> [B, KV, rep*T, hd]
+        var ctxShape4 = g.Int64Tensor("ctx_shape_4d", 0, h, -1, hd);      // [B, KV, rep*T, hd] -> [B, H, T, hd]
         var flatShape = g.Int64Tensor("flat_shape", 0, 0, h * hd);
-        var halfSplit = g.Int64Tensor("rope_split", hd / 2, hd / 2);
-        var qkvSplit = g.Int64Tensor("qkv_split", h * hd, kv * hd, kv * hd);
         var mlpSplit = g.Int64Tensor("gate_up_split", ff, ff);
         var eps = g.FloatScalar("rms_eps", (float)config.RmsNormEps);
         var two = g.FloatScalar("two", 2f);
         var scale = g.FloatScalar("attn_scale", (float)(1.0 / Math.Sqrt(hd)));
         var maskedValue = g.FloatScalar("masked_score", float.MinValue);
+
+        // rotate_half(x) = concat(-x[hd/2:], x[:hd/2]) as x @ R with a signed permutation matrix: one MatMul instead of
+        // Split/Neg/Concat, and exact (each output is one input times +-1 plus zeros).
+        var rotation = new float[hd * hd];
+        for (int j = 0; j < hd / 2; j++)
+        {
+            rotation[(j + hd / 2) * hd + j] = -1f;
+            rotation[j * hd + j + hd / 2] = 1f;
+        }
+        var rotationName = g.FloatTensor("rope.rotate_half", rotation, hd, hd);
 
         // Embedding lookup.
         var embed = W("model.embed_tokens.weight", v, d);
@@ -92,11 +101,12 @@ public static class LlamaOnnxGraph
         var angles = g.Node("Concat", "rope/angles", [freqs, freqs], Int("axis", -1));
         var cosD = g.Node("Cast", "rope/cos_float", [g.Node("Cos", "rope/cos", [angles])], Int("to", OnnxType.Float));
         var sinD = g.Node("Cast", "rope/sin_float", [g.Node("Sin", "rope/sin", [angles])], Int("to", OnnxType.Float));
-        var cos = g.Node("Unsqueeze", "rope/cos_unsqueeze", [cosD, axis1]); // [B, 1, T, hd]
-        var sin = g.Node("Unsqueeze", "rope/sin_unsqueeze", [sinD, axis1]);
+        var cos = g.Node("Unsqueeze", "rope/cos_unsqueeze", [cosD, axis2]); // [B, T, 1, hd]
+        var sin = g.Node("Unsqueeze", "rope/sin_unsqueeze", [sinD, axis2]);
 
         // Attention mask: causal by index (the new tokens are the last T of the S total positions) and the caller's
-        // attention_mask (left padding), as one boolean [B, 1, 1, T, S] shared by all layers.
+        // attention_mask (left padding), as one boolean [B, 1, rep*T, S] shared by all layers (rows ordered like the
+        // grouped queries: rep blocks of the T new positions).
         var t = g.Node("Gather", "mask/T", [g.Node("Shape", "mask/ids_shape", ["input_ids"]), one], Int("axis", 0));
         var s = g.Node("Gather", "mask/S", [g.Node("Shape", "mask/am_shape", ["attention_mask"]), one], Int("axis", 0));
         var past = g.Node("Sub", "mask/past", [s, t]);
@@ -104,7 +114,8 @@ public static class LlamaOnnxGraph
         var kIdx = g.Node("Range", "mask/k_idx", [zero, s, one]);
         var causal = g.Node("LessOrEqual", "mask/causal", [kIdx, g.Node("Unsqueeze", "mask/q_col", [qIdx, axis1])]); // [T, S]
         var am = g.Node("Unsqueeze", "mask/am_4d", [g.Node("Cast", "mask/am_bool", ["attention_mask"], Int("to", OnnxType.Bool)), axes12]); // [B,1,1,S]
-        var allowed = g.Node("Unsqueeze", "mask/allowed_5d", [g.Node("And", "mask/allowed", [causal, am]), axis1]); // [B,1,1,T,S]
+        var allowed = g.Node("And", "mask/allowed", [causal, am]); // [B, 1, T, S]
+        if (rep > 1) allowed = g.Node("Tile", "mask/allowed_grouped", [allowed, g.Int64Tensor("mask_repeats", 1, 1, rep, 1)]); // [B, 1, rep*T, S]
 
         string RmsNorm(string input, string weightName, string prefix)
         {
@@ -117,42 +128,37 @@ public static class LlamaOnnxGraph
             return g.Node("Mul", prefix + "/scale", [g.Node("Div", prefix + "/div", [input, std]), wName]);
         }
 
-        string Rotate(string input, string prefix) // input [B, heads, T, hd]
-        {
-            var halves = g.NodeMulti("Split", prefix + "/split", [input, halfSplit], 2, Int("axis", -1));
-            var rotated = g.Node("Concat", prefix + "/rotate_half", [g.Node("Neg", prefix + "/neg", [halves[1]]), halves[0]], Int("axis", -1));
-            return g.Node("Add", prefix + "/rope", [g.Node("Mul", prefix + "/mul_cos", [input, cos]), g.Node("Mul", prefix + "/mul_sin", [rotated, sin])]);
-        }
-
         for (int i = 0; i < config.NumLayers; i++)
         {
             var p = $"model.layers.{i}";
             var hn = RmsNorm(x, $"{p}.input_layernorm.weight", $"layer{i}/input_norm");
 
-            // One MatMul for q, k and v (weights concatenated and transposed to [in, out]), then Split.
+            // One MatMul for q, k and v (weights concatenated and transposed to [in, out]); rotary embeddings applied to
+            // q and k together while heads are still the third axis ([B, T, heads, hd]).
             var wq = W($"{p}.self_attn.q_proj.weight", h * hd, d);
             var wk = W($"{p}.self_attn.k_proj.weight", kv * hd, d);
             var wv = W($"{p}.self_attn.v_proj.weight", kv * hd, d);
             var qkvW = g.FloatTensor($"{p}.self_attn.qkv_proj.weight.transposed", TransposeConcat([wq, wk, wv], d), d, (h + 2 * kv) * hd);
-            var qkv = g.NodeMulti("Split", $"layer{i}/qkv_split", [g.Node("MatMul", $"layer{i}/qkv", [hn, qkvW]), qkvSplit], 3, Int("axis", -1));
-
-            var q = g.Node("Transpose", $"layer{i}/q_t", [g.Node("Reshape", $"layer{i}/q_r", [qkv[0], qShapeBthd])], Ints("perm", 0, 2, 1, 3));
-            var k = g.Node("Transpose", $"layer{i}/k_t", [g.Node("Reshape", $"layer{i}/k_r", [qkv[1], kvShapeBthd])], Ints("perm", 0, 2, 1, 3));
-            var vv = g.Node("Transpose", $"layer{i}/v_t", [g.Node("Reshape", $"layer{i}/v_r", [qkv[2], kvShapeBthd])], Ints("perm", 0, 2, 1, 3));
-            q = Rotate(q, $"layer{i}/q");
-            k = Rotate(k, $"layer{i}/k");
+            var qkv = g.Node("Reshape", $"layer{i}/qkv_heads", [g.Node("MatMul", $"layer{i}/qkv", [hn, qkvW]), qkvShape]);
+            var qkAndV = g.NodeMulti("Split", $"layer{i}/qk_v_split", [qkv, qkvSplit], 2, Int("axis", 2));
+            var rotated = g.Node("MatMul", $"layer{i}/rotate_half", [qkAndV[0], rotationName]);
+            var qkRope = g.Node("Add", $"layer{i}/rope", [g.Node("Mul", $"layer{i}/mul_cos", [qkAndV[0], cos]), g.Node("Mul", $"layer{i}/mul_sin", [rotated, sin])]);
+            var qk = g.NodeMulti("Split", $"layer{i}/q_k_split", [qkRope, qkSplit], 2, Int("axis", 2));
+            var q = g.Node("Transpose", $"layer{i}/q_t", [qk[0]], Ints("perm", 0, 2, 1, 3));          // [B, H, T, hd]
+            var k = g.Node("Transpose", $"layer{i}/k_t", [qk[1]], Ints("perm", 0, 2, 1, 3));          // [B, KV, T, hd]
+            var vv = g.Node("Transpose", $"layer{i}/v_t", [qkAndV[1]], Ints("perm", 0, 2, 1, 3));     // [B, KV, T, hd]
 
             var presentK = g.NodeNamed("Concat", $"present.{i}.key", [$"past_key_values.{i}.key", k], Int("axis", 2));
             var presentV = g.NodeNamed("Concat", $"present.{i}.value", [$"past_key_values.{i}.value", vv], Int("axis", 2));
 
-            // Grouped-query attention without copying K/V: query heads grouped as [B, KV, rep, T, hd] broadcast against
-            // K/V as [B, KV, 1, S, hd] (query head j uses kv head j / rep, as Hugging Face's repeat_kv does).
-            var q5 = g.Node("Reshape", $"layer{i}/q_5d", [g.Node("Mul", $"layer{i}/q_scaled", [q, scale]), qShape5]);
-            var kT = g.Node("Transpose", $"layer{i}/k_5d_t", [g.Node("Unsqueeze", $"layer{i}/k_5d", [presentK, axis2])], Ints("perm", 0, 1, 2, 4, 3));
-            var scores = g.Node("MatMul", $"layer{i}/scores", [q5, kT]); // [B, KV, rep, T, S]
+            // Grouped-query attention without repeating K/V: the rep query heads of each kv head become rep*T rows of one
+            // matrix [B, KV, rep*T, hd] against that head's K/V (query head j uses kv head j / rep, as HF's repeat_kv).
+            var qGrouped = g.Node("Reshape", $"layer{i}/q_grouped", [g.Node("Mul", $"layer{i}/q_scaled", [q, scale]), qGroupShape]);
+            var kT = g.Node("Transpose", $"layer{i}/k_transposed", [presentK], Ints("perm", 0, 1, 3, 2));
+            var scores = g.Node("MatMul", $"layer{i}/scores", [qGrouped, kT]); // [B, KV, rep*T, S]
             var masked = g.Node("Where", $"layer{i}/masked_scores", [allowed, scores, maskedValue]);
             var probs = g.Node("Softmax", $"layer{i}/softmax", [masked], Int("axis", -1));
-            var ctx = g.Node("MatMul", $"layer{i}/ctx", [probs, g.Node("Unsqueeze", $"layer{i}/v_5d", [presentV, axis2])]); // [B, KV, rep, T, hd]
+            var ctx = g.Node("MatMul", $"layer{i}/ctx", [probs, presentV]); // [B, KV, rep*T, hd]
             var ctx4 = g.Node("Reshape", $"layer{i}/ctx_4d", [ctx, ctxShape4]);
             var ctxFlat = g.Node("Reshape", $"layer{i}/ctx_flat", [g.Node("Transpose", $"layer{i}/ctx_t", [ctx4], Ints("perm", 0, 2, 1, 3)), flatShape]);
             var wo = W($"{p}.self_attn.o_proj.weight", d, h * hd);

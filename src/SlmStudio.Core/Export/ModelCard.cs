@@ -9,7 +9,8 @@ namespace SlmStudio.Core.Export;
 /// how faithfully the ONNX file reproduces it, and how to run it elsewhere.</summary>
 public static class ModelCard
 {
-    public static string Write(LlamaConfig config, ParityReport parity, ArtifactSource source, JsonObject? run, IReadOnlyDictionary<string, double>? metrics, string name)
+    /// <param name="bosId">The beginning-of-text id when the tokenizer prepends it to every text (onnxruntime-genai's tokenizer does not, so the card shows how to add it).</param>
+    public static string Write(LlamaConfig config, ParityReport parity, ArtifactSource source, JsonObject? run, IReadOnlyDictionary<string, double>? metrics, string name, int? bosId = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
@@ -102,7 +103,13 @@ public static class ModelCard
         sb.AppendLine("using var parameters = new GeneratorParams(model);");
         sb.AppendLine("parameters.SetSearchOption(\"max_length\", 64);");
         sb.AppendLine("using var generator = new Generator(model, parameters);");
-        sb.AppendLine("generator.AppendTokenSequences(tokenizer.Encode(\"Once upon a time\"));");
+        sb.AppendLine("using var sequences = tokenizer.Encode(\"Once upon a time\");");
+        if (bosId is { } bosC)
+        {
+            sb.AppendLine(inv, $"// onnxruntime-genai's tokenizer adds no beginning-of-text token; this model was trained with one (id {bosC}).");
+            sb.AppendLine(inv, $"generator.AppendTokens([{bosC}, .. sequences[0]]);");
+        }
+        else sb.AppendLine("generator.AppendTokenSequences(sequences);");
         sb.AppendLine("while (!generator.IsDone()) generator.GenerateNextToken();");
         sb.AppendLine("Console.WriteLine(tokenizer.Decode(generator.GetSequence(0)));");
         sb.AppendLine("```");
@@ -125,7 +132,12 @@ public static class ModelCard
         sb.AppendLine("params = og.GeneratorParams(model)");
         sb.AppendLine("params.set_search_options(max_length=64)");
         sb.AppendLine("generator = og.Generator(model, params)");
-        sb.AppendLine("generator.append_tokens(tokenizer.encode(\"Once upon a time\"))");
+        if (bosId is { } bosP)
+        {
+            sb.AppendLine(inv, $"# onnxruntime-genai's tokenizer adds no beginning-of-text token; this model was trained with one (id {bosP}).");
+            sb.AppendLine(inv, $"generator.append_tokens([{bosP}] + list(tokenizer.encode(\"Once upon a time\")))");
+        }
+        else sb.AppendLine("generator.append_tokens(tokenizer.encode(\"Once upon a time\"))");
         sb.AppendLine("while not generator.is_done():");
         sb.AppendLine("    generator.generate_next_token()");
         sb.AppendLine("print(tokenizer.decode(generator.get_sequence(0)))");

@@ -94,7 +94,8 @@ public static class ModelExporter
 
             var metrics = source.Result is null ? null : ReadMetrics(source.Result);
             var manifestSource = new ArtifactSource(source.Kind, Path.GetFullPath(sourceFolder), ReadString(source.Run, "preset"), ReadString(source.Run?["options"] as JsonObject, "dataPath"));
-            File.WriteAllText(Path.Combine(staging, "README.md"), ModelCard.Write(config, parity, manifestSource, source.Run, metrics, Path.GetFileName(target)));
+            File.WriteAllText(Path.Combine(staging, "README.md"), ModelCard.Write(config, parity, manifestSource, source.Run, metrics, Path.GetFileName(target),
+                tokenizer.BosId is { } bos && tokenizer.Encode("a", addSpecialTokens: true).FirstOrDefault(-1) == bos ? bos : null));
             files.Add("README.md");
 
             var manifest = new ArtifactManifest

@@ -63,6 +63,8 @@ internal sealed class OnnxGraphBuilder(string graphName)
 
     public string FloatTensor(string name, ReadOnlySpan<float> data, params long[] dims)
     {
+        if ((long)data.Length * sizeof(float) > int.MaxValue)
+            throw new EngineException($"The weight '{name}' alone is larger than 2 GB, which one ONNX tensor cannot hold; this exporter does not split tensors, so the model cannot be exported.");
         var t = new TensorProto { Name = name, DataType = OnnxType.Float, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data)) };
         t.Dims.AddRange(dims);
         Graph.Initializer.Add(t);

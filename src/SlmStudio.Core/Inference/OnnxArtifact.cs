@@ -29,8 +29,9 @@ public sealed class OnnxArtifact : IDisposable
     /// <summary>Opens <paramref name="dir"/>, refusing a missing, incomplete or tampered artifact with a clear message.</summary>
     public static OnnxArtifact Open(string dir) => Open(dir, TokenizerFile.Load);
 
-    /// <summary>As <see cref="Open(string)"/> with a custom tokenizer loader (given the verified tokenizer.json path).</summary>
-    public static OnnxArtifact Open(string dir, Func<string, ITokenizer> loadTokenizer)
+    /// <summary>As <see cref="Open(string)"/> with a custom tokenizer loader (given the verified tokenizer.json path)
+    /// and, optionally, ONNX Runtime's intra-op thread count (default: see <see cref="OnnxDecoder.DefaultOptions"/>).</summary>
+    public static OnnxArtifact Open(string dir, Func<string, ITokenizer> loadTokenizer, int? intraOpThreads = null)
     {
         var manifest = ArtifactManifest.Load(dir);
         var onnxName = string.IsNullOrEmpty(manifest.OnnxModel) ? ModelExporter.OnnxFile : manifest.OnnxModel;
@@ -50,13 +51,13 @@ public sealed class OnnxArtifact : IDisposable
             // External weights: ONNX Runtime must read them from disk beside the model, so both files are hashed first.
             manifest.VerifyFile(dir, onnxName);
             manifest.VerifyFile(dir, dataName);
-            decoder = OnnxDecoder.Load(Path.Combine(dir, onnxName), config);
+            decoder = OnnxDecoder.Load(Path.Combine(dir, onnxName), config, intraOpThreads);
         }
         else
         {
             // The session is created from exactly the bytes that were hashed.
             var bytes = manifest.ReadVerified(dir, onnxName);
-            decoder = OnnxDecoder.Load(bytes, config, onnxName);
+            decoder = OnnxDecoder.Load(bytes, config, onnxName, intraOpThreads);
         }
         return new OnnxArtifact(Path.GetFullPath(dir), manifest, config, tokenizer, decoder);
     }
@@ -68,6 +69,10 @@ public sealed class OnnxArtifact : IDisposable
 
     /// <summary>The id that ends generation, if the model has one.</summary>
     public int? EndOfTextId => Tokenizer.EosId ?? Config.EosTokenId;
+
+    /// <summary>One decoder call on the shared session (thread-safe); see <see cref="OnnxDecoder.Run"/>.</summary>
+    public DecoderOutput Run(ReadOnlySpan<long> inputIds, ReadOnlySpan<long> attentionMask, ReadOnlySpan<long> positionIds, int batch, int seqLen, OnnxKvCache past) =>
+        Decoder.Run(inputIds, attentionMask, positionIds, batch, seqLen, past);
 
     public void Dispose() => Decoder.Dispose();
 }

@@ -12,17 +12,22 @@ internal sealed class BpeModel
     private const int CacheLimit = 200_000;
 
     private readonly Dictionary<string, int> _vocab;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabBySpan;
     private readonly Dictionary<long, (int Rank, int NewId)> _merges;
     private readonly int? _unkId;
     private readonly bool _fuseUnk;
     private readonly bool _ignoreMerges;
     private readonly int[]? _byteFallbackIds;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int[]> _rawByteLevelCache = new(StringComparer.Ordinal);
+    private int _cacheSize;
+    private int _rawCacheSize;
 
     public BpeModel(Dictionary<string, int> vocab, IReadOnlyList<(string A, string B)> merges, string? unkToken, bool fuseUnk,
         bool byteFallback, bool ignoreMerges)
     {
-        _vocab = vocab;
+        _vocab = new Dictionary<string, int>(vocab, StringComparer.Ordinal);
+        _vocabBySpan = _vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         _fuseUnk = fuseUnk;
         _ignoreMerges = ignoreMerges;
         if (unkToken is not null)
@@ -56,8 +61,24 @@ internal sealed class BpeModel
         if (word.Length == 0) return [];
         if (_cache.TryGetValue(word, out var cached)) return cached;
         var ids = EncodeUncached(word);
-        if (_cache.Count >= CacheLimit) _cache.Clear();
+        // ConcurrentDictionary.Count takes every lock; a counter keeps the size check cheap.
+        if (Interlocked.Increment(ref _cacheSize) > CacheLimit) { _cache.Clear(); Interlocked.Exchange(ref _cacheSize, 0); }
         _cache.TryAdd(word, ids);
+        return ids;
+    }
+
+    /// <summary>
+    /// Token ids of one GPT-2 pre-token given as the original text (not yet byte-mapped): the hot path of byte-level
+    /// tokenizers, which looks the text up without allocating.
+    /// </summary>
+    public int[] EncodeByteLevel(ReadOnlySpan<char> raw)
+    {
+        if (raw.IsEmpty) return [];
+        var lookup = _rawByteLevelCache.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (lookup.TryGetValue(raw, out var cached)) return cached;
+        var ids = EncodeUncached(ByteLevelAlphabet.Encode(raw));
+        if (Interlocked.Increment(ref _rawCacheSize) > CacheLimit) { _rawByteLevelCache.Clear(); Interlocked.Exchange(ref _rawCacheSize, 0); }
+        lookup.TryAdd(raw, ids);
         return ids;
     }
 
@@ -71,9 +92,9 @@ internal sealed class BpeModel
         for (int i = 0; i < word.Length;)
         {
             int width = char.IsHighSurrogate(word[i]) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1]) ? 2 : 1;
-            var piece = word.Substring(i, width);
+            var piece = word.AsSpan(i, width);
             i += width;
-            if (_vocab.TryGetValue(piece, out var id)) { symbols.Add(id); lastWasUnk = false; continue; }
+            if (_vocabBySpan.TryGetValue(piece, out var id)) { symbols.Add(id); lastWasUnk = false; continue; }
             if (_byteFallbackIds is not null)
             {
                 int n = Encoding.UTF8.GetBytes(piece, utf8);
@@ -87,12 +108,45 @@ internal sealed class BpeModel
                 }
             }
             if (_unkId is not { } unk)
-                throw new Models.UnsupportedModelException($"The tokenizer cannot represent the character '{piece}': it is not in the vocabulary and the tokenizer has no unknown token.");
+                throw new Models.UnsupportedModelException($"The tokenizer cannot represent the character '{piece.ToString()}': it is not in the vocabulary and the tokenizer has no unknown token.");
             if (!(_fuseUnk && lastWasUnk)) symbols.Add(unk);
             lastWasUnk = true;
         }
         if (symbols.Count < 2 || _merges.Count == 0) return [.. symbols];
-        return MergeAll(symbols);
+        return symbols.Count <= 48 ? MergeShort(symbols) : MergeAll(symbols);
+    }
+
+    /// <summary>
+    /// For short words: repeatedly merge the adjacent pair of lowest rank (leftmost on ties). That is the order in
+    /// which <see cref="MergeAll"/>'s heap pops valid entries, without its allocations.
+    /// </summary>
+    private int[] MergeShort(List<int> symbols)
+    {
+        int n = symbols.Count;
+        Span<int> id = stackalloc int[n];
+        Span<int> rank = stackalloc int[n];
+        Span<int> newId = stackalloc int[n];
+        for (int i = 0; i < n; i++) id[i] = symbols[i];
+        void Look(Span<int> id, Span<int> rank, Span<int> newId, int i)
+        {
+            if (_merges.TryGetValue(Key(id[i], id[i + 1]), out var m)) { rank[i] = m.Rank; newId[i] = m.NewId; }
+            else rank[i] = int.MaxValue;
+        }
+        for (int i = 0; i + 1 < n; i++) Look(id, rank, newId, i);
+        while (n > 1)
+        {
+            int best = -1, bestRank = int.MaxValue;
+            for (int i = 0; i + 1 < n; i++)
+                if (rank[i] < bestRank) { bestRank = rank[i]; best = i; }
+            if (best < 0) break;
+            id[best] = newId[best];
+            // Remove symbol best+1 and the pair that started there.
+            for (int i = best + 1; i + 1 < n; i++) { id[i] = id[i + 1]; rank[i] = rank[i + 1]; newId[i] = newId[i + 1]; }
+            n--;
+            if (best > 0) Look(id, rank, newId, best - 1);
+            if (best + 1 < n) Look(id, rank, newId, best);
+        }
+        return id[..n].ToArray();
     }
 
     /// <summary>Hugging Face's Word::merge_all: a heap of (rank, position) with lazily discarded stale entries.</summary>

@@ -48,8 +48,8 @@ public sealed class BpeTrainer(int vocabSize, int minFrequency = 2)
         foreach (var text in texts)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            Gpt2PreTokenizer.Split(text, (start, length) =>
-                CollectionsMarshal.GetValueRefOrAddDefault(lookup, text.AsSpan(start, length), out _)++);
+            foreach (var (start, length) in Gpt2PreTokenizer.Ranges(text))
+                CollectionsMarshal.GetValueRefOrAddDefault(lookup, text.AsSpan(start, length), out _)++;
         }
 
         // 2. Each word as byte symbols, in a fixed order.

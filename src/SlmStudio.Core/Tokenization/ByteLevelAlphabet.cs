@@ -32,9 +32,8 @@ public static class ByteLevelAlphabet
         int max = System.Text.Encoding.UTF8.GetMaxByteCount(text.Length);
         Span<byte> bytes = max <= 1024 ? stackalloc byte[max] : new byte[max];
         int n = System.Text.Encoding.UTF8.GetBytes(text, bytes);
-        return string.Create(n, bytes[..n].ToArray(), static (span, b) =>
-        {
-            for (int i = 0; i < b.Length; i++) span[i] = ByteToCharTable[b[i]];
-        });
+        Span<char> chars = n <= 1024 ? stackalloc char[n] : new char[n];
+        for (int i = 0; i < n; i++) chars[i] = ByteToCharTable[bytes[i]];
+        return new string(chars);
     }
 }

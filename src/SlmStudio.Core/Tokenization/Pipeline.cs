@@ -100,8 +100,28 @@ internal sealed class Pattern
                 yield return (i, _literal.Length);
             yield break;
         }
-        foreach (Match m in _regex!.Matches(text))
+        foreach (Match m in _regex!.Matches(WithBmpStandIns(text)))
             if (m.Length > 0) yield return (m.Index, m.Length);
+    }
+
+    /// <summary>
+    /// .NET regular expressions see a character beyond the Basic Multilingual Plane as two surrogates, neither of
+    /// them \p{L}, where Hugging Face's regex engine sees one letter. Matching runs on a copy in which each such
+    /// letter is two BMP letters ('ª', category Lo, never named by a pattern), so the indices stay the same.
+    /// Supplementary digits stay surrogates (a pattern such as \p{N}{1,3} counts characters).
+    /// </summary>
+    private static string WithBmpStandIns(string text)
+    {
+        int first = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDBFF');
+        if (first < 0) return text;
+        var chars = text.ToCharArray();
+        for (int i = first; i + 1 < chars.Length; i++)
+        {
+            if (!char.IsSurrogatePair(chars[i], chars[i + 1])) continue;
+            if (System.Text.Rune.IsLetter(new System.Text.Rune(chars[i], chars[i + 1]))) chars[i] = chars[i + 1] = '\u00AA';
+            i++;
+        }
+        return new string(chars);
     }
 }
 
@@ -217,16 +237,19 @@ internal sealed class SequencePreTokenizer(PreTokenizer[] steps) : PreTokenizer
 
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizer
 {
+    public bool AddPrefixSpace => addPrefixSpace;
+    public bool UseRegex => useRegex;
+
     public override void Split(Piece piece, List<Piece> output)
     {
         var text = addPrefixSpace && !piece.Text.StartsWith(' ') ? " " + piece.Text : piece.Text;
         if (!useRegex) { output.Add(new Piece(ByteLevelAlphabet.Encode(text), piece.AtStart)); return; }
         bool first = true;
-        Gpt2PreTokenizer.Split(text, (start, length) =>
+        foreach (var (start, length) in Gpt2PreTokenizer.Ranges(text))
         {
             output.Add(new Piece(ByteLevelAlphabet.Encode(text.AsSpan(start, length)), piece.AtStart && first));
             first = false;
-        });
+        }
     }
 }
 
@@ -241,8 +264,13 @@ internal sealed class DigitsPreTokenizer(bool individual) : PreTokenizer
     {
         var text = piece.Text;
         var digits = new List<(int, int)>();
-        for (int i = 0; i < text.Length; i++)
-            if (char.IsNumber(text[i])) digits.Add((i, 1));
+        for (int i = 0; i < text.Length;)
+        {
+            // By code point, as Rust's char::is_numeric: a digit beyond the BMP is one digit, not two surrogates.
+            System.Text.Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out int width);
+            if (System.Text.Rune.IsNumber(rune)) digits.Add((i, width));
+            i += Math.Max(1, width);
+        }
         SplitAt(piece, digits, individual ? SplitBehavior.Isolated : SplitBehavior.Contiguous, output);
     }
 }
@@ -320,25 +348,22 @@ internal sealed class SequenceDecoder(Decoder[] steps) : Decoder
 
 internal sealed class ByteLevelDecoder : Decoder
 {
+    /// <summary>
+    /// The bytes a token stands for. Hugging Face passes a token with any character outside the byte alphabet
+    /// (an added token such as "▁x") through as its own UTF-8.
+    /// </summary>
+    public static byte[] TokenBytes(string token)
+    {
+        var bytes = new byte[token.Length];
+        for (int i = 0; i < token.Length; i++)
+            if (!ByteLevelAlphabet.TryCharToByte(token[i], out bytes[i])) return Encoding.UTF8.GetBytes(token);
+        return bytes;
+    }
+
     public override List<string> DecodeChain(List<string> tokens)
     {
         var bytes = new List<byte>();
-        foreach (var token in tokens)
-        {
-            int mark = bytes.Count;
-            bool mapped = true;
-            foreach (var c in token)
-            {
-                if (ByteLevelAlphabet.TryCharToByte(c, out var b)) bytes.Add(b);
-                else { mapped = false; break; }
-            }
-            if (!mapped)
-            {
-                // Hugging Face passes a token with any character outside the byte alphabet through as its own UTF-8.
-                bytes.RemoveRange(mark, bytes.Count - mark);
-                bytes.AddRange(Encoding.UTF8.GetBytes(token));
-            }
-        }
+        foreach (var token in tokens) bytes.AddRange(TokenBytes(token));
         return [Encoding.UTF8.GetString([.. bytes])];
     }
 }
@@ -408,10 +433,9 @@ internal sealed class MetaspaceDecoder(MetaspaceOptions options) : Decoder
         var result = new List<string>(tokens.Count);
         for (int i = 0; i < tokens.Count; i++)
         {
-            var t = tokens[i].Replace(options.Replacement, " ", StringComparison.Ordinal);
-            // Hugging Face drops the replacement that stands for the prepended space of the first token.
-            if (i == 0 && options.Scheme != PrependScheme.Never && tokens[i].StartsWith(options.Replacement, StringComparison.Ordinal)) t = t[1..];
-            result.Add(t);
+            // As Hugging Face: in the first token every replacement is dropped (it stands for the prepended space).
+            var space = i == 0 && options.Scheme != PrependScheme.Never ? "" : " ";
+            result.Add(tokens[i].Replace(options.Replacement, space, StringComparison.Ordinal));
         }
         return result;
     }

@@ -53,6 +53,19 @@ public static class TokenizerFile
         var vocabNode = model["vocab"] as JsonObject ?? throw new UnsupportedModelException("The tokenizer's BPE model has no \"vocab\".");
         var vocab = new Dictionary<string, int>(vocabNode.Count, StringComparer.Ordinal);
         foreach (var (token, id) in vocabNode) vocab[token] = id!.GetValue<int>();
+        var added = new List<AddedToken>();
+        foreach (var t in json["added_tokens"] as JsonArray ?? [])
+        {
+            added.Add(new AddedToken(
+                t!["id"]!.GetValue<int>(), t["content"]!.GetValue<string>(), t["special"]?.GetValue<bool>() ?? false,
+                t["normalized"]?.GetValue<bool>() ?? !(t["special"]?.GetValue<bool>() ?? false),
+                t["lstrip"]?.GetValue<bool>() ?? false, t["rstrip"]?.GetValue<bool>() ?? false, t["single_word"]?.GetValue<bool>() ?? false));
+        }
+        // Ids index the model's embedding rows: they must be small non-negative numbers, not scattered far apart.
+        var ids = vocab.Values.Concat(added.Select(t => t.Id)).ToList();
+        if (ids.Count == 0) throw new UnsupportedModelException("The tokenizer's vocabulary is empty.");
+        if (ids.Min() < 0 || ids.Max() >= 2 * ids.Count + 1024)
+            throw new UnsupportedModelException($"The tokenizer's token ids run from {ids.Min()} to {ids.Max()} for {ids.Count} tokens; ids must be numbered from 0 without large gaps.");
 
         var merges = new List<(string, string)>();
         foreach (var m in model["merges"] as JsonArray ?? [])
@@ -62,15 +75,6 @@ public static class TokenizerFile
             var parts = line.Split(' ');
             if (parts.Length != 2) throw new UnsupportedModelException($"The tokenizer merge \"{line}\" is not two tokens separated by one space.");
             merges.Add((parts[0], parts[1]));
-        }
-
-        var added = new List<AddedToken>();
-        foreach (var t in json["added_tokens"] as JsonArray ?? [])
-        {
-            added.Add(new AddedToken(
-                t!["id"]!.GetValue<int>(), t["content"]!.GetValue<string>(), t["special"]?.GetValue<bool>() ?? false,
-                t["normalized"]?.GetValue<bool>() ?? !(t["special"]?.GetValue<bool>() ?? false),
-                t["lstrip"]?.GetValue<bool>() ?? false, t["rstrip"]?.GetValue<bool>() ?? false, t["single_word"]?.GetValue<bool>() ?? false));
         }
 
         var bpe = new BpeModel(vocab, merges, model["unk_token"]?.GetValue<string>(), model["fuse_unk"]?.GetValue<bool>() ?? false,

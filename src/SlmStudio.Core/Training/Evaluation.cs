@@ -17,7 +17,8 @@ public static class Evaluation
         foreach (var doc in documents)
         {
             if (tokenizer.BosId is { } bos) yield return bos;
-            foreach (var id in tokenizer.Encode(doc)) yield return id;
+            // Document text never turns into control tokens, even where it spells one out.
+            foreach (var id in tokenizer.Encode(doc, addSpecialTokens: false, splitSpecialTokens: false)) yield return id;
             if (tokenizer.EosId is { } eos) yield return eos;
         }
     }

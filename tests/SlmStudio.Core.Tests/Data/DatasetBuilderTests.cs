@@ -182,6 +182,26 @@ public sealed class DatasetBuilderTests
     }
 
     [Fact]
+    public void ChosenTaskMustMatchTheData()
+    {
+        var doc = Doc("notes.txt", Paragraphs("Notes", 5));
+        Assert.Contains("needs labelled examples", Assert.Throws<EngineException>(() => DatasetBuilder.Review([doc], new DatasetSettings { Task = DatasetTask.Classification })).Message);
+        Assert.Contains("question → answer pairs", Assert.Throws<EngineException>(() => DatasetBuilder.Review([doc], new DatasetSettings { Task = DatasetTask.QuestionAnswer })).Message);
+        var labelled = Doc("t.csv", new TextRecord("Card blocked at the shop today, please help me now", 2, "cards"));
+        Assert.Equal(DatasetTask.Text, DatasetBuilder.Review([labelled], new DatasetSettings { Task = DatasetTask.Text }).Task);
+    }
+
+    [Fact]
+    public void TooLittleTextForValidationIsSaid()
+    {
+        using var dir = new TempFolder();
+        var version = DatasetBuilder.Build([Doc("one.txt", Paragraphs("One", 1))], new DatasetSettings(), dir.Path, null, CancellationToken.None);
+        Assert.Equal(0, version.Validation.Records);
+        Assert.Contains(version.Problems, p => p.Message.Contains("too little text to hold some back for validation"));
+        Assert.Equal("", File.ReadAllText(Path.Combine(version.Folder, "val.txt")));
+    }
+
+    [Fact]
     public void CancelledBuildLeavesNothingBehind()
     {
         using var dir = new TempFolder();

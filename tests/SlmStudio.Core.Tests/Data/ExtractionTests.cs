@@ -42,6 +42,16 @@ public sealed class ExtractionTests
         Assert.NotNull(doc.SourceSha256);
     }
 
+    [Theory]
+    [InlineData(932, "日本語のテキストです。これはシフトJISで書かれた文書です。銀行の口座について説明します。")]
+    [InlineData(1251, "Это текст на русском языке в кодировке Windows-1251. Банковский счёт и перевод денег.")]
+    public void LegacyCodePagesAreDetected(int codePage, string text)
+    {
+        using var dir = new TempFolder();
+        var doc = Extract(dir.Write("f", Encoding.GetEncoding(codePage).GetBytes(text)), "legacy.txt");
+        Assert.Equal([text], Texts(doc));
+    }
+
     [Fact]
     public void MarkdownIsKeptAsWritten()
     {
@@ -155,6 +165,17 @@ public sealed class ExtractionTests
         var p = Assert.Single(doc.Problems);
         Assert.Contains("No column of this file holds text", p.Message);
         Assert.Contains("'id', 'amount', 'date'", p.Message);
+    }
+
+    [Theory]
+    [InlineData("id,text\n", "column names but no rows")]
+    [InlineData("id,text\n1,a,b\n2,c,d\n", "No row of this CSV file matches its header (2 columns)")]
+    public void CsvWithoutUsableRows(string csv, string expected)
+    {
+        using var dir = new TempFolder();
+        var doc = Extract(dir.Write("c", csv), "rows.csv");
+        Assert.False(doc.IsUsable);
+        Assert.Contains(doc.Problems, p => p.Severity == ProblemSeverity.Error && p.Message.Contains(expected));
     }
 
     [Fact]

@@ -138,3 +138,27 @@ public sealed class FileInspectorTests
         Assert.EndsWith(".upload", SafeFileName.NewStorageName("tool.exe"));
     }
 }
+
+public sealed class UploadStoreTests
+{
+    [Fact]
+    public async Task StoresUnderGeneratedNamesAndCutsOffOversizedUploads()
+    {
+        using var dir = new TempFolder();
+        var limits = new DataLimits { MaxFileBytes = 1000 };
+        var (path, problem) = await UploadStore.SaveAsync(new MemoryStream(Encoding.UTF8.GetBytes("hello")), "../../secret/notes.txt", dir.Path, limits, CancellationToken.None);
+        Assert.Null(problem);
+        Assert.Equal(dir.Path, Path.GetDirectoryName(path));
+        Assert.EndsWith(".txt", path);
+        Assert.Equal("hello", File.ReadAllText(path!));
+
+        var (same, _) = await UploadStore.SaveAsync(new MemoryStream(Encoding.UTF8.GetBytes("hello")), "../../secret/notes.txt", dir.Path, limits, CancellationToken.None);
+        Assert.NotEqual(path, same);
+
+        var (none, tooBig) = await UploadStore.SaveAsync(new MemoryStream(new byte[5000]), "big.pdf", dir.Path, limits, CancellationToken.None);
+        Assert.Null(none);
+        Assert.Contains("larger than the limit", tooBig!.Message);
+        Assert.Equal("big.pdf", tooBig.File);
+        Assert.Equal(2, Directory.GetFiles(dir.Path).Length);
+    }
+}

@@ -85,6 +85,18 @@ public sealed class IsolatedExtractorTests
     }
 
     [Fact]
+    public async Task AChildThatDiesWithoutAResultIsAProblemForThatFileOnly()
+    {
+        using var dir = new TempFolder();
+        var path = dir.Write("p", DataFixtures.Pdf(["Hello"]));
+        var broken = new IsolatedExtractor(Path.Combine(dir.Path, "missing", "slm.dll"));
+        var doc = await broken.ExtractAsync(path, "hello.pdf", null, DataLimits.Default, CancellationToken.None);
+        var p = Assert.Single(doc.Problems);
+        Assert.StartsWith("The reader stopped unexpectedly while reading this PDF (code ", p.Message);
+        Assert.Equal("hello.pdf", p.File);
+    }
+
+    [Fact]
     public async Task CancellingStopsTheChild()
     {
         using var dir = new TempFolder();

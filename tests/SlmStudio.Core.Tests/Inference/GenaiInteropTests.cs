@@ -39,6 +39,26 @@ public sealed class GenaiInteropTests(OnnxTestModels.TinyArtifact tiny) : IClass
     }
 
     [Fact]
+    public void ModelCardSnippetRunsAsWritten()
+    {
+        using var artifact = OnnxArtifact.Open(tiny.ArtifactDir);
+        var card = File.ReadAllText(Path.Combine(tiny.ArtifactDir, "README.md"));
+        Assert.Contains($"generator.AppendTokens([{artifact.BeginningOfTextId}, .. sequences[0]]);", card);
+        // The card's C# lines, verbatim apart from the folder and prompt.
+        using var model = new Model(tiny.ArtifactDir);
+        using var tokenizer = new Tokenizer(model);
+        using var parameters = new GeneratorParams(model);
+        parameters.SetSearchOption("max_length", 24);
+        using var generator = new Generator(model, parameters);
+        using var sequences = tokenizer.Encode("the cat");
+        generator.AppendTokens([1, .. sequences[0]]);
+        while (!generator.IsDone()) generator.GenerateNextToken();
+        var text = tokenizer.Decode(generator.GetSequence(0));
+        Assert.StartsWith("the cat", text.TrimStart());
+        Assert.Equal(new TextGenerator(artifact).Encode("the cat"), generator.GetSequence(0).ToArray()[..new TextGenerator(artifact).Encode("the cat").Length]);
+    }
+
+    [Fact]
     public void GenaiTokenizerReadsTheArtifactTokenizer()
     {
         using var artifact = OnnxArtifact.Open(tiny.ArtifactDir);

@@ -132,6 +132,22 @@ public sealed class GeneratorTests(OnnxTestModels.TinyArtifact tiny) : IClassFix
     }
 
     [Fact]
+    public async Task OverlongPromptKeepsItsEndAndStopsAtTheContextLength()
+    {
+        using var artifact = OnnxArtifact.Open(tiny.ArtifactDir);
+        var generator = new TextGenerator(artifact);
+        var context = artifact.Config.MaxPositions;
+        var prompt = string.Join(" ", Enumerable.Repeat("the cat and the win", 40));
+        Assert.True(generator.Encode(prompt).Length > context);
+        var result = (await generator.GenerateBatchAsync([prompt, "a"], GenerationSettings.Greedy(500)))[0];
+        Assert.Equal("context", result.FinishReason);
+        Assert.Single(result.Tokens); // context - 1 prompt tokens kept, one new token fills the context
+        var shortResult = (await generator.GenerateBatchAsync(["a"], GenerationSettings.Greedy(500)))[0];
+        Assert.True(shortResult.FinishReason is "context" or "eos");
+        Assert.True(generator.Encode("a").Length + shortResult.Tokens.Count <= context);
+    }
+
+    [Fact]
     public void InvalidSettingsAreRefused()
     {
         Assert.Throws<EngineException>(() => new GenerationSettings(TopP: 0).Validate());

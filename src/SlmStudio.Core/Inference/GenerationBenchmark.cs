@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using SlmStudio.Core.Models;
+using static TorchSharp.torch;
+
+namespace SlmStudio.Core.Inference;
+
+/// <summary>Prefill and decode speed of one engine on one model: prompt tokens/s, new tokens/s, time to first token.</summary>
+public sealed record GenerationSpeed(string Engine, int PromptTokens, int NewTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond, double TimeToFirstTokenMs);
+
+/// <summary>
+/// Measures generation with a KV cache, greedy, on the same weights and prompt: ONNX Runtime through the decoder and
+/// sampler that <see cref="TextGenerator"/> uses (token ids in and out, so tokenization is not timed on either side),
+/// and TorchSharp eager with its own KV cache (the training model's Forward, argmax). Each is warmed up once, then the
+/// median of <c>repeats</c> runs is reported.
+/// </summary>
+public static class GenerationBenchmark
+{
+    public static GenerationSpeed MeasureOnnx(OnnxArtifact artifact, int[] prompt, int newTokens, int repeats = 3)
+    {
+        var runs = new List<(double Ttft, double Prefill, double Decode)>();
+        for (int r = 0; r <= repeats; r++)
+        {
+            var cache = artifact.Decoder.EmptyCache(1);
+            try
+            {
+                var clock = Stopwatch.StartNew();
+                var ids = prompt.Select(i => (long)i).ToArray();
+                var positions = Enumerable.Range(0, ids.Length).Select(i => (long)i).ToArray();
+                int length = 0;
+                double ttft = 0;
+                var logits = new float[artifact.Config.VocabSize];
+                var seen = new HashSet<int>();
+                var greedy = GenerationSettings.Greedy();
+                var random = new Random(0);
+                for (int step = 0; step < newTokens; step++)
+                {
+                    using var output = artifact.Decoder.Run(ids, Ones(length + ids.Length), positions, 1, ids.Length, cache);
+                    output.LogitsAt(0, ids.Length - 1).CopyTo(logits);
+                    var (next, _) = Sampler.Choose(logits, seen, greedy, random);
+                    length += ids.Length;
+                    cache.Dispose();
+                    cache = output.TakeCache();
+                    if (step == 0) ttft = clock.Elapsed.TotalMilliseconds;
+                    ids = [next];
+                    positions = [length];
+                }
+                var total = clock.Elapsed.TotalMilliseconds;
+                if (r > 0) runs.Add((ttft, prompt.Length / (ttft / 1000), (newTokens - 1) / ((total - ttft) / 1000)));
+            }
+            finally
+            {
+                cache.Dispose();
+            }
+        }
+        return Summarize("ONNX Runtime", prompt.Length, newTokens, runs);
+    }
+
+    public static GenerationSpeed MeasureTorch(LlamaForCausalLM model, int[] prompt, int newTokens, int repeats = 3)
+    {
+        model.eval();
+        var device = model.parameters().First().device;
+        var runs = new List<(double Ttft, double Prefill, double Decode)>();
+        using var _ = no_grad();
+        for (int r = 0; r <= repeats; r++)
+        {
+            using var cache = new KvCache(model.Config.NumLayers);
+            var clock = Stopwatch.StartNew();
+            var next = prompt.Select(i => (long)i).ToArray();
+            double ttft = 0;
+            for (int step = 0; step < newTokens; step++)
+            {
+                using var scope = NewDisposeScope();
+                var logits = model.Forward(tensor(next, [1, next.Length], device: device), cache)[0, -1];
+                var id = logits.argmax().item<long>();
+                if (step == 0) ttft = clock.Elapsed.TotalMilliseconds;
+                next = [id];
+            }
+            var total = clock.Elapsed.TotalMilliseconds;
+            if (r > 0) runs.Add((ttft, prompt.Length / (ttft / 1000), (newTokens - 1) / ((total - ttft) / 1000)));
+        }
+        return Summarize("TorchSharp eager", prompt.Length, newTokens, runs);
+    }
+
+    private static long[] Ones(int n)
+    {
+        var a = new long[n];
+        Array.Fill(a, 1L);
+        return a;
+    }
+
+    /// <summary>Per-figure medians of several measurements of one engine.</summary>
+    public static GenerationSpeed Median(IReadOnlyList<GenerationSpeed> runs) =>
+        Summarize(runs[0].Engine, runs[0].PromptTokens, runs[0].NewTokens, runs.Select(r => (r.TimeToFirstTokenMs, r.PrefillTokensPerSecond, r.DecodeTokensPerSecond)).ToList());
+
+    private static GenerationSpeed Summarize(string engine, int promptTokens, int newTokens, List<(double Ttft, double Prefill, double Decode)> runs)
+    {
+        static double Median(IEnumerable<double> values)
+        {
+            var sorted = values.Order().ToArray();
+            return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        }
+        return new GenerationSpeed(engine, promptTokens, newTokens, Median(runs.Select(r => r.Prefill)), Median(runs.Select(r => r.Decode)), Median(runs.Select(r => r.Ttft)));
+    }
+}
