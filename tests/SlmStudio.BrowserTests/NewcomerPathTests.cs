@@ -80,6 +80,8 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await page.GetByText("Tiny", new() { Exact = true }).ClickAsync();
         await page.FillAsync("#vocab-size", "512");
         await page.Locator("#vocab-size").BlurAsync();
+        // The Tiny size's speed is measured on this machine when the step opens.
+        await Assertions.Expect(page.Locator(".measured-speed").First).ToContainTextAsync("tokens/s", new() { Timeout = 180_000 });
         await ShotAsync(page, "architecture");
         await page.ClickAsync("#architecture-continue");
 
