@@ -5,7 +5,8 @@ using SlmStudio.Web.Data;
 namespace SlmStudio.Web.Jobs;
 
 /// <summary>Queues a run's chain: training, then export and registration as continuations.</summary>
-public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<StudioDbContext> dbFactory, Services.PresetBenchmarks benchmarks, TimeProvider clock, ILogger<RunScheduler> logger)
+public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<StudioDbContext> dbFactory, Services.PresetBenchmarks benchmarks,
+    Options.StudioPaths paths, TimeProvider clock, ILogger<RunScheduler> logger)
 {
     /// <summary>Creates a run from the project's current settings and queues it.</summary>
     public async Task<int> StartAsync(int projectId, string user, CancellationToken ct = default)
@@ -71,6 +72,14 @@ public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<St
         }
         else if (run.Status == RunStatus.Running) run.CancelRequested = true;
         await db.SaveChangesAsync();
+        // The worker sees the flag at its next heartbeat; when it runs on this machine, the trainer's stop file
+        // makes it stop at the next step already.
+        var runDir = paths.Run(runId);
+        if (run.CancelRequested && Directory.Exists(runDir))
+        {
+            try { await File.WriteAllTextAsync(Path.Combine(runDir, "CANCEL"), "Cancelled"); }
+            catch (IOException e) { logger.LogWarning(e, "Could not write the stop file of run {RunId}; the heartbeat will stop it", runId); }
+        }
     }
 
     /// <summary>Continues a cancelled or interrupted run from its last checkpoint.</summary>

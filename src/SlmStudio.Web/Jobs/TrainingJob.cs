@@ -83,6 +83,7 @@ public sealed class TrainingJob(
         using var kill = new CancellationTokenSource();
         using var heartbeatStop = new CancellationTokenSource();
         var stopReason = RunStatus.Cancelled;
+        var leaseLost = false;
         void AskToStop(RunStatus reason)
         {
             stopReason = reason;
@@ -90,7 +91,7 @@ public sealed class TrainingJob(
             kill.CancelAfter(StopGrace);
         }
         await using var onShutdown = shutdown.Register(() => AskToStop(RunStatus.Interrupted));
-        var heartbeat = HeartbeatAsync(runId, () => AskToStop(RunStatus.Cancelled), () => AskToStop(RunStatus.Interrupted), heartbeatStop.Token);
+        var heartbeat = HeartbeatAsync(runId, () => AskToStop(RunStatus.Cancelled), () => { leaseLost = true; AskToStop(RunStatus.Interrupted); }, heartbeatStop.Token);
 
         TrainerEvent? finished = null, error = null;
         var writer = new ProgressWriter(dbFactory, notifier, clock, runId);
@@ -118,6 +119,12 @@ public sealed class TrainingJob(
         await heartbeat;
         await writer.FlushAsync();
 
+        if (leaseLost)
+        {
+            // Another worker owns the run now; its status is not ours to write.
+            logger.LogWarning("Run {RunId}: this copy stopped after losing its lease", runId);
+            return;
+        }
         if (finished is { Cancelled: true })
         {
             // Shutdown: leave it for the start-up sweep to resume. User cancel: stays cancelled, can be resumed.
