@@ -68,6 +68,12 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await page.WaitForURLAsync(new Regex(@"/projects/\d+\?step=1$"));
         var projectUrl = page.Url;
 
+        // A half-finished project is saved: leave, come back from the project list, and continue where it stopped.
+        await page.GotoAsync(portal.BaseUrl);
+        await page.GetByText("Continue").ClickAsync();
+        await Assertions.Expect(page.Locator("#sample-data")).ToBeVisibleAsync();
+        await ShotAsync(page, "continued");
+
         // 3. Upload a text file; statistics appear.
         var handbook = Path.Combine(portal.RepoRoot, "src", "SlmStudio.Web", "SampleData", "handwritten", "employee-handbook.md");
         await page.SetInputFilesAsync("#upload", handbook);
