@@ -42,6 +42,20 @@ public static class Evaluation
         return result;
     }
 
+    /// <summary>
+    /// The simple baseline every model must beat: validation loss (nats per token) of a model that only knows how often
+    /// each token occurs in the training text (add-one smoothed), with no context at all.
+    /// </summary>
+    public static double UnigramBaselineLoss(IReadOnlyList<int> trainIds, IReadOnlyList<int> validationIds, int vocabSize)
+    {
+        var counts = new long[vocabSize];
+        foreach (var id in trainIds) counts[id]++;
+        var total = (double)trainIds.Count + vocabSize;
+        // Position 0 is never predicted (as in the windows above), so the baseline scores the same tokens as the model.
+        var nats = validationIds.Skip(1).Sum(id => -Math.Log((counts[id] + 1) / total));
+        return nats / Math.Max(1, validationIds.Count - 1);
+    }
+
     /// <summary>Bits per character from a mean loss in nats per token and the text's characters per token.</summary>
     public static double BitsPerCharacter(double meanLossNats, double charactersPerToken) =>
         meanLossNats / (Math.Log(2) * charactersPerToken);

@@ -12,7 +12,7 @@ namespace SlmStudio.Core.Training;
 public sealed record RunSettings(
     TrainingOptions Options, string Preset, LlamaConfig Config, int BatchSize, int ContextLength, double PeakLearningRate,
     long TrainTokens, long ValidationTokens, long TrainCharacters, long ValidationCharacters, IReadOnlyList<string> SamplePrompts,
-    IReadOnlyList<string> SourceFiles, DateTimeOffset CreatedAt);
+    IReadOnlyList<string> SourceFiles, DateTimeOffset CreatedAt, double BaselineValLoss);
 
 /// <summary>
 /// Trains one run in a run folder: prepares tokens, picks the model, then steps AdamW with a warmup + cosine schedule,
@@ -63,7 +63,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
 
         Report(new TrainingStarted(settings.Preset, config.ParameterCount, state.MaxSteps, state.Step, device.type.ToString().ToLowerInvariant(),
             config.VocabSize, settings.ContextLength, settings.BatchSize, settings.TrainTokens, settings.ValidationTokens,
-            settings.PeakLearningRate, settings.Options.BaseModel));
+            settings.PeakLearningRate, settings.Options.BaseModel, settings.BaselineValLoss));
 
         var clock = Stopwatch.StartNew();
         var elapsedBefore = state.ElapsedSeconds;
@@ -166,7 +166,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         }
 
         var finished = new TrainingFinished(step, bestValLoss, Math.Exp(bestValLoss), Evaluation.BitsPerCharacter(bestValLoss, charsPerToken),
-            cancelled, ModelDir, elapsedBefore + clock.Elapsed.TotalSeconds, tokensSeen);
+            cancelled, ModelDir, elapsedBefore + clock.Elapsed.TotalSeconds, tokensSeen, settings.BaselineValLoss);
         if (!cancelled) AtomicFile.WriteAllText(Path.Combine(_run, "result.json"), finished.ToJsonLine());
         Report(finished);
         return finished;
@@ -278,7 +278,8 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         var settings = new RunSettings(options, presetName, config, options.BatchSize ?? preset?.BatchSize ?? 8, context,
             options.LearningRate ?? (baseConfig is not null ? 3e-4 : preset!.LearningRate),
             trainIds.Count, valIds.Count, corpus.TrainCharacters, corpus.ValidationCharacters,
-            SamplePrompts(corpus.ValidationDocuments), corpus.SourceFiles, DateTimeOffset.UtcNow);
+            SamplePrompts(corpus.ValidationDocuments), corpus.SourceFiles, DateTimeOffset.UtcNow,
+            Evaluation.UnigramBaselineLoss(trainIds, valIds, vocab));
         AtomicFile.WriteAllText(RunFile, JsonSerializer.Serialize(settings, new JsonSerializerOptions(TrainingEvent.Json) { WriteIndented = true }));
         return (settings, tokenizer);
     }

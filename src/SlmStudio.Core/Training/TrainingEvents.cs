@@ -35,7 +35,7 @@ public abstract record TrainingEvent
 
 public sealed record TrainingStarted(
     string Preset, long Parameters, int MaxSteps, int StartStep, string Device, int VocabSize, int ContextLength,
-    int BatchSize, long TrainTokens, long ValidationTokens, double LearningRate, string? BaseModel) : TrainingEvent;
+    int BatchSize, long TrainTokens, long ValidationTokens, double LearningRate, string? BaseModel, double BaselineValLoss) : TrainingEvent;
 
 public sealed record TrainingStep(
     int Step, int MaxSteps, double Loss, double Lr, double TokensPerSecond, double ElapsedSeconds, double EtaSeconds) : TrainingEvent;
@@ -49,7 +49,7 @@ public sealed record CheckpointSaved(int Step) : TrainingEvent;
 
 public sealed record TrainingFinished(
     int Step, double BestValLoss, double Perplexity, double BitsPerChar, bool Cancelled, string ModelDir,
-    double ElapsedSeconds, long TokensSeen) : TrainingEvent;
+    double ElapsedSeconds, long TokensSeen, double BaselineValLoss) : TrainingEvent;
 
 /// <summary>Something worth telling the user that is not an error (e.g. why the auto preset chose a size).</summary>
 public sealed record TrainingMessage(string Text) : TrainingEvent;

@@ -24,6 +24,9 @@ public class TrainerTests
         Assert.False(finished.Cancelled);
         Assert.Equal(300, finished.Step);
         Assert.True(finished.BestValLoss < 0.5 * unigram, $"validation loss {finished.BestValLoss:F3} is not far below the unigram entropy {unigram:F3}");
+        // The reported baseline is a unigram model fitted on the training text: never better than the validation text's own unigram entropy.
+        Assert.True(finished.BaselineValLoss >= unigram - 0.01, $"baseline {finished.BaselineValLoss:F3} below entropy {unigram:F3}");
+        Assert.Equal(finished.BaselineValLoss, recorder.Events.OfType<TrainingStarted>().Single().BaselineValLoss);
 
         var evals = recorder.Events.OfType<EvaluationResult>().ToList();
         Assert.Equal([100, 200, 300], evals.Select(e => e.Step));
