@@ -69,7 +69,11 @@ public sealed class TrainingJob(
         string dataPath;
         try
         {
-            dataPath = resume ? Path.Combine(runDir, "input") : await trainingData.PrepareAsync(run, runDir, CancellationToken.None);
+            // Runs from before dataset versions resume on the copy of the files they made then.
+            var legacyInput = Path.Combine(runDir, "input");
+            dataPath = resume && run.DatasetVersionId is null && Directory.Exists(legacyInput)
+                ? legacyInput
+                : await trainingData.PrepareAsync(run, runDir, CancellationToken.None);
         }
         catch (UserFacingException e)
         {
