@@ -53,6 +53,20 @@ public static class DataDocuments
         return builder.Build();
     }
 
+    /// <summary>A PDF of many pages, 50 lines a page.</summary>
+    public static byte[] PdfPages(IReadOnlyList<string> lines)
+    {
+        var builder = new PdfDocumentBuilder();
+        var font = builder.AddStandard14Font(Standard14Font.Helvetica);
+        foreach (var pageLines in lines.Chunk(50))
+        {
+            var page = builder.AddPage(UglyToad.PdfPig.Content.PageSize.A4);
+            double y = 800;
+            foreach (var line in pageLines) { page.AddText(line, 8, new PdfPoint(30, y), font); y -= 15; }
+        }
+        return builder.Build();
+    }
+
     /// <summary>Sentences that differ enough from each other not to count as near duplicates.</summary>
     public static string Prose(string topic, int sentences) => string.Join(" ", Enumerable.Range(0, sentences).Select(i =>
         $"Note {i} about {topic}: the team checked item {i * 7 + 3} on day {i % 28 + 1} and wrote {(i * 13) % 97} remarks for shelf {(char)('A' + i % 26)}{i}."));

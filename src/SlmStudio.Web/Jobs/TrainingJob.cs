@@ -81,6 +81,8 @@ public sealed class TrainingJob(
             return;
         }
 
+        // The dataset version may have been frozen just now: open pages reload the run to show it.
+        notifier.Publish(new RunUpdate(runId, null, RunStatus.Running));
         var args = BuildArguments(run, dataPath, runDir, resume, await BaseModelFolderAsync(run));
         logger.LogInformation("Run {RunId} starts slm {Arguments}", runId, string.Join(' ', args));
 

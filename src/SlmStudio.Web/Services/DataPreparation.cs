@@ -243,7 +243,7 @@ public sealed class DataPreparation(
             var project = await db.Projects.SingleAsync(p => p.Id == projectId, ct);
             if (project.DatasetVersionId is { } id && await db.DatasetVersions.SingleOrDefaultAsync(d => d.Id == id, ct) is { } current) return current;
             if (!await db.DataFiles.AnyAsync(f => f.ProjectId == projectId, ct))
-                throw new UserFacingException("This project has no documents. Go back to the Data step and upload some files.");
+                throw new UserFacingException("This project has no usable documents. Go back to the Data step and upload some files.");
         }
         await ExtractAsync(projectId, ct);
         return await FreezeAsync(await ReviewAsync(projectId, null, ct), user, ct);
