@@ -85,8 +85,8 @@ public sealed class DataStepBrowserTests(PortalFixture portal, ITestOutputHelper
         await page.ClickAsync("#data-review");
         var redactions = page.Locator("#review-redactions");
         await Assertions.Expect(redactions).ToContainTextAsync("[EMAIL]");
-        await Assertions.Expect(redactions.Locator("tr[data-kind='Email'] .redaction-count")).ToHaveTextAsync("1");
-        await Assertions.Expect(redactions).ToContainTextAsync("handbook.docx");
+        await Assertions.Expect(redactions.Locator("[data-kind='Email'] .redaction-count")).ToHaveTextAsync("1");
+        await Assertions.Expect(redactions).ToContainTextAsync("handbook.docx, paragraph 7");
         Assert.DoesNotContain("hr.desk@brightwater.example", await page.InnerTextAsync("#review-panel"));
         await ShotAsync(page, "review");
 

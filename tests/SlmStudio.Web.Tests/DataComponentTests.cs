@@ -70,18 +70,18 @@ public sealed class DataComponentTests : BunitContext
         var settings = new DatasetSettings { Task = DatasetTask.Text };
         var cut = Render<ReviewSummary>(p => p.Add(x => x.Review, ReviewOf(settings)).Add(x => x.Settings, settings));
 
-        var row = cut.Find("tr.redaction-kind[data-kind='Email']");
+        var row = cut.Find(".redaction-kind[data-kind='Email']");
         Assert.Equal("2", row.QuerySelector(".redaction-count")!.TextContent);
         Assert.Contains("[EMAIL]", row.TextContent);
         var examples = cut.FindAll(".redaction-example").Select(e => e.TextContent).ToList();
         Assert.Equal(2, examples.Count);
-        Assert.Contains(examples, e => e.Contains("orders.txt, at 1"));
+        Assert.Contains(examples, e => e.Contains("orders.txt, line 1"));
         Assert.DoesNotContain("anna.smith@example.com", cut.Markup);
         Assert.DoesNotContain("bob@example.org", cut.Markup);
 
         var duplicates = cut.Find("#review-duplicates").TextContent;
         Assert.Contains("Removed 1 exact and 0 near duplicates", duplicates);
-        Assert.Contains("orders.txt, at 7 repeats orders.txt, at 5", duplicates);
+        Assert.Contains("orders.txt, line 7 repeats orders.txt, line 5", duplicates);
         Assert.Contains("4", cut.Find("#review-totals").TextContent);
     }
 
