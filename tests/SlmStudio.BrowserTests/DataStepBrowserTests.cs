@@ -98,6 +98,7 @@ public sealed class DataStepBrowserTests(PortalFixture portal, ITestOutputHelper
         var small = await phone.NewPageAsync();
         await small.GotoAsync(projectUrl);
         await Assertions.Expect(small.Locator("#data-stats")).ToContainTextAsync("2 of 2 usable");
+        await Assertions.Expect(small.Locator("#current-dataset")).ToContainTextAsync("Frozen as dataset version");
         await small.ClickAsync("#data-review");
         await Assertions.Expect(small.Locator("#review-redactions")).ToContainTextAsync("[EMAIL]");
         var overflow = await small.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
