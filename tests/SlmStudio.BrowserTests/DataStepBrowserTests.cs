@@ -63,6 +63,8 @@ public sealed class DataStepBrowserTests(PortalFixture portal, ITestOutputHelper
         var exe = Path.Combine(folder, "tool.exe");
         await File.WriteAllBytesAsync(exe, [0x4D, 0x5A, 0x90, 0, 3, 0, 0, 0]);
 
+        // Uploading and reading the files takes a few seconds on a busy machine, more than Playwright's 5 s default.
+        Assertions.SetDefaultExpectTimeout(60_000);
         await using var context = await portal.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
         context.SetDefaultTimeout(60_000);
         var page = await context.NewPageAsync();
