@@ -4,8 +4,9 @@ namespace SlmStudio.Core.Training;
 
 /// <summary>
 /// Training text split into train and validation documents. A dataset version folder (dataset.json, train.txt,
-/// val.txt) keeps its frozen split; otherwise the last part of every document (at a paragraph break) is held out,
-/// so that validation covers every source.
+/// val.txt) keeps its frozen split; otherwise every document gives up the same share for validation: evenly spaced
+/// blocks of a long document (a single big file often changes topic from start to end, so its tail alone would not
+/// resemble the rest), or the last part of a short one, always cut at a paragraph break.
 /// </summary>
 public sealed record TextCorpus(IReadOnlyList<string> TrainDocuments, IReadOnlyList<string> ValidationDocuments, IReadOnlyList<string> SourceFiles)
 {
@@ -48,20 +49,48 @@ public sealed record TextCorpus(IReadOnlyList<string> TrainDocuments, IReadOnlyL
 
         var train = new List<string>();
         var val = new List<string>();
-        foreach (var (_, text) in documents)
-        {
-            var cut = SplitPoint(text, 1 - validationFraction);
-            train.Add(text[..cut]);
-            if (cut < text.Length) val.Add(text[cut..]);
-        }
+        foreach (var (_, text) in documents) HoldOut(text, validationFraction, train, val);
         if (val.Count == 0) throw new EngineException("The text is too short to hold some of it back for validation. Add more text.");
         return new TextCorpus(train, val, documents.Select(d => d.File).ToList());
     }
 
-    /// <summary>A paragraph (or at least line) break near the given fraction of the text, so no sentence is cut in two.</summary>
-    private static int SplitPoint(string text, double fraction)
+    private const int BlocksPerDocument = 100;
+    private const int MinimumBlockCharacters = 1_000;
+
+    /// <summary>Moves every k-th block of <paramref name="text"/> (k = 1 / fraction) to validation; contiguous rest stays training.</summary>
+    private static void HoldOut(string text, double fraction, List<string> train, List<string> val)
     {
-        var target = (int)(text.Length * fraction);
+        var every = (int)Math.Round(1 / fraction);
+        var blockLength = Math.Max(MinimumBlockCharacters, text.Length / BlocksPerDocument);
+        if (fraction <= 0 || text.Length < 2 * every * blockLength)
+        {
+            var cut = SplitPoint(text, 1 - fraction);
+            train.Add(text[..cut]);
+            if (cut < text.Length) val.Add(text[cut..]);
+            return;
+        }
+        var start = 0;
+        var trainStart = 0;
+        for (int block = 0; start < text.Length; block++)
+        {
+            var end = start + blockLength >= text.Length ? text.Length : SplitPoint(text, start + blockLength);
+            if (end <= start) end = Math.Min(text.Length, start + blockLength);
+            if (block % every == every / 2 && end > start)
+            {
+                if (start > trainStart) train.Add(text[trainStart..start]);
+                val.Add(text[start..end]);
+                trainStart = end;
+            }
+            start = end;
+        }
+        if (trainStart < text.Length) train.Add(text[trainStart..]);
+    }
+
+    private static int SplitPoint(string text, double fraction) => SplitPoint(text, (int)(text.Length * fraction));
+
+    /// <summary>A paragraph (or at least line) break near <paramref name="target"/>, so no sentence is cut in two.</summary>
+    private static int SplitPoint(string text, int target)
+    {
         var window = Math.Max(200, text.Length / 20);
         foreach (var separator in new[] { "\n\n", "\n", ". ", " " })
         {

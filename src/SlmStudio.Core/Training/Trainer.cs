@@ -78,6 +78,9 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         var cancelled = false;
         var parameters = model.parameters().ToArray();
         const int probeSteps = 4;
+        double trainSeconds = 0, trainSecondsAtProbe = 0;
+        var stepAtProbe = 0;
+        var recalibrated = state.MaxSteps > 0; // a resumed run keeps the schedule it fixed
 
         while (step < maxSteps)
         {
@@ -89,22 +92,36 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             }
             var schedule = new LearningRateSchedule(settings.PeakLearningRate, warmup, maxSteps == int.MaxValue ? 1_000_000 : maxSteps, settings.Options.MinLearningRateFraction);
             var lr = schedule.At(step);
+            var stepStart = Stopwatch.GetTimestamp();
             TrainStep(model, optimizer, batches, parameters, step, lr, runningLoss, settings.Options.GradientAccumulation, settings.Options.GradientClip);
+            trainSeconds += Stopwatch.GetElapsedTime(stepStart).TotalSeconds;
             step++;
             tokensSeen += tokensPerStep;
             intervalSteps++;
 
-            if (maxSteps == int.MaxValue && step == state.Step + probeSteps)
+            if (budgetSeconds is { } budgetTotal && (maxSteps == int.MaxValue ? step == state.Step + probeSteps : !recalibrated && clock.Elapsed.TotalSeconds >= 0.1 * budgetTotal))
             {
-                // Time budget: the first steps measured this machine's speed; fix the schedule so that it ends in time.
-                var measured = intervalClock.Elapsed.TotalSeconds / intervalSteps;
+                // Time budget: measured speed fixes the schedule so that it ends in time. It is measured twice — over
+                // the first steps, then again at a tenth of the budget — because a machine busy with other work
+                // at the start would otherwise leave most of the budget unused.
+                var first = maxSteps == int.MaxValue;
+                var measured = first ? trainSeconds / (step - state.Step) : (trainSeconds - trainSecondsAtProbe) / (step - stepAtProbe);
                 var evalSeconds = measured / 3 * Math.Ceiling(valWindows.Count / (double)settings.BatchSize) + 0.05 * settings.Options.SampleTokens;
                 var perStep = measured + evalSeconds / settings.Options.EvalEvery;
-                var remaining = budgetSeconds!.Value - elapsedBefore - clock.Elapsed.TotalSeconds - evalSeconds - 2;
-                maxSteps = Math.Max(step + 1, step + (int)(remaining / perStep));
-                warmup = settings.Options.WarmupSteps ?? DefaultWarmup(maxSteps, settings.Options.BaseModel is not null);
-                state = state with { MaxSteps = maxSteps, WarmupSteps = warmup };
-                Report(new TrainingMessage($"Measured {tokensPerStep / measured:N0} tokens/s: {maxSteps:N0} steps fit in the {budgetSeconds.Value / 60:0.#}-minute budget."));
+                var remaining = budgetTotal - elapsedBefore - clock.Elapsed.TotalSeconds - evalSeconds - 2;
+                var fitted = Math.Max(step + 1, step + (int)(remaining / perStep));
+                if (first)
+                {
+                    warmup = settings.Options.WarmupSteps ?? DefaultWarmup(fitted, settings.Options.BaseModel is not null);
+                    (trainSecondsAtProbe, stepAtProbe) = (trainSeconds, step);
+                }
+                else recalibrated = true;
+                if (first || Math.Abs(fitted - maxSteps) > 0.05 * maxSteps)
+                {
+                    maxSteps = fitted;
+                    state = state with { MaxSteps = maxSteps, WarmupSteps = warmup };
+                    Report(new TrainingMessage($"Measured {tokensPerStep / measured:N0} tokens/s: {maxSteps:N0} steps fit in the {budgetTotal / 60:0.#}-minute budget."));
+                }
             }
 
             var isLast = step >= maxSteps;
