@@ -85,6 +85,7 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await Assertions.Expect(page.Locator("#review-panel")).ToBeVisibleAsync();
         await ShotAsync(page, "data-review");
         await page.ClickAsync("#data-continue");
+        await Assertions.Expect(page.Locator("#architecture-continue")).ToBeVisibleAsync();
 
         // 4. Tiny preset, small vocabulary for the small file.
         await page.GetByText("Tiny", new() { Exact = true }).ClickAsync();
