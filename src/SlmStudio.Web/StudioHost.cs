@@ -44,6 +44,8 @@ public static class StudioHost
         services.AddSingleton<RunLeases>();
         services.AddSingleton<RunScheduler>();
         services.AddSingleton<DataUploads>();
+        services.AddSingleton<DataNotifier>();
+        services.AddSingleton<DataPreparation>();
         services.AddSingleton<TrainingData>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<PresetBenchmarks>();

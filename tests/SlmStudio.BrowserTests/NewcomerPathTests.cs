@@ -80,7 +80,12 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await Assertions.Expect(page.Locator("#data-stats")).ToContainTextAsync("1 of 1 usable");
         await ExpectCleanPageAsync(page);
         await ShotAsync(page, "data-uploaded");
+        // Review (personal data, duplicates), then freeze the dataset version and continue.
+        await page.ClickAsync("#data-review");
+        await Assertions.Expect(page.Locator("#review-panel")).ToBeVisibleAsync();
+        await ShotAsync(page, "data-review");
         await page.ClickAsync("#data-continue");
+        await Assertions.Expect(page.Locator("#architecture-continue")).ToBeVisibleAsync();
 
         // 4. Tiny preset, small vocabulary for the small file.
         await page.GetByText("Tiny", new() { Exact = true }).ClickAsync();
@@ -100,6 +105,7 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await page.ClickAsync("#start-training");
         await page.WaitForURLAsync(new Regex(@"/runs/\d+$"));
         var runUrl = page.Url;
+        await Assertions.Expect(page.Locator("#run-dataset")).ToContainTextAsync("Trains on dataset version");
 
         // 6. Watch it live, in two tabs at once.
         var second = await context.NewPageAsync();
@@ -125,6 +131,8 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         // 8. Version 1 is in the registry.
         await page.GotoAsync($"{portal.BaseUrl}/models");
         await Assertions.Expect(page.Locator(".version-number").First).ToHaveTextAsync("Version 1");
+        await page.GetByText("Details").First.ClickAsync();
+        await Assertions.Expect(page.Locator(".dataset-version").First).ToContainTextAsync("records");
         await ShotAsync(page, "models");
 
         // 9. The playground streams text.

@@ -123,3 +123,58 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Assert.Equal(1, notifier.SubscriberCount(runId));
     }
 }
+
+public sealed class DataStepComponentTests : BunitContext, IAsyncLifetime
+{
+    private StudioTestHost _host = default!;
+
+    public async Task InitializeAsync()
+    {
+        _host = await StudioTestHost.StartAsync();
+        JSInterop.Mode = JSRuntimeMode.Loose;
+        Services.AddMudServices();
+        Services.AddSingleton(_host.Get<IDbContextFactory<StudioDbContext>>());
+        Services.AddSingleton(_host.Get<DataUploads>());
+        Services.AddSingleton(_host.Get<DataPreparation>());
+        Services.AddSingleton(_host.Get<DataNotifier>());
+    }
+
+    public new async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _host.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Data_step_shows_pushed_extraction_progress_then_the_files_with_their_problems()
+    {
+        var project = await _host.AddProjectAsync();
+        var uploads = _host.Get<DataUploads>();
+        await uploads.SaveAsync(project.Id, "policy.txt", new MemoryStream(System.Text.Encoding.UTF8.GetBytes(DataDocuments.Prose("leave", 30))), default);
+        await uploads.SaveAsync(project.Id, "numbers.csv", new MemoryStream("a,b\n1,2\n3,4"u8.ToArray()), default);
+        var notifier = _host.Get<DataNotifier>();
+
+        // Files left waiting are picked up by the page itself (as after a restart) and read in the background.
+        var cut = Render<DataStep>(p => p.Add(x => x.ProjectId, project.Id));
+        cut.WaitForAssertion(() =>
+        {
+            Assert.Empty(cut.FindAll("#extract-progress"));
+            var failed = cut.Find(".data-file[data-status='Failed']").TextContent;
+            Assert.Contains("numbers.csv", failed);
+            Assert.Contains("No column of this file holds text", failed);
+            Assert.Contains("1 of 2 usable", cut.Find("#data-stats").TextContent);
+        }, TimeSpan.FromSeconds(30));
+
+        // Progress pushed by an extraction shows as a bar with the file being read, and goes when it is finished.
+        notifier.Publish(new DataUpdate(project.Id, new Core.Data.DataProgress("extract", 3, 10, "big.pdf")));
+        cut.WaitForAssertion(() => Assert.Contains("Reading the files: 3 of 10 done (now: big.pdf)", cut.Find("#extract-progress").TextContent));
+        Assert.True(cut.Find("#data-review").HasAttribute("disabled"));
+        notifier.Publish(new DataUpdate(project.Id, null, FilesChanged: true, Finished: true));
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("#extract-progress")));
+        Assert.False(cut.Find("#data-review").HasAttribute("disabled"));
+
+        cut.Find("#data-review").Click();
+        cut.WaitForAssertion(() => Assert.Contains("No emails, phone numbers", cut.Find("#review-redactions").TextContent));
+        Assert.NotNull(cut.Find("#data-continue"));
+    }
+}

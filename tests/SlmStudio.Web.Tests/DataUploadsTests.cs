@@ -1,87 +1,63 @@
 using System.Text;
-using SlmStudio.Web.Jobs;
+using SlmStudio.Core.Data;
 using SlmStudio.Web.Services;
 
 namespace SlmStudio.Web.Tests;
 
-public class DataUploadsTests(Xunit.Abstractions.ITestOutputHelper output)
+public class DataUploadsTests
 {
     [Fact]
-    public async Task Text_in_an_older_encoding_is_decoded_and_stored_as_UTF8()
+    public async Task Text_in_an_older_encoding_is_decoded()
     {
         await using var host = await StudioTestHost.StartAsync();
         var project = await host.AddProjectAsync();
         var text = string.Concat(Enumerable.Repeat("Caf\u00e9 cr\u00e8me, na\u00efve r\u00e9sum\u00e9 du personnel. ", 40)).Trim();
 
-        var file = await host.Get<DataUploads>().SaveAsync(project.Id, "ancien.txt", new MemoryStream(Encoding.Latin1.GetBytes(text)), default);
+        var outcome = await host.Get<DataUploads>().SaveAsync(project.Id, "ancien.txt", new MemoryStream(Encoding.Latin1.GetBytes(text)), default);
+        await host.Get<DataPreparation>().ExtractAsync(project.Id, default);
 
-        Assert.Null(file.Problem);
-        var stored = await File.ReadAllTextAsync(Path.Combine(host.Get<Options.StudioPaths>().Uploads(project.Id), file.StoredName), Encoding.UTF8);
-        Assert.Equal(text, stored);
+        await using var db = await host.DbAsync();
+        var file = await db.DataFiles.FindAsync(outcome.File!.Id);
+        Assert.Null(file!.Problem);
+        Assert.StartsWith(file.Preview.TrimEnd('…'), text);
+        Assert.Contains("Café crème, naïve résumé", file.Preview);
+        Assert.Equal(text.Length, file.Characters);
     }
 
     [Fact]
-    public async Task Stores_text_under_a_generated_name_and_counts_it()
+    public async Task Stores_under_a_generated_name_keeps_the_original_as_data_and_counts_it()
     {
         await using var host = await StudioTestHost.StartAsync();
         var project = await host.AddProjectAsync();
         var uploads = host.Get<DataUploads>();
         var text = "Grüße aus Millbrook. " + string.Concat(Enumerable.Repeat("The kettle boils water. ", 100)).TrimEnd();
 
-        var file = await uploads.SaveAsync(project.Id, "../../etc/notes.txt", new MemoryStream(Encoding.UTF8.GetBytes(text)), default);
+        var outcome = await uploads.SaveAsync(project.Id, "../../etc/notes.txt", new MemoryStream(Encoding.UTF8.GetBytes(text)), default);
 
-        Assert.Null(file.Problem);
-        Assert.Equal("notes.txt", file.OriginalName);
-        Assert.Equal(text.Length, file.Characters);
+        var file = outcome.File!;
+        Assert.Equal("../../etc/notes.txt", file.OriginalName);
         Assert.Matches("^[0-9a-f]{32}\\.txt$", file.StoredName);
-        var stored = Path.Combine(host.Get<Options.StudioPaths>().Uploads(project.Id), file.StoredName);
-        Assert.Equal(text, await File.ReadAllTextAsync(stored));
+        Assert.True(File.Exists(Path.Combine(host.Get<Options.StudioPaths>().Uploads(project.Id), file.StoredName)));
+        Assert.Equal(1, (await uploads.StatisticsAsync(project.Id)).WaitingFiles);
+
+        await host.Get<DataPreparation>().ExtractAsync(project.Id, default);
         var stats = await uploads.StatisticsAsync(project.Id);
-        Assert.Equal((1, 1, (long)text.Length), (stats.Files, stats.UsableFiles, stats.Characters));
+        Assert.Equal((1, 1, 0, (long)text.Length), (stats.Files, stats.UsableFiles, stats.WaitingFiles, stats.Characters));
+        Assert.Equal(TokenEstimate.FromCharacters(text.Length), stats.EstimatedTokens);
         Assert.True(stats.Enough);
     }
 
     [Fact]
-    public async Task Explains_empty_files_wrong_encodings_and_too_little_text()
+    public async Task Accept_list_and_size_limit_come_from_the_settings()
     {
-        await using var host = await StudioTestHost.StartAsync();
-        var project = await host.AddProjectAsync();
+        await using var host = await StudioTestHost.StartAsync(new() { ["Studio:UploadExtensions"] = ".txt, md,.exe", ["Studio:MaxUploadMegabytes"] = "2" });
         var uploads = host.Get<DataUploads>();
-
-        var empty = await uploads.SaveAsync(project.Id, "empty.md", new MemoryStream(Encoding.UTF8.GetBytes("  \n\n ")), default);
-        Assert.NotNull(empty.Problem);
-        Assert.Equal(0, empty.Characters);
-
-        // A program renamed to .txt is recognised by its content, not its name.
-        byte[] binary = [0x7F, (byte)'E', (byte)'L', (byte)'F', 2, 1, 1, 0, .. new byte[4000]];
-        var renamed = await uploads.SaveAsync(project.Id, "notes.txt", new MemoryStream(binary), default);
-        Assert.NotNull(renamed.Problem);
-        Assert.DoesNotContain("Exception", renamed.Problem);
-
-        await uploads.SaveAsync(project.Id, "short.txt", new MemoryStream("Only a line."u8.ToArray()), default);
-        var stats = await uploads.StatisticsAsync(project.Id);
-        Assert.Equal(3, stats.Files);
-        output.WriteLine($"empty: {empty.Problem}\nrenamed binary: {renamed.Problem}");
-        Assert.Equal(1, stats.UsableFiles);
-        Assert.False(stats.Enough);
-        Assert.Equal(2000, stats.MinimumCharacters);
-    }
-
-    [Fact]
-    public async Task Refuses_other_file_types_and_oversized_files_without_leaving_anything_behind()
-    {
-        await using var host = await StudioTestHost.StartAsync(new() { ["Studio:MaxUploadMegabytes"] = "1" });
+        Assert.Equal([".txt", ".md"], uploads.AcceptedExtensions); // .exe is never read, whatever the settings say
+        Assert.Equal(2L * 1024 * 1024, uploads.Limits.MaxFileBytes);
         var project = await host.AddProjectAsync();
-        var uploads = host.Get<DataUploads>();
-
-        var type = await Assert.ThrowsAsync<UserFacingException>(() => uploads.SaveAsync(project.Id, "report.exe", new MemoryStream([1, 2, 3]), default));
-        Assert.Contains(".txt or .md", type.Message);
-        var big = await Assert.ThrowsAsync<UserFacingException>(() => uploads.SaveAsync(project.Id, "big.txt", new MemoryStream(new byte[1024 * 1024 + 1]), default));
-        Assert.Contains("1 MB limit", big.Message);
-
-        var folder = host.Get<Options.StudioPaths>().Uploads(project.Id);
-        Assert.Empty(Directory.Exists(folder) ? Directory.GetFiles(folder) : []);
-        Assert.Equal(0, (await uploads.StatisticsAsync(project.Id)).Files);
+        var pdf = await uploads.SaveAsync(project.Id, "a.pdf", new MemoryStream(DataDocuments.Pdf("Some text")), default);
+        Assert.Null(pdf.File);
+        Assert.Contains("TXT, MD", pdf.Problem!.Fix);
     }
 
     [Fact]
@@ -92,6 +68,7 @@ public class DataUploadsTests(Xunit.Abstractions.ITestOutputHelper output)
         var uploads = host.Get<DataUploads>();
 
         var count = await uploads.AddSampleDataAsync(project.Id, default);
+        await host.Get<DataPreparation>().ExtractAsync(project.Id, default);
 
         var stats = await uploads.StatisticsAsync(project.Id);
         Assert.True(count >= 8);

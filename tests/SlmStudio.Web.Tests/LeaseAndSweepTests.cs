@@ -100,7 +100,7 @@ public class LeaseAndSweepTests
         await using var db = await host.DbAsync();
         var run = await db.Runs.SingleAsync(r => r.Id == runId);
         Assert.Equal(RunStatus.Failed, run.Status);
-        Assert.Equal("This project has no usable documents. Go back to the Data step and upload some text files.", run.Error);
+        Assert.Equal("This project has no usable documents. Go back to the Data step and upload some files.", run.Error);
         Assert.Null(run.LeaseOwner);
     }
 }

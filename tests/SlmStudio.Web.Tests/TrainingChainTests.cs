@@ -32,6 +32,10 @@ public class TrainingChainTests(ITestOutputHelper output)
         await using var host = await StudioTestHost.StartAsync();
         var project = await host.AddProjectAsync("Brightwater", ("The kettle", "the"), ("Brightwater", "zzqx-never"));
         await UploadHandwrittenSamplesAsync(host, project.Id);
+        // The data step: extract, review, freeze; the run and the registered version point at this dataset version.
+        var preparation = host.Get<DataPreparation>();
+        await preparation.ExtractAsync(project.Id, default);
+        var dataset = await preparation.FreezeAsync(await preparation.ReviewAsync(project.Id), "tester");
         await using (var db = await host.DbAsync())
         {
             var p = await db.Projects.SingleAsync(x => x.Id == project.Id);
@@ -49,6 +53,7 @@ public class TrainingChainTests(ITestOutputHelper output)
         {
             var run = await db.Runs.SingleAsync(r => r.Id == runId);
             Assert.True(run.Status == RunStatus.Trained, $"{run.Status}: {run.Error}");
+            Assert.Equal(dataset.Id, run.DatasetVersionId);
             Assert.Equal(3, run.Step);
             Assert.True(run.ValLoss > 0 && run.Perplexity > 1 && run.BitsPerChar > 0);
             Assert.True(run.Parameters > 100_000);
@@ -78,6 +83,7 @@ public class TrainingChainTests(ITestOutputHelper output)
             Assert.Equal(run.ModelVersionId, version.Id);
         }
         Assert.Equal(1, version.Number);
+        Assert.Equal(dataset.Id, version.DatasetVersionId);
         Assert.StartsWith("Passed", version.ParityResult);
         Assert.Equal(6, VersionDetails.Data(version).Count);
         var goals = VersionDetails.GoalResults(version);

@@ -28,6 +28,13 @@ public sealed class Project
     public int Seed { get; set; } = 1;
     public int? EvalEvery { get; set; }
 
+    /// <summary>Replace emails, phone numbers, IBANs, card numbers and national IDs with placeholders (on for new projects).</summary>
+    public bool RedactPersonalData { get; set; } = true;
+    /// <summary>Leave out exact and near-duplicate paragraphs/rows.</summary>
+    public bool RemoveDuplicates { get; set; } = true;
+    /// <summary>The dataset version frozen when the user last continued from the data step; new runs train on it.</summary>
+    public int? DatasetVersionId { get; set; }
+
     public List<GoalTest> GoalTests { get; set; } = [];
     public List<DataFile> Files { get; set; } = [];
     public List<TrainingRun> Runs { get; set; } = [];
@@ -43,20 +50,66 @@ public sealed class GoalTest
     public required string MustContain { get; set; }
 }
 
+public enum DataFileStatus { Waiting, Ready, Failed }
+
 /// <summary>An uploaded document, stored under a generated name outside wwwroot.</summary>
 public sealed class DataFile
 {
     public int Id { get; set; }
     public int ProjectId { get; set; }
+    /// <summary>The name the browser sent, kept as data only; show it through SafeFileName.ForDisplay.</summary>
     public required string OriginalName { get; set; }
     public required string StoredName { get; set; }
+    /// <summary>What the content is (Core.Data.DocumentKind), from its bytes, not its name.</summary>
+    public string Kind { get; set; } = "";
+    public DataFileStatus Status { get; set; }
+    /// <summary>Column mapping of a CSV/JSONL file in the engine's "text=body,label=category" form.</summary>
+    public string? Mapping { get; set; }
     public long Bytes { get; set; }
     public long Characters { get; set; }
     public long EstimatedTokens { get; set; }
+    public int Records { get; set; }
+    /// <summary>Label -> count, when the file has labels.</summary>
+    public string LabelCountsJson { get; set; } = "{}";
     /// <summary>Plain-English problem that keeps this file out of training; null when it is usable.</summary>
     public string? Problem { get; set; }
+    /// <summary>Every DataProblem of the file (errors, rows left out, notes), as JSON.</summary>
+    public string ProblemsJson { get; set; } = "[]";
+    /// <summary>The first characters of the extracted text.</summary>
+    public string Preview { get; set; } = "";
     public string Sha256 { get; set; } = "";
     public DateTimeOffset UploadedAt { get; set; }
+}
+
+/// <summary>
+/// A frozen, immutable dataset version (Core.Data.DatasetVersion): its folder under the jobs root holds train.txt,
+/// val.txt and dataset.json with the hashes. The row is the index the pages and lineage read.
+/// </summary>
+public sealed class DatasetVersionRecord
+{
+    public int Id { get; set; }
+    public int ProjectId { get; set; }
+    /// <summary>The engine's id: the first 16 hex digits of the content hash; also the folder name.</summary>
+    public required string DatasetId { get; set; }
+    public required string ContentSha256 { get; set; }
+    /// <summary>Folder relative to the jobs root (datasets/&lt;id&gt;).</summary>
+    public required string Folder { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public string CreatedBy { get; set; } = "";
+    public string Task { get; set; } = "";
+    public int Sources { get; set; }
+    public int Records { get; set; }
+    public long Characters { get; set; }
+    public long EstimatedTokens { get; set; }
+    public int TrainRecords { get; set; }
+    public int ValidationRecords { get; set; }
+    public int ExactDuplicatesRemoved { get; set; }
+    public int NearDuplicatesRemoved { get; set; }
+    /// <summary>Kind -> number of values replaced.</summary>
+    public string RedactionCountsJson { get; set; } = "{}";
+    public string SettingsJson { get; set; } = "{}";
+    /// <summary>The source files with their SHA-256 (Core.Data.DatasetSource list).</summary>
+    public string SourcesJson { get; set; } = "[]";
 }
 
 /// <summary>One training run: its settings, its latest progress, and the lease that keeps it from running twice.</summary>
@@ -79,6 +132,9 @@ public sealed class TrainingRun
     public int? MaxStepsSetting { get; set; }
     public int Seed { get; set; }
     public int? EvalEvery { get; set; }
+    /// <summary>The frozen dataset version this run trains on.</summary>
+    public int? DatasetVersionId { get; set; }
+    public DatasetVersionRecord? DatasetVersion { get; set; }
 
     public string? HangfireJobId { get; set; }
     public bool CancelRequested { get; set; }
@@ -126,6 +182,9 @@ public sealed class ModelVersion
     /// <summary>Folder of the artifacts, relative to the models root.</summary>
     public required string Folder { get; set; }
     public string CodeVersion { get; set; } = "";
+    /// <summary>The dataset version the run that made this model trained on.</summary>
+    public int? DatasetVersionId { get; set; }
+    public DatasetVersionRecord? DatasetVersion { get; set; }
     public string DataJson { get; set; } = "[]";
     public string SettingsJson { get; set; } = "{}";
     public double? ValLoss { get; set; }

@@ -7,6 +7,7 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
     public DbSet<Project> Projects => Set<Project>();
     public DbSet<GoalTest> GoalTests => Set<GoalTest>();
     public DbSet<DataFile> DataFiles => Set<DataFile>();
+    public DbSet<DatasetVersionRecord> DatasetVersions => Set<DatasetVersionRecord>();
     public DbSet<TrainingRun> Runs => Set<TrainingRun>();
     public DbSet<RunEvent> RunEvents => Set<RunEvent>();
     public DbSet<ModelVersion> ModelVersions => Set<ModelVersion>();
@@ -19,6 +20,13 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
         b.Entity<Project>().Property(p => p.Domain).HasConversion<string>();
         b.Entity<Project>().Property(p => p.UseCase).HasConversion<string>();
         b.Entity<TrainingRun>().Property(r => r.Status).HasConversion<string>();
+        b.Entity<DataFile>().Property(f => f.Status).HasConversion<string>();
+        b.Entity<DataFile>().HasIndex(f => new { f.ProjectId, f.Status });
+        b.Entity<DatasetVersionRecord>().ToTable("DatasetVersions");
+        b.Entity<DatasetVersionRecord>().HasIndex(d => new { d.ProjectId, d.DatasetId }).IsUnique();
+        // Dataset versions are immutable and referenced by runs and models: never deleted from under them.
+        b.Entity<TrainingRun>().HasOne(r => r.DatasetVersion).WithMany().HasForeignKey(r => r.DatasetVersionId).OnDelete(DeleteBehavior.Restrict);
+        b.Entity<ModelVersion>().HasOne(v => v.DatasetVersion).WithMany().HasForeignKey(v => v.DatasetVersionId).OnDelete(DeleteBehavior.Restrict);
         b.Entity<TrainingRun>().HasIndex(r => r.Status);
         b.Entity<TrainingRun>().Ignore(r => r.IsActive);
         b.Entity<RunEvent>().HasIndex(e => new { e.RunId, e.Id });

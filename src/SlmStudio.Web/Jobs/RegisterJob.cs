@@ -35,6 +35,7 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
         var version = await registry.RegisterAsync(run, staging, v =>
         {
             v.DataJson = dataJson;
+            v.DatasetVersionId = run.DatasetVersionId;
             v.SamplesJson = samples;
             v.GoalResultsJson = JsonSerializer.Serialize(goals);
             return Task.CompletedTask;

@@ -28,6 +28,7 @@ public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<St
             MaxStepsSetting = project.MaxSteps,
             Seed = project.Seed,
             EvalEvery = project.EvalEvery ?? await AutomaticEvalEveryAsync(project),
+            DatasetVersionId = project.DatasetVersionId,
         };
         db.Runs.Add(run);
         await db.SaveChangesAsync(ct);

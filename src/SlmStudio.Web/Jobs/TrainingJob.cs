@@ -69,7 +69,11 @@ public sealed class TrainingJob(
         string dataPath;
         try
         {
-            dataPath = resume ? Path.Combine(runDir, "input") : await trainingData.PrepareAsync(run, runDir, CancellationToken.None);
+            // Runs from before dataset versions resume on the copy of the files they made then.
+            var legacyInput = Path.Combine(runDir, "input");
+            dataPath = resume && run.DatasetVersionId is null && Directory.Exists(legacyInput)
+                ? legacyInput
+                : await trainingData.PrepareAsync(run, runDir, CancellationToken.None);
         }
         catch (UserFacingException e)
         {
@@ -77,6 +81,8 @@ public sealed class TrainingJob(
             return;
         }
 
+        // The dataset version may have been frozen just now: open pages reload the run to show it.
+        notifier.Publish(new RunUpdate(runId, null, RunStatus.Running));
         var args = BuildArguments(run, dataPath, runDir, resume, await BaseModelFolderAsync(run));
         logger.LogInformation("Run {RunId} starts slm {Arguments}", runId, string.Join(' ', args));
 

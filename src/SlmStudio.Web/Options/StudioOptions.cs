@@ -20,6 +20,16 @@ public sealed class StudioOptions
     /// <summary>Largest single upload accepted.</summary>
     [Range(1, 10_000)] public int MaxUploadMegabytes { get; set; } = 50;
 
+    /// <summary>File types the data step accepts (comma-separated extensions; the engine's own allowlist still applies).</summary>
+    [Required] public string UploadExtensions { get; set; } = ".txt,.md,.pdf,.docx,.csv,.jsonl,.html,.htm";
+
+    /// <summary>How large a DOCX (a zip) may become when unpacked.</summary>
+    [Range(1, 100_000)] public int MaxUncompressedMegabytes { get; set; } = 300;
+
+    /// <summary>Time and memory one PDF, DOCX or HTML file may take to read, in its own process.</summary>
+    [Range(1, 3600)] public int ParseTimeoutSeconds { get; set; } = 60;
+    [Range(64, 100_000)] public int ParseMemoryMegabytes { get; set; } = 1024;
+
     /// <summary>Less text than this cannot train a useful model; the data step says so.</summary>
     [Range(1, int.MaxValue)] public int MinimumTrainingCharacters { get; set; } = 20_000;
 

@@ -15,6 +15,8 @@ public sealed class StudioPaths(IOptions<StudioOptions> options, IHostEnvironmen
     public string HangfireDatabase => Root(_o.HangfireDatabasePath);
 
     public string Uploads(int projectId) => Path.Combine(Jobs, "uploads", $"project-{projectId}");
+    /// <summary>Frozen dataset versions, one folder per content hash, shared by every project that froze the same data.</summary>
+    public string Datasets => Path.Combine(Jobs, "datasets");
     public string Run(int runId) => Path.Combine(Jobs, "runs", $"run-{runId}");
     public string Benchmarks => Path.Combine(Jobs, "benchmark");
 

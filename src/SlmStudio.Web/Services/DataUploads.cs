@@ -1,5 +1,4 @@
-using System.Security.Cryptography;
-using System.Text;
+using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SlmStudio.Core.Data;
@@ -9,133 +8,178 @@ using SlmStudio.Web.Options;
 namespace SlmStudio.Web.Services;
 
 /// <summary>Figures the data step shows for a project.</summary>
-public sealed record DataStatistics(int Files, int UsableFiles, long Characters, long EstimatedTokens, int MinimumCharacters)
+public sealed record DataStatistics(int Files, int UsableFiles, int WaitingFiles, long Characters, long EstimatedTokens, int Records,
+    IReadOnlyDictionary<string, int> LabelCounts, int MinimumCharacters)
 {
     public bool Enough => Characters >= MinimumCharacters;
 }
 
+/// <summary>What became of one upload: the stored file, or the problem that kept it out (then nothing was kept).</summary>
+public sealed record UploadOutcome(DataFile? File, DataProblem? Problem);
+
 /// <summary>
-/// Stores uploaded TXT/MD files: streamed to disk under a generated name (never held in memory whole), then inspected
-/// and decoded by the engine's data pipeline (SlmStudio.Core.Data). The original name is kept only as data.
+/// Stores uploads (TXT, MD, PDF, DOCX, CSV, JSONL, HTML): streamed to disk under a generated name, never held in memory
+/// whole, checked by the engine (size, content sniffing, zip bombs) before a row is written. A refused upload leaves no
+/// file and no row. Extraction happens afterwards, off the page's thread, in <see cref="DataPreparation"/>.
 /// </summary>
 public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, IOptions<StudioOptions> options, TimeProvider clock, ILogger<DataUploads> logger)
 {
-    public static readonly string[] AllowedExtensions = [".txt", ".md"];
+    public const string ExtractedSuffix = ".extracted.json";
+
     public long MaxBytes => options.Value.MaxUploadMegabytes * 1024L * 1024L;
     public int MinimumCharacters => options.Value.MinimumTrainingCharacters;
 
-    public async Task<DataFile> SaveAsync(int projectId, string originalName, Stream content, CancellationToken ct)
+    public DataLimits Limits => DataLimits.Default with
     {
-        var name = Path.GetFileName(originalName);
-        var ext = Path.GetExtension(name).ToLowerInvariant();
-        if (!AllowedExtensions.Contains(ext))
-            throw new Jobs.UserFacingException($"'{name}' is not a text file this step accepts. Upload .txt or .md files.");
+        MaxFileBytes = MaxBytes,
+        MaxUncompressedBytes = options.Value.MaxUncompressedMegabytes * 1024L * 1024L,
+        ParseTimeout = TimeSpan.FromSeconds(options.Value.ParseTimeoutSeconds),
+        ParseMemoryBytes = options.Value.ParseMemoryMegabytes * 1024L * 1024L,
+    };
 
-        var folder = paths.Uploads(projectId);
-        Directory.CreateDirectory(folder);
-        var stored = $"{Guid.NewGuid():N}{ext}";
-        var path = Path.Combine(folder, stored);
-        var temp = path + ".part";
+    /// <summary>The configured extensions the engine can also read, such as ".txt", ".pdf".</summary>
+    public IReadOnlyList<string> AcceptedExtensions => [.. options.Value.UploadExtensions
+        .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(e => (e.StartsWith('.') ? e : "." + e).ToLowerInvariant())
+        .Where(FileInspector.AllowedExtensions.Contains)
+        .Distinct()];
+
+    /// <summary>For the file picker's accept attribute.</summary>
+    public string AcceptAttribute => string.Join(",", AcceptedExtensions);
+
+    /// <summary>"TXT, MD, PDF, …" for sentences.</summary>
+    public string AcceptedList => string.Join(", ", AcceptedExtensions.Where(e => e != ".htm").Select(e => e.TrimStart('.').ToUpperInvariant()));
+
+    public string FolderOf(int projectId) => paths.Uploads(projectId);
+    public string StoredPath(DataFile file) => Path.Combine(paths.Uploads(file.ProjectId), file.StoredName);
+    public string ExtractedPath(DataFile file) => StoredPath(file) + ExtractedSuffix;
+
+    public async Task<UploadOutcome> SaveAsync(int projectId, string originalName, Stream content, CancellationToken ct)
+    {
+        var display = SafeFileName.ForDisplay(originalName);
+        var ext = SafeFileName.Extension(originalName);
+        if (!AcceptedExtensions.Contains(ext))
+            return new(null, new DataProblem(display, null, ProblemSeverity.Error,
+                ext.Length == 0 ? "The file has no extension, so its type is unknown." : $"Files of type '{ext}' are not accepted here.",
+                $"Save or export it as one of {AcceptedList} and upload that."));
+
+        var limits = Limits;
+        var (stored, problem) = await UploadStore.SaveAsync(content, originalName, paths.Uploads(projectId), limits, ct);
+        if (stored is null) return new(null, problem);
+        var keep = false;
         try
         {
-            long bytes = 0;
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+            var check = FileInspector.Inspect(stored, originalName, limits);
+            if (!check.IsAccepted)
+                return new(null, check.Problems.FirstOrDefault(p => p.Severity == ProblemSeverity.Error)
+                    ?? new DataProblem(display, null, ProblemSeverity.Error, "This file cannot be read.", $"Upload one of {AcceptedList}."));
+
+            string? mapping = null;
+            if (check.Kind is DocumentKind.Csv or DocumentKind.Jsonl)
             {
-                var buffer = new byte[81920];
-                int read;
-                while ((read = await content.ReadAsync(buffer, ct)) > 0)
-                {
-                    bytes += read;
-                    if (bytes > MaxBytes)
-                        throw new Jobs.UserFacingException($"'{name}' is larger than the {options.Value.MaxUploadMegabytes} MB limit. Split it into smaller files.");
-                    sha.AppendData(buffer, 0, read);
-                    await output.WriteAsync(buffer.AsMemory(0, read), ct);
-                }
+                // The suggested text column lets the file go through at once; the mapping step can change it.
+                var preview = DocumentExtractor.PreviewTable(stored, originalName, limits);
+                mapping = SuggestedTextMapping(preview)?.ToString();
             }
-            // The engine's data pipeline sniffs the content (a renamed binary is refused), detects the encoding and
-            // cleans the text; the stored copy is that text as UTF-8, which is what training reads.
-            var limits = DataLimits.Default with { MaxFileBytes = MaxBytes };
-            var document = await DocumentExtractor.ExtractAsync(temp, name, null, limits, ct);
-            var error = document.Problems.FirstOrDefault(p => p.Severity == ProblemSeverity.Error);
-            string? problem = null;
-            long characters = 0;
-            if (!document.IsUsable)
-            {
-                problem = error is null ? $"'{name}' contains no text. Upload a file that contains text." : $"{error.Message} {error.Fix}";
-                File.Move(temp, path);
-            }
-            else
-            {
-                var text = string.Join("\n\n", document.Records.Select(r => r.Text));
-                await File.WriteAllTextAsync(path, text, new UTF8Encoding(false), ct);
-                characters = text.Length;
-            }
+            var (sha, bytes) = DocumentExtractor.HashFile(stored);
             var file = new DataFile
             {
                 ProjectId = projectId,
-                OriginalName = name,
-                StoredName = stored,
+                OriginalName = originalName,
+                StoredName = Path.GetFileName(stored),
+                Kind = check.Kind.ToString(),
+                Status = DataFileStatus.Waiting,
+                Mapping = mapping,
                 Bytes = bytes,
-                Characters = characters,
-                EstimatedTokens = TokenEstimate.FromCharacters(characters),
-                Problem = problem,
-                Sha256 = Convert.ToHexStringLower(sha.GetHashAndReset()),
+                Sha256 = sha,
                 UploadedAt = clock.GetUtcNow(),
             };
             await using var db = await dbFactory.CreateDbContextAsync(ct);
             db.DataFiles.Add(file);
+            // The project's frozen dataset no longer describes its data.
+            await db.Projects.Where(p => p.Id == projectId).ExecuteUpdateAsync(s => s.SetProperty(p => p.DatasetVersionId, (int?)null), ct);
             await db.SaveChangesAsync(ct);
-            logger.LogInformation("Project {ProjectId} received {FileName} ({Bytes} bytes, {Characters} characters)", projectId, name, bytes, characters);
-            return file;
+            keep = true;
+            logger.LogInformation("Project {ProjectId} received {FileName} as {StoredName} ({Kind}, {Bytes} bytes)", projectId, display, file.StoredName, check.Kind, bytes);
+            return new(file, null);
         }
         finally
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            if (!keep && File.Exists(stored)) File.Delete(stored);
         }
     }
+
+    /// <summary>Only the text column of the engine's suggestion: "Write like us" learns from text alone.</summary>
+    public static ColumnMapping? SuggestedTextMapping(TabularPreview preview) =>
+        preview.SuggestedTextColumn is { } column ? ColumnMapping.Text(column) : null;
+
+    public TabularPreview PreviewTable(DataFile file) => DocumentExtractor.PreviewTable(StoredPath(file), file.OriginalName, Limits);
 
     public async Task<DataStatistics> StatisticsAsync(int projectId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var files = await db.DataFiles.Where(f => f.ProjectId == projectId).ToListAsync(ct);
-        var usable = files.Where(f => f.Problem is null).ToList();
-        return new DataStatistics(files.Count, usable.Count, usable.Sum(f => f.Characters), usable.Sum(f => f.EstimatedTokens), MinimumCharacters);
+        var usable = Usable(files).ToList();
+        var labels = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var f in usable)
+        foreach (var (k, v) in LabelCounts(f))
+            labels[k] = labels.GetValueOrDefault(k) + v;
+        return new DataStatistics(files.Count, usable.Count, files.Count(f => f.Status == DataFileStatus.Waiting),
+            usable.Sum(f => f.Characters), usable.Sum(f => f.EstimatedTokens), usable.Sum(f => f.Records), labels, MinimumCharacters);
     }
 
-    /// <summary>The first characters of a stored file, for the preview.</summary>
-    public async Task<string> PreviewAsync(DataFile file, int characters = 600)
+    /// <summary>Extracted files with text and without an error; a second copy of the same content counts once.</summary>
+    public static IEnumerable<DataFile> Usable(IEnumerable<DataFile> files)
     {
-        var path = Path.Combine(paths.Uploads(file.ProjectId), file.StoredName);
-        if (file.Problem is not null || !File.Exists(path)) return "";
-        using var reader = new StreamReader(path, Encoding.UTF8);
-        var buffer = new char[characters];
-        var read = await reader.ReadBlockAsync(buffer.AsMemory());
-        return new string(buffer, 0, read);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var f in files.OrderBy(f => f.Id))
+            if (f.Status == DataFileStatus.Ready && f.Problem is null && f.Records > 0 && seen.Add(f.Sha256)) yield return f;
     }
 
+    public static IReadOnlyList<DataProblem> Problems(DataFile f) => Read<List<DataProblem>>(f.ProblemsJson) ?? [];
+    public static IReadOnlyDictionary<string, int> LabelCounts(DataFile f) => Read<Dictionary<string, int>>(f.LabelCountsJson) ?? [];
+
+    private static T? Read<T>(string json)
+    {
+        try { return JsonSerializer.Deserialize<T>(json, DatasetVersion.Json); }
+        catch (JsonException) { return default; }
+    }
+
+    /// <summary>Removes one upload: its row, its stored bytes and its extracted text. Frozen dataset versions are copies and stay intact.</summary>
     public async Task DeleteAsync(int fileId)
     {
         await using var db = await dbFactory.CreateDbContextAsync();
         var file = await db.DataFiles.FindAsync(fileId);
         if (file is null) return;
         db.DataFiles.Remove(file);
+        await db.Projects.Where(p => p.Id == file.ProjectId).ExecuteUpdateAsync(s => s.SetProperty(p => p.DatasetVersionId, (int?)null));
         await db.SaveChangesAsync();
-        var path = Path.Combine(paths.Uploads(file.ProjectId), file.StoredName);
-        if (File.Exists(path)) File.Delete(path);
+        foreach (var path in new[] { StoredPath(file), ExtractedPath(file) })
+            if (File.Exists(path)) File.Delete(path);
+        logger.LogInformation("Project {ProjectId}: removed {StoredName}", file.ProjectId, file.StoredName);
     }
 
-    /// <summary>Loads the sample company documents that ship with the portal.</summary>
+    /// <summary>Sets a CSV/JSONL file's column mapping; the file is read again with it.</summary>
+    public async Task SetMappingAsync(int fileId, ColumnMapping mapping)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync();
+        var file = await db.DataFiles.SingleAsync(f => f.Id == fileId);
+        file.Mapping = mapping.ToString();
+        file.Status = DataFileStatus.Waiting;
+        await db.Projects.Where(p => p.Id == file.ProjectId).ExecuteUpdateAsync(s => s.SetProperty(p => p.DatasetVersionId, (int?)null));
+        await db.SaveChangesAsync();
+    }
+
+    /// <summary>Stores the sample company documents that ship with the portal (they are extracted like any upload).</summary>
     public async Task<int> AddSampleDataAsync(int projectId, CancellationToken ct)
     {
         var folder = Path.Combine(AppContext.BaseDirectory, "SampleData");
         var count = 0;
         foreach (var file in Directory.EnumerateFiles(folder, "*.*", SearchOption.AllDirectories)
-                     .Where(f => AllowedExtensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal))
+                     .Where(f => AcceptedExtensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal))
         {
             await using var stream = File.OpenRead(file);
-            await SaveAsync(projectId, Path.GetFileName(file), stream, ct);
-            count++;
+            if ((await SaveAsync(projectId, Path.GetFileName(file), stream, ct)).File is not null) count++;
         }
         return count;
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using SlmStudio.Core.Data;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Jobs;
 using SlmStudio.Web.Options;
@@ -10,31 +11,40 @@ namespace SlmStudio.Web.Services;
 /// <summary>The files a run trains on, as recorded in its lineage.</summary>
 public sealed record DataLineageEntry(string Name, long Characters, string Sha256);
 
-/// <summary>Freezes a project's usable uploads into the run folder, so later uploads never change a run.</summary>
-public sealed class TrainingData(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, IOptions<StudioOptions> options)
+/// <summary>
+/// Finds the frozen dataset version a run trains on (freezing the project's data first when the run has none yet) and
+/// checks its files against their recorded hashes. The trainer reads the version's train.txt/val.txt split as it is.
+/// </summary>
+public sealed class TrainingData(IDbContextFactory<StudioDbContext> dbFactory, DataPreparation preparation, IOptions<StudioOptions> options, ILogger<TrainingData> logger)
 {
     public const string LineageFile = "input-files.json";
 
+    /// <summary>Returns the dataset folder for <c>slm train --data</c>.</summary>
     public async Task<string> PrepareAsync(TrainingRun run, string runDir, CancellationToken ct)
     {
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var files = await db.DataFiles.Where(f => f.ProjectId == run.ProjectId && f.Problem == null).OrderBy(f => f.Id).ToListAsync(ct);
-        if (files.Count == 0)
-            throw new UserFacingException("This project has no usable documents. Go back to the Data step and upload some text files.");
-        var characters = files.Sum(f => f.Characters);
-        if (characters < options.Value.MinimumTrainingCharacters)
-            throw new UserFacingException($"There is too little text to train on: {characters:N0} characters, at least {options.Value.MinimumTrainingCharacters:N0} are needed. Upload more documents.");
-
-        var input = Path.Combine(runDir, "input");
-        if (Directory.Exists(input)) Directory.Delete(input, recursive: true);
-        Directory.CreateDirectory(input);
-        var lineage = new List<DataLineageEntry>();
-        foreach (var f in files)
+        DatasetVersionRecord? dataset = null;
+        await using (var db = await dbFactory.CreateDbContextAsync(ct))
+            if (run.DatasetVersionId is { } id) dataset = await db.DatasetVersions.SingleOrDefaultAsync(d => d.Id == id, ct);
+        if (dataset is null)
         {
-            File.Copy(Path.Combine(paths.Uploads(run.ProjectId), f.StoredName), Path.Combine(input, f.StoredName));
-            lineage.Add(new DataLineageEntry(f.OriginalName, f.Characters, f.Sha256));
+            dataset = await preparation.CurrentDatasetAsync(run.ProjectId, run.CreatedBy, ct);
+            await using var db = await dbFactory.CreateDbContextAsync(ct);
+            await db.Runs.Where(r => r.Id == run.Id).ExecuteUpdateAsync(s => s.SetProperty(r => r.DatasetVersionId, dataset.Id), ct);
+            run.DatasetVersionId = dataset.Id;
         }
+
+        var folder = preparation.FolderOf(dataset);
+        DatasetVersion version;
+        try { version = DatasetVersion.Load(folder); }
+        catch (Core.EngineException) { throw new UserFacingException($"The files of dataset version {dataset.DatasetId} are missing on the server. Go back to the Data step and continue again to freeze a new version."); }
+        if (!version.Verify())
+            throw new UserFacingException($"The files of dataset version {dataset.DatasetId} were changed after it was frozen, so it is not trained on. Go back to the Data step and continue again to freeze a new version.");
+        if (version.Total.Characters < options.Value.MinimumTrainingCharacters)
+            throw new UserFacingException($"There is too little text to train on: {version.Total.Characters:N0} characters, at least {options.Value.MinimumTrainingCharacters:N0} are needed. Upload more documents.");
+
+        var lineage = version.Sources.Select(s => new DataLineageEntry(SafeFileName.ForDisplay(s.OriginalName), s.Characters, s.Sha256)).ToList();
         await File.WriteAllTextAsync(Path.Combine(runDir, LineageFile), JsonSerializer.Serialize(lineage), ct);
-        return input;
+        logger.LogInformation("Run {RunId} trains on dataset version {DatasetId} in {Folder}", run.Id, dataset.DatasetId, folder);
+        return folder;
     }
 }

@@ -31,17 +31,43 @@ namespace SlmStudio.Web.Data.Migrations
                     b.Property<long>("EstimatedTokens")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LabelCountsJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Mapping")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("OriginalName")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Preview")
                         .IsRequired()
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Problem")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ProblemsJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("ProjectId")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int>("Records")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
                         .IsRequired()
                         .HasColumnType("TEXT");
 
@@ -54,9 +80,85 @@ namespace SlmStudio.Web.Data.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("ProjectId");
+                    b.HasIndex("ProjectId", "Status");
 
                     b.ToTable("DataFiles");
+                });
+
+            modelBuilder.Entity("SlmStudio.Web.Data.DatasetVersionRecord", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Characters")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ContentSha256")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("DatasetId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("EstimatedTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("ExactDuplicatesRemoved")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Folder")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("NearDuplicatesRemoved")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("ProjectId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Records")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("RedactionCountsJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SettingsJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Sources")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("SourcesJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Task")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("TrainRecords")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("ValidationRecords")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId", "DatasetId")
+                        .IsUnique();
+
+                    b.ToTable("DatasetVersions", (string)null);
                 });
 
             modelBuilder.Entity("SlmStudio.Web.Data.GoalTest", b =>
@@ -134,6 +236,9 @@ namespace SlmStudio.Web.Data.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<int?>("DatasetVersionId")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Folder")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -176,6 +281,8 @@ namespace SlmStudio.Web.Data.Migrations
                         .HasColumnType("REAL");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("DatasetVersionId");
 
                     b.HasIndex("RunId")
                         .IsUnique();
@@ -236,6 +343,9 @@ namespace SlmStudio.Web.Data.Migrations
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int?>("DatasetVersionId")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Description")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -258,6 +368,12 @@ namespace SlmStudio.Web.Data.Migrations
                     b.Property<string>("Preset")
                         .IsRequired()
                         .HasColumnType("TEXT");
+
+                    b.Property<bool>("RedactPersonalData")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("RemoveDuplicates")
+                        .HasColumnType("INTEGER");
 
                     b.Property<int>("Seed")
                         .HasColumnType("INTEGER");
@@ -334,6 +450,9 @@ namespace SlmStudio.Web.Data.Migrations
                     b.Property<string>("CreatedBy")
                         .IsRequired()
                         .HasColumnType("TEXT");
+
+                    b.Property<int?>("DatasetVersionId")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Device")
                         .HasColumnType("TEXT");
@@ -414,6 +533,8 @@ namespace SlmStudio.Web.Data.Migrations
 
                     b.HasKey("Id");
 
+                    b.HasIndex("DatasetVersionId");
+
                     b.HasIndex("ProjectId");
 
                     b.HasIndex("Status");
@@ -441,22 +562,36 @@ namespace SlmStudio.Web.Data.Migrations
 
             modelBuilder.Entity("SlmStudio.Web.Data.ModelVersion", b =>
                 {
+                    b.HasOne("SlmStudio.Web.Data.DatasetVersionRecord", "DatasetVersion")
+                        .WithMany()
+                        .HasForeignKey("DatasetVersionId")
+                        .OnDelete(DeleteBehavior.Restrict);
+
                     b.HasOne("SlmStudio.Web.Data.Project", "Project")
                         .WithMany("Versions")
                         .HasForeignKey("ProjectId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
 
+                    b.Navigation("DatasetVersion");
+
                     b.Navigation("Project");
                 });
 
             modelBuilder.Entity("SlmStudio.Web.Data.TrainingRun", b =>
                 {
+                    b.HasOne("SlmStudio.Web.Data.DatasetVersionRecord", "DatasetVersion")
+                        .WithMany()
+                        .HasForeignKey("DatasetVersionId")
+                        .OnDelete(DeleteBehavior.Restrict);
+
                     b.HasOne("SlmStudio.Web.Data.Project", "Project")
                         .WithMany("Runs")
                         .HasForeignKey("ProjectId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+
+                    b.Navigation("DatasetVersion");
 
                     b.Navigation("Project");
                 });
