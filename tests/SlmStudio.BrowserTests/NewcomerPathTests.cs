@@ -124,6 +124,7 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await Assertions.Expect(page.Locator("#eval-metrics")).ToContainTextAsync("Perplexity");
         var metrics = await page.Locator("#eval-metrics").InnerTextAsync();
         Assert.Matches(@"Validation loss\s*\d+\.\d{3}", metrics);
+        await Assertions.Expect(page.Locator("#eval-baseline")).ToContainTextAsync("simple baseline");
         await Assertions.Expect(page.GetByText("Full-time employees receive").First).ToBeVisibleAsync();
         await ExpectCleanPageAsync(page);
         await ShotAsync(page, "evaluation");

@@ -24,6 +24,8 @@ public sealed record TrainerEvent
     public double? TrainLoss { get; init; }
     public double? ValLoss { get; init; }
     public double? BestValLoss { get; init; }
+    /// <summary>Validation loss of a token-frequency model with no context: the simple baseline a model must beat.</summary>
+    public double? BaselineValLoss { get; init; }
     public double? Perplexity { get; init; }
     public double? BitsPerChar { get; init; }
     public List<SampleOutput>? Samples { get; init; }
