@@ -1,8 +1,5 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using DocumentFormat.OpenXml;
-using DocumentFormat.OpenXml.Packaging;
-using DocumentFormat.OpenXml.Wordprocessing;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
@@ -15,21 +12,6 @@ namespace SlmStudio.BrowserTests;
 /// </summary>
 public sealed class DataStepBrowserTests(PortalFixture portal, ITestOutputHelper output) : IClassFixture<PortalFixture>
 {
-    private static byte[] Docx(string heading, IEnumerable<string> paragraphs)
-    {
-        var stream = new MemoryStream();
-        using (var doc = WordprocessingDocument.Create(stream, WordprocessingDocumentType.Document))
-        {
-            var main = doc.AddMainDocumentPart();
-            var body = new Body();
-            body.Append(new Paragraph(new ParagraphProperties(new ParagraphStyleId { Val = "Heading1" }), new Run(new Text(heading))));
-            foreach (var p in paragraphs) body.Append(new Paragraph(new Run(new Text(p) { Space = SpaceProcessingModeValues.Preserve })));
-            main.Document = new Document(body);
-            main.Document.Save();
-        }
-        return stream.ToArray();
-    }
-
     private async Task ShotAsync(IPage page, string name)
     {
         var path = Path.Combine(portal.Screenshots, $"data-{name}.png");
@@ -56,7 +38,7 @@ public sealed class DataStepBrowserTests(PortalFixture portal, ITestOutputHelper
             $"Rule {i}: staff at branch {i} record every return within {i % 9 + 2} days and file form R-{i * 17} with the shift lead.").ToList();
         paragraphs.Insert(5, "Questions about this handbook go to hr.desk@brightwater.example, who answers within two days.");
         var docx = Path.Combine(folder, "handbook.docx");
-        await File.WriteAllBytesAsync(docx, Docx("Returns handbook", paragraphs));
+        await File.WriteAllBytesAsync(docx, TestSupport.WordDocuments.Docx("Returns handbook", paragraphs));
         var csv = Path.Combine(folder, "tickets.csv");
         await File.WriteAllTextAsync(csv, "id,subject,body\n" + string.Join("\n", Enumerable.Range(1, 30).Select(i =>
             $"{i},Ticket {i},\"Customer {i} reports that kettle model K{i * 3} clicks off after {i + 10} seconds; advised descaling.\"")), Encoding.UTF8);

@@ -1,6 +1,3 @@
-using DocumentFormat.OpenXml;
-using DocumentFormat.OpenXml.Packaging;
-using DocumentFormat.OpenXml.Wordprocessing;
 using UglyToad.PdfPig.Core;
 using UglyToad.PdfPig.Fonts.Standard14Fonts;
 using UglyToad.PdfPig.Writer;
@@ -10,20 +7,7 @@ namespace SlmStudio.Web.Tests;
 /// <summary>Real documents made by the tests: a Word file with the OpenXML SDK, a PDF with a text layer with PdfPig.</summary>
 public static class DataDocuments
 {
-    public static byte[] Docx(string heading, params string[] paragraphs)
-    {
-        var stream = new MemoryStream();
-        using (var doc = WordprocessingDocument.Create(stream, WordprocessingDocumentType.Document))
-        {
-            var main = doc.AddMainDocumentPart();
-            var body = new Body();
-            body.Append(new Paragraph(new ParagraphProperties(new ParagraphStyleId { Val = "Heading1" }), new Run(new Text(heading))));
-            foreach (var p in paragraphs) body.Append(new Paragraph(new Run(new Text(p) { Space = SpaceProcessingModeValues.Preserve })));
-            main.Document = new Document(body);
-            main.Document.Save();
-        }
-        return stream.ToArray();
-    }
+    public static byte[] Docx(string heading, params string[] paragraphs) => TestSupport.WordDocuments.Docx(heading, paragraphs);
 
     /// <summary>A well-formed zip with the parts of a Word document whose XML is cut off half-way.</summary>
     public static byte[] DocxWithBrokenXml()

@@ -1,9 +1,6 @@
 using System.IO.Compression;
 using System.IO.Hashing;
 using System.Text;
-using DocumentFormat.OpenXml;
-using DocumentFormat.OpenXml.Packaging;
-using DocumentFormat.OpenXml.Wordprocessing;
 using UglyToad.PdfPig.Core;
 using UglyToad.PdfPig.Fonts.Standard14Fonts;
 using UglyToad.PdfPig.Writer;
@@ -122,22 +119,7 @@ public static class DataFixtures
     }
 
     /// <summary>A real Word document: a heading, paragraphs and a table.</summary>
-    public static byte[] Docx(string heading, string[] paragraphs, string[][]? table = null)
-    {
-        var stream = new MemoryStream();
-        using (var doc = WordprocessingDocument.Create(stream, WordprocessingDocumentType.Document))
-        {
-            var main = doc.AddMainDocumentPart();
-            var body = new Body();
-            body.Append(new Paragraph(new ParagraphProperties(new ParagraphStyleId { Val = "Heading1" }), new Run(new Text(heading))));
-            foreach (var p in paragraphs) body.Append(new Paragraph(new Run(new Text(p) { Space = SpaceProcessingModeValues.Preserve })));
-            if (table is not null)
-                body.Append(new Table(table.Select(row => new TableRow(row.Select(cell => new TableCell(new Paragraph(new Run(new Text(cell))))))).ToArray<OpenXmlElement>()));
-            main.Document = new Document(body);
-            main.Document.Save();
-        }
-        return stream.ToArray();
-    }
+    public static byte[] Docx(string heading, string[] paragraphs, string[][]? table = null) => TestSupport.WordDocuments.Docx(heading, paragraphs, table);
 
     /// <summary>A zip that claims to be a Word document and inflates to <paramref name="inflatedBytes"/> of spaces.</summary>
     public static byte[] ZipBombDocx(long inflatedBytes)
