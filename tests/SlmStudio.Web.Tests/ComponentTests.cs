@@ -1,3 +1,4 @@
+using SlmStudio.Core.Training;
 using Bunit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -105,8 +106,8 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         first.WaitForAssertion(() => Assert.Contains("Training run", first.Markup));
         Assert.Equal(2, notifier.SubscriberCount(runId));
 
-        notifier.Publish(new RunUpdate(runId, TrainerEvent.TryParse("""{"event":"step","step":7,"maxSteps":50,"loss":2.5,"lr":0.001,"tokensPerSecond":4321,"etaSeconds":90}""")));
-        notifier.Publish(new RunUpdate(runId, TrainerEvent.TryParse("""{"event":"eval","step":7,"valLoss":2.75,"perplexity":15.6,"bitsPerChar":1.9,"samples":[{"prompt":"The","text":"The kettle boils"}]}""")));
+        notifier.Publish(new RunUpdate(runId, TrainingEvent.Parse("""{"event":"step","step":7,"maxSteps":50,"loss":2.5,"lr":0.001,"tokensPerSecond":4321,"etaSeconds":90}""")));
+        notifier.Publish(new RunUpdate(runId, TrainingEvent.Parse("""{"event":"eval","step":7,"valLoss":2.75,"perplexity":15.6,"bitsPerChar":1.9,"samples":[{"prompt":"The","text":"The kettle boils"}]}""")));
 
         foreach (var page in new[] { first, second })
             page.WaitForAssertion(() =>

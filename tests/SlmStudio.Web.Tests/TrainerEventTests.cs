@@ -1,4 +1,4 @@
-using SlmStudio.Web.Training;
+using SlmStudio.Core.Training;
 
 namespace SlmStudio.Web.Tests;
 
@@ -7,17 +7,17 @@ public class TrainerEventTests
     [Fact]
     public void Parses_the_contract_lines()
     {
-        var step = TrainerEvent.TryParse("""{"event":"step","step":10,"maxSteps":500,"loss":3.21,"lr":0.001,"tokensPerSecond":12345.6,"elapsedSeconds":4.2,"etaSeconds":120.5}""")!;
-        Assert.Equal("step", step.Event);
+        var step = Assert.IsType<TrainingStep>(TrainingEvent.Parse("""{"event":"step","step":10,"maxSteps":500,"loss":3.21,"lr":0.001,"tokensPerSecond":12345.6,"elapsedSeconds":4.2,"etaSeconds":120.5}"""));
+        Assert.Equal("step", step.Kind);
         Assert.Equal(10, step.Step);
         Assert.Equal(3.21, step.Loss);
         Assert.Equal(120.5, step.EtaSeconds);
 
-        var eval = TrainerEvent.TryParse("""{"event":"eval","step":100,"trainLoss":2.1,"valLoss":2.3,"perplexity":9.97,"bitsPerChar":1.4,"samples":[{"prompt":"The","text":"The end"}]}""")!;
+        var eval = Assert.IsType<EvaluationResult>(TrainingEvent.Parse("""{"event":"eval","step":100,"trainLoss":2.1,"valLoss":2.3,"perplexity":9.97,"bitsPerChar":1.4,"samples":[{"prompt":"The","text":"The end"}]}"""));
         Assert.Equal(2.3, eval.ValLoss);
-        Assert.Equal("The end", Assert.Single(eval.Samples!).Text);
+        Assert.Equal("The end", Assert.Single(eval.Samples).Text);
 
-        var finished = TrainerEvent.TryParse("""{"event":"finished","step":500,"bestValLoss":2.0,"perplexity":7.4,"bitsPerChar":1.2,"cancelled":true,"modelDir":"r/model"}""")!;
+        var finished = Assert.IsType<TrainingFinished>(TrainingEvent.Parse("""{"event":"finished","step":500,"bestValLoss":2.0,"perplexity":7.4,"bitsPerChar":1.2,"cancelled":true,"modelDir":"r/model"}"""));
         Assert.True(finished.Cancelled);
     }
 
@@ -26,7 +26,7 @@ public class TrainerEventTests
     [InlineData("Training a tokenizer...")]
     [InlineData("{not json")]
     [InlineData("""{"step":3}""")]
-    public void Ignores_lines_that_are_not_events(string line) => Assert.Null(TrainerEvent.TryParse(line));
+    public void Ignores_lines_that_are_not_events(string line) => Assert.Null(TrainingEvent.Parse(line));
 
     [Fact]
     public void Training_arguments_follow_the_cli_contract()

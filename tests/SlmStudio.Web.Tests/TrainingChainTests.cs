@@ -45,7 +45,7 @@ public class TrainingChainTests(ITestOutputHelper output)
         var notifier = host.Get<RunNotifier>();
         var runId = await host.Get<RunScheduler>().StartAsync(project.Id, "tester");
         var pushed = new List<string>();
-        using var subscription = notifier.Subscribe(runId, u => { lock (pushed) pushed.Add(u.Event?.Event ?? u.Status.ToString()!); return Task.CompletedTask; });
+        using var subscription = notifier.Subscribe(runId, u => { lock (pushed) pushed.Add(u.Event?.Kind ?? u.Status.ToString()!); return Task.CompletedTask; });
 
         await host.Get<TrainingJob>().RunAsync(runId, default);
 

@@ -25,8 +25,24 @@ public abstract record TrainingEvent
 
     public string ToJsonLine() => JsonSerializer.Serialize(this, Json);
 
-    public static TrainingEvent? Parse(string line)
+    /// <summary>The "event" name of this kind, as written in the JSON line.</summary>
+    [JsonIgnore]
+    public string Kind => this switch
     {
+        TrainingStarted => "started",
+        TrainingStep => "step",
+        EvaluationResult => "eval",
+        CheckpointSaved => "checkpoint",
+        TrainingFinished => "finished",
+        TrainingMessage => "message",
+        TrainingError => "error",
+        _ => throw new NotSupportedException(GetType().Name),
+    };
+
+    /// <summary>One JSON line as an event; null for anything else (stray output, broken or unknown lines).</summary>
+    public static TrainingEvent? Parse(string? line)
+    {
+        if (string.IsNullOrWhiteSpace(line)) return null;
         try { return JsonSerializer.Deserialize<TrainingEvent>(line, Json); }
         catch (JsonException) { return null; }
         catch (NotSupportedException) { return null; }

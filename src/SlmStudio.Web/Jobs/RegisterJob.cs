@@ -1,3 +1,4 @@
+using SlmStudio.Core.Training;
 using System.Text.Json;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
@@ -52,7 +53,7 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
     private static async Task<string> LastSamplesAsync(StudioDbContext db, int runId, CancellationToken ct)
     {
         var json = await db.RunEvents.Where(e => e.RunId == runId && e.Kind == "eval").OrderByDescending(e => e.Id).Select(e => e.Json).FirstOrDefaultAsync(ct);
-        var e = TrainerEvent.TryParse(json);
-        return JsonSerializer.Serialize(e?.Samples ?? []);
+        var samples = (TrainingEvent.Parse(json) as EvaluationResult)?.Samples ?? [];
+        return JsonSerializer.Serialize(samples);
     }
 }

@@ -1,3 +1,4 @@
+using SlmStudio.Core.Training;
 using System.Globalization;
 using System.Text.Json;
 using Hangfire;
@@ -99,17 +100,18 @@ public sealed class TrainingJob(
         await using var onShutdown = shutdown.Register(() => AskToStop(RunStatus.Interrupted));
         var heartbeat = HeartbeatAsync(runId, () => AskToStop(RunStatus.Cancelled), () => { leaseLost = true; AskToStop(RunStatus.Interrupted); }, heartbeatStop.Token);
 
-        TrainerEvent? finished = null, error = null;
+        TrainingFinished? finished = null;
+        TrainingError? error = null;
         var writer = new ProgressWriter(dbFactory, notifier, clock, runId);
         SlmProcessResult result;
         try
         {
             result = await SlmProcess.RunAsync(paths.Slm, args, async line =>
             {
-                var e = TrainerEvent.TryParse(line);
+                var e = TrainingEvent.Parse(line);
                 if (e is null) return;
-                if (e.Event == "finished") finished = e;
-                if (e.Event == "error") error = e;
+                if (e is TrainingFinished f) finished = f;
+                if (e is TrainingError err) error = err;
                 await writer.WriteAsync(e, line.Trim());
             }, kill.Token);
         }
@@ -211,7 +213,7 @@ public sealed class TrainingJob(
         catch (OperationCanceledException) { }
     }
 
-    private async Task FinishAsync(int runId, RunStatus status, string? error, TrainerEvent? finished = null)
+    private async Task FinishAsync(int runId, RunStatus status, string? error, TrainingFinished? finished = null)
     {
         await using var db = await dbFactory.CreateDbContextAsync();
         var run = await db.Runs.SingleAsync(r => r.Id == runId);
@@ -221,10 +223,10 @@ public sealed class TrainingJob(
         if (status is RunStatus.Failed or RunStatus.Cancelled or RunStatus.Trained) run.FinishedAt = clock.GetUtcNow();
         if (finished is not null)
         {
-            run.ValLoss = finished.BestValLoss ?? run.ValLoss;
-            run.Perplexity = finished.Perplexity ?? run.Perplexity;
-            run.BitsPerChar = finished.BitsPerChar ?? run.BitsPerChar;
-            run.Step = finished.Step ?? run.Step;
+            run.ValLoss = finished.BestValLoss;
+            run.Perplexity = finished.Perplexity;
+            run.BitsPerChar = finished.BitsPerChar;
+            run.Step = finished.Step;
             run.EtaSeconds = 0;
         }
         await db.SaveChangesAsync();
@@ -235,14 +237,14 @@ public sealed class TrainingJob(
     /// <summary>Stores every event and the latest figures; step events are batched so the database keeps up.</summary>
     private sealed class ProgressWriter(IDbContextFactory<StudioDbContext> dbFactory, RunNotifier notifier, TimeProvider clock, int runId)
     {
-        private readonly List<(TrainerEvent Event, string Json)> _pending = [];
+        private readonly List<(TrainingEvent Event, string Json)> _pending = [];
         private DateTimeOffset _lastFlush = DateTimeOffset.MinValue;
 
-        public async Task WriteAsync(TrainerEvent e, string json)
+        public async Task WriteAsync(TrainingEvent e, string json)
         {
             _pending.Add((e, json));
             notifier.Publish(new RunUpdate(runId, e));
-            if (e.Event != "step" || clock.GetUtcNow() - _lastFlush > TimeSpan.FromSeconds(1)) await FlushAsync();
+            if (e is not TrainingStep || clock.GetUtcNow() - _lastFlush > TimeSpan.FromSeconds(1)) await FlushAsync();
         }
 
         public async Task FlushAsync()
@@ -253,39 +255,13 @@ public sealed class TrainingJob(
             var run = await db.Runs.SingleAsync(r => r.Id == runId);
             foreach (var (e, json) in _pending)
             {
-                db.RunEvents.Add(new RunEvent { RunId = runId, Kind = e.Event, Json = json, At = _lastFlush });
-                Apply(run, e);
+                db.RunEvents.Add(new RunEvent { RunId = runId, Kind = e.Kind, Json = json, At = _lastFlush });
+                run.Apply(e);
             }
             _pending.Clear();
             await db.SaveChangesAsync();
         }
 
-        private static void Apply(TrainingRun run, TrainerEvent e)
-        {
-            switch (e.Event)
-            {
-                case "started":
-                    run.Parameters = e.Parameters ?? run.Parameters;
-                    run.Device = e.Device ?? run.Device;
-                    run.MaxSteps = e.MaxSteps ?? run.MaxSteps;
-                    run.Step = e.StartStep ?? run.Step;
-                    if (e.VocabSize is { } v) run.VocabSize = v;
-                    break;
-                case "step":
-                    run.Step = e.Step ?? run.Step;
-                    run.MaxSteps = e.MaxSteps ?? run.MaxSteps;
-                    run.Loss = e.Loss ?? run.Loss;
-                    run.LearningRate = e.Lr ?? run.LearningRate;
-                    run.TokensPerSecond = e.TokensPerSecond ?? run.TokensPerSecond;
-                    run.EtaSeconds = e.EtaSeconds ?? run.EtaSeconds;
-                    break;
-                case "eval":
-                    run.ValLoss = e.ValLoss ?? run.ValLoss;
-                    run.Perplexity = e.Perplexity ?? run.Perplexity;
-                    run.BitsPerChar = e.BitsPerChar ?? run.BitsPerChar;
-                    break;
-            }
-        }
     }
 }
 

@@ -4,7 +4,7 @@ using SlmStudio.Web.Training;
 namespace SlmStudio.Web.Services;
 
 /// <summary>What an open run page hears: a trainer event, a status change, or both.</summary>
-public sealed record RunUpdate(int RunId, TrainerEvent? Event, Data.RunStatus? Status = null);
+public sealed record RunUpdate(int RunId, SlmStudio.Core.Training.TrainingEvent? Event, Data.RunStatus? Status = null);
 
 /// <summary>
 /// In-process fan-out of run progress to the pages that show it. A page subscribes and disposes the subscription;

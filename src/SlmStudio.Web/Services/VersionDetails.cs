@@ -1,6 +1,6 @@
 using System.Text.Json;
 using SlmStudio.Web.Data;
-using SlmStudio.Web.Training;
+using SlmStudio.Core.Training;
 
 namespace SlmStudio.Web.Services;
 
@@ -16,7 +16,7 @@ public static class VersionDetails
 
     private static T? Read<T>(string json)
     {
-        try { return JsonSerializer.Deserialize<T>(json, TrainerEvent.Json); }
+        try { return JsonSerializer.Deserialize<T>(json, TrainingEvent.Json); }
         catch (JsonException) { return default; }
     }
 }
