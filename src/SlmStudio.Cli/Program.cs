@@ -60,7 +60,7 @@ catch (UsageException e)
     Console.Error.WriteLine($"error: {e.Message} Run 'slm {match.Command.Name} --help'.");
     return 2;
 }
-catch (Exception e) when (e is SlmStudio.Core.Models.UnsupportedModelException or SlmStudio.Core.Models.InvalidModelFileException or SlmStudio.Core.EngineException)
+catch (SlmStudio.Core.EngineException e)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 1;

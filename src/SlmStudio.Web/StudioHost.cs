@@ -89,7 +89,6 @@ public static class StudioHost
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
-        builder.Services.AddHttpContextAccessor();
     }
 
     /// <summary>Applies EF Core migrations before anything reads the database.</summary>

@@ -57,9 +57,9 @@ public class LeaseAndSweepTests
         var stale = DateTimeOffset.UtcNow.AddSeconds(-30);
         var noCheckpoint = await AddRunAsync(host, project.Id, RunStatus.Running, "elsewhere:1:abc", stale);
         var withCheckpoint = await AddRunAsync(host, project.Id, RunStatus.Running, "elsewhere:1:abc", stale);
-        Directory.CreateDirectory(Path.Combine(paths.Run(withCheckpoint), "checkpoint"));
+        Directory.CreateDirectory(Core.Training.RunFolder.At(paths.Run(withCheckpoint)).CheckpointDirectory);
         var interrupted = await AddRunAsync(host, project.Id, RunStatus.Interrupted);
-        Directory.CreateDirectory(Path.Combine(paths.Run(interrupted), "checkpoint"));
+        Directory.CreateDirectory(Core.Training.RunFolder.At(paths.Run(interrupted)).CheckpointDirectory);
         var alive = await AddRunAsync(host, project.Id, RunStatus.Running, "elsewhere:1:abc", DateTimeOffset.UtcNow.AddMinutes(1));
         // A lease held by a process of this machine that no longer exists is dead even before it expires.
         var deadLocal = await AddRunAsync(host, project.Id, RunStatus.Running, $"{Environment.MachineName}:{int.MaxValue - 7}:dead", DateTimeOffset.UtcNow.AddMinutes(1));

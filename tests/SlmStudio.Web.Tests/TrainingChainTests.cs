@@ -188,7 +188,7 @@ public class TrainingChainTests(ITestOutputHelper output)
             Assert.True(run.Status == RunStatus.Cancelled, $"{run.Status}: {run.Error}");
             Assert.True(run.Step < 400);
         }
-        Assert.True(Directory.Exists(Path.Combine(host.Get<Options.StudioPaths>().Run(runId), "checkpoint")));
+        Assert.True(Core.Training.RunFolder.At(host.Get<Options.StudioPaths>().Run(runId)).HasCheckpoint);
 
         await scheduler.ResumeAsync(runId);
         await RunUntilStepThenCancelAsync(int.MaxValue > 0 ? 1 : 0);

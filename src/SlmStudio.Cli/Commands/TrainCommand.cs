@@ -67,7 +67,7 @@ public sealed class TrainCommand : ICliCommand
             var finished = new Trainer(options, writer).Run(resume, cancellationToken);
             return Task.FromResult(0);
         }
-        catch (Exception e) when (e is SlmStudio.Core.EngineException or SlmStudio.Core.Models.UnsupportedModelException or SlmStudio.Core.Models.InvalidModelFileException)
+        catch (SlmStudio.Core.EngineException e)
         {
             writer.Report(new TrainingError(e.Message));
             Console.Error.WriteLine($"error: {e.Message}");

@@ -1,3 +1,4 @@
+using SlmStudio.Core.Training;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -130,12 +131,12 @@ public static class ModelExporter
     private static Source ResolveSource(string folder)
     {
         if (!Directory.Exists(folder)) throw new EngineException($"The folder {folder} does not exist; give a training run folder or a Hugging Face model folder.");
-        var modelSub = Path.Combine(folder, "model");
-        if (File.Exists(Path.Combine(modelSub, ModelFolder.ConfigFile)))
-            return new Source("run", modelSub, ReadJson(Path.Combine(folder, "run.json")), ReadJson(Path.Combine(folder, "result.json")));
+        var run = RunFolder.At(folder);
+        if (File.Exists(Path.Combine(run.ModelDirectory, ModelFolder.ConfigFile)))
+            return new Source("run", run.ModelDirectory, ReadJson(run.SettingsFile), ReadJson(run.ResultFile));
         if (File.Exists(Path.Combine(folder, ModelFolder.ConfigFile)))
             return new Source("huggingface", folder, null, null);
-        if (File.Exists(Path.Combine(folder, "run.json")))
+        if (File.Exists(run.SettingsFile))
             throw new EngineException($"{folder} is a training run without a finished model (no model/config.json yet); wait until training has saved a model, then export.");
         throw new EngineException($"{folder} is neither a training run folder (with model/) nor a Hugging Face model folder (config.json, model.safetensors, tokenizer.json).");
     }

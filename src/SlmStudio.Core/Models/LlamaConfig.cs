@@ -122,4 +122,4 @@ public sealed record LlamaConfig
 }
 
 /// <summary>A model folder or configuration that this engine cannot run; the message names what is unsupported.</summary>
-public sealed class UnsupportedModelException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class UnsupportedModelException(string message, Exception? inner = null) : EngineException(message, inner);

@@ -113,4 +113,4 @@ public static class SafetensorsFile
 }
 
 /// <summary>A model or checkpoint file that is missing, truncated, damaged or tampered with.</summary>
-public sealed class InvalidModelFileException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class InvalidModelFileException(string message, Exception? inner = null) : EngineException(message, inner);

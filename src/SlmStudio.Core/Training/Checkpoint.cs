@@ -15,9 +15,7 @@ public sealed record CheckpointState(
 /// </summary>
 public static class Checkpoint
 {
-    public static string PathIn(string runDirectory) => Path.Combine(runDirectory, "checkpoint", "state.safetensors");
-
-    public static void Save(string runDirectory, LlamaForCausalLM model, AdamW optimizer, CheckpointState state)
+    public static void Save(RunFolder run, LlamaForCausalLM model, AdamW optimizer, CheckpointState state)
     {
         var tensors = ModelFolder.ExportWeights(model).Select(t => t with { Name = "model." + t.Name })
             .Concat(optimizer.StateTensors().Select(s =>
@@ -25,13 +23,13 @@ public static class Checkpoint
                 using var cpu = s.Tensor.detach().cpu().contiguous();
                 return new NamedTensor(s.Name, s.Tensor.shape, cpu.data<float>().ToArray());
             }));
-        SafetensorsFile.Write(PathIn(runDirectory), tensors, new Dictionary<string, string> { ["state"] = JsonSerializer.Serialize(state) });
+        SafetensorsFile.Write(run.CheckpointFile, tensors, new Dictionary<string, string> { ["state"] = JsonSerializer.Serialize(state) });
     }
 
-    public static CheckpointState Load(string runDirectory, LlamaForCausalLM model, AdamW optimizer)
+    public static CheckpointState Load(RunFolder run, LlamaForCausalLM model, AdamW optimizer)
     {
-        var path = PathIn(runDirectory);
-        if (!File.Exists(path)) throw new EngineException($"There is no checkpoint in '{runDirectory}' to resume from. Start the run without --resume.");
+        var path = run.CheckpointFile;
+        if (!File.Exists(path)) throw new EngineException($"There is no checkpoint in '{run.Root}' to resume from. Start the run without --resume.");
         IReadOnlyDictionary<string, NamedTensor> tensors;
         IReadOnlyDictionary<string, string> metadata;
         try { (tensors, metadata) = SafetensorsFile.ReadWithMetadata(path); }

@@ -21,22 +21,14 @@ public sealed record RunSettings(
 /// </summary>
 public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> progress)
 {
-    public const string CancelFileName = "CANCEL";
     private const int MaxEvalWindows = 64;
-    private readonly string _run = Path.GetFullPath(options.RunDirectory);
-
-    private string RunFile => Path.Combine(_run, "run.json");
-    private string TokenizerPath => Path.Combine(_run, "tokenizer.json");
-    private string TrainBin => Path.Combine(_run, "data", "train.bin");
-    private string ValBin => Path.Combine(_run, "data", "val.bin");
-    private string ModelDir => Path.Combine(_run, "model");
-    private string MetricsFile => Path.Combine(_run, "metrics.jsonl");
+    private readonly RunFolder _folder = RunFolder.At(options.RunDirectory);
 
     public TrainingFinished Run(bool resume, CancellationToken cancellationToken)
     {
         var device = TorchDevice.Parse(options.Device);
         var (settings, tokenizer) = resume ? LoadRun() : PrepareRun(device, cancellationToken);
-        File.Delete(Path.Combine(_run, CancelFileName));
+        File.Delete(_folder.CancelFile);
 
         var config = settings.Config;
         manual_seed(options.Seed);
@@ -47,15 +39,15 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         model.to(device);
         model.train();
         using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), settings.Options.WeightDecay);
-        using var trainTokens = TokenBin.Open(TrainBin, config.VocabSize);
-        using var valTokens = TokenBin.Open(ValBin, config.VocabSize);
+        using var trainTokens = TokenBin.Open(_folder.TrainTokensFile, config.VocabSize);
+        using var valTokens = TokenBin.Open(_folder.ValidationTokensFile, config.VocabSize);
         var batches = new Batches(trainTokens, settings.BatchSize, settings.ContextLength, settings.Options.Seed, device);
         var valWindows = Evaluation.Windows(valTokens.Count, settings.ContextLength, MaxEvalWindows);
         var charsPerToken = (double)settings.ValidationCharacters / Math.Max(1, settings.ValidationTokens);
         var tokensPerStep = (long)settings.BatchSize * settings.ContextLength * settings.Options.GradientAccumulation;
 
         var state = resume
-            ? Checkpoint.Load(_run, model, optimizer)
+            ? Checkpoint.Load(_folder, model, optimizer)
             : new CheckpointState(0, settings.Options.MaxSteps ?? 0, 0, settings.PeakLearningRate, 0, double.PositiveInfinity, 0, 0, settings.Options.Seed);
         var budgetSeconds = settings.Options.MaxSteps is null ? (settings.Options.Minutes ?? TrainingOptions.DefaultMinutes) * 60 : (double?)null;
         var warmup = state.WarmupSteps > 0 ? state.WarmupSteps : settings.Options.WarmupSteps ?? DefaultWarmup(settings.Options.MaxSteps, settings.Options.BaseModel is not null);
@@ -84,7 +76,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
 
         while (step < maxSteps)
         {
-            if (cancellationToken.IsCancellationRequested || File.Exists(Path.Combine(_run, CancelFileName))) { cancelled = true; break; }
+            if (cancellationToken.IsCancellationRequested || File.Exists(_folder.CancelFile)) { cancelled = true; break; }
             if (budgetSeconds is { } budget && elapsedBefore + clock.Elapsed.TotalSeconds > budget * 1.05 && state.MaxSteps > 0)
             {
                 Report(new TrainingMessage($"The time budget was used up at step {step} of {maxSteps}; finishing now."));
@@ -144,10 +136,10 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
                 if (lastEval.ValLoss < bestValLoss)
                 {
                     bestValLoss = lastEval.ValLoss;
-                    ModelFolder.Save(model, tokenizer, ModelDir);
+                    ModelFolder.Save(model, tokenizer, _folder.ModelDirectory);
                 }
                 state = state with { Step = step, MaxSteps = maxSteps, WarmupSteps = warmup, OptimizerStep = optimizer.Step, BestValLoss = bestValLoss, TokensSeen = tokensSeen, ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds };
-                Checkpoint.Save(_run, model, optimizer, state);
+                Checkpoint.Save(_folder, model, optimizer, state);
                 Report(new CheckpointSaved(step));
                 intervalClock.Restart(); // evaluation time is not training throughput
             }
@@ -155,19 +147,19 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
 
         if (lastEval is null || lastEval.Step != step)
         {
-            if (step > 0 || !File.Exists(Path.Combine(ModelDir, ModelFolder.WeightsFile)))
+            if (step > 0 || !File.Exists(Path.Combine(_folder.ModelDirectory, ModelFolder.WeightsFile)))
             {
                 lastEval = Evaluate(model, tokenizer, valTokens, valWindows, settings, charsPerToken, step);
-                if (lastEval.ValLoss < bestValLoss) { bestValLoss = lastEval.ValLoss; ModelFolder.Save(model, tokenizer, ModelDir); }
+                if (lastEval.ValLoss < bestValLoss) { bestValLoss = lastEval.ValLoss; ModelFolder.Save(model, tokenizer, _folder.ModelDirectory); }
             }
             state = state with { Step = step, MaxSteps = maxSteps == int.MaxValue ? step : maxSteps, WarmupSteps = warmup, OptimizerStep = optimizer.Step, BestValLoss = bestValLoss, TokensSeen = tokensSeen, ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds };
-            Checkpoint.Save(_run, model, optimizer, state);
+            Checkpoint.Save(_folder, model, optimizer, state);
             Report(new CheckpointSaved(step));
         }
 
         var finished = new TrainingFinished(step, bestValLoss, Math.Exp(bestValLoss), Evaluation.BitsPerCharacter(bestValLoss, charsPerToken),
-            cancelled, ModelDir, elapsedBefore + clock.Elapsed.TotalSeconds, tokensSeen, settings.BaselineValLoss);
-        if (!cancelled) AtomicFile.WriteAllText(Path.Combine(_run, "result.json"), finished.ToJsonLine());
+            cancelled, _folder.ModelDirectory, elapsedBefore + clock.Elapsed.TotalSeconds, tokensSeen, settings.BaselineValLoss);
+        if (!cancelled) AtomicFile.WriteAllText(_folder.ResultFile, finished.ToJsonLine());
         Report(finished);
         return finished;
     }
@@ -210,19 +202,19 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
 
     private (RunSettings, ITokenizer) LoadRun()
     {
-        if (!File.Exists(RunFile)) throw new EngineException($"'{_run}' holds no run to resume (run.json is missing). Start it without --resume.");
+        if (!File.Exists(_folder.SettingsFile)) throw new EngineException($"'{_folder.Root}' holds no run to resume (run.json is missing). Start it without --resume.");
         RunSettings settings;
-        try { settings = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(RunFile), TrainingEvent.Json)!; }
+        try { settings = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(_folder.SettingsFile), TrainingEvent.Json)!; }
         catch (JsonException e) { throw new EngineException($"The run settings (run.json) are damaged and the run cannot be resumed ({e.Message}).", e); }
-        return (settings, TokenizerFile.Load(TokenizerPath));
+        return (settings, TokenizerFile.Load(_folder.TokenizerFile));
     }
 
     private (RunSettings, ITokenizer) PrepareRun(Device device, CancellationToken cancellationToken)
     {
-        if (File.Exists(RunFile))
-            throw new EngineException($"'{_run}' already holds a training run. Use --resume to continue it, or choose a new run folder.");
+        if (File.Exists(_folder.SettingsFile))
+            throw new EngineException($"'{_folder.Root}' already holds a training run. Use --resume to continue it, or choose a new run folder.");
         var corpus = TextCorpus.Load(options.DataPath, options.ValidationFraction);
-        Directory.CreateDirectory(_run);
+        Directory.CreateDirectory(_folder.Root);
 
         ITokenizer tokenizer;
         LlamaConfig? baseConfig = null;
@@ -240,7 +232,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             tokenizer = new BpeTrainer(options.VocabSize).Train(corpus.TrainDocuments, cancellationToken);
         }
         cancellationToken.ThrowIfCancellationRequested();
-        tokenizer.Save(TokenizerPath);
+        tokenizer.Save(_folder.TokenizerFile);
 
         var trainIds = Evaluation.EncodeDocuments(tokenizer, corpus.TrainDocuments).ToList();
         var valIds = Evaluation.EncodeDocuments(tokenizer, corpus.ValidationDocuments).ToList();
@@ -272,15 +264,15 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         }
         if (valIds.Count < 2) throw new EngineException("The validation part of the text is too short to measure the model. Add more text.");
 
-        Directory.CreateDirectory(Path.GetDirectoryName(TrainBin)!);
-        TokenBin.Write(TrainBin, trainIds, vocab);
-        TokenBin.Write(ValBin, valIds, vocab);
+        Directory.CreateDirectory(Path.GetDirectoryName(_folder.TrainTokensFile)!);
+        TokenBin.Write(_folder.TrainTokensFile, trainIds, vocab);
+        TokenBin.Write(_folder.ValidationTokensFile, valIds, vocab);
         var settings = new RunSettings(options, presetName, config, options.BatchSize ?? preset?.BatchSize ?? 8, context,
             options.LearningRate ?? (baseConfig is not null ? 3e-4 : preset!.LearningRate),
             trainIds.Count, valIds.Count, corpus.TrainCharacters, corpus.ValidationCharacters,
             SamplePrompts(corpus.ValidationDocuments), corpus.SourceFiles, DateTimeOffset.UtcNow,
             Evaluation.UnigramBaselineLoss(trainIds, valIds, vocab));
-        AtomicFile.WriteAllText(RunFile, JsonSerializer.Serialize(settings, new JsonSerializerOptions(TrainingEvent.Json) { WriteIndented = true }));
+        AtomicFile.WriteAllText(_folder.SettingsFile, JsonSerializer.Serialize(settings, new JsonSerializerOptions(TrainingEvent.Json) { WriteIndented = true }));
         return (settings, tokenizer);
     }
 
@@ -299,7 +291,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
 
     private void Report(TrainingEvent e)
     {
-        try { File.AppendAllText(MetricsFile, e.ToJsonLine() + "\n"); }
+        try { File.AppendAllText(_folder.MetricsFile, e.ToJsonLine() + "\n"); }
         catch (DirectoryNotFoundException) { }
         progress.Report(e);
     }

@@ -1,3 +1,4 @@
+using SlmStudio.Core.Training;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using SlmStudio.Core.Export;
@@ -13,8 +14,6 @@ namespace SlmStudio.Web.Jobs;
 /// </summary>
 public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, RunNotifier notifier, TimeProvider clock, ILogger<ExportJob> logger)
 {
-    public static string StagingOf(string runDir) => Path.Combine(runDir, "export");
-
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
     {
@@ -25,7 +24,7 @@ public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, Stud
         notifier.Publish(new RunUpdate(runId, null, RunStatus.Exporting));
 
         var runDir = paths.Run(runId);
-        var staging = StagingOf(runDir);
+        var staging = RunFolder.At(runDir).ExportDirectory;
         if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
         string? failure;
         try
@@ -35,7 +34,7 @@ public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, Stud
             failure = result.Passed ? null
                 : "Training finished, but the exported model did not give the same answers as the trained one, so it was not registered. Please report this to your administrator.";
         }
-        catch (Exception e) when (e is Core.EngineException or Core.Models.InvalidModelFileException or Core.Models.UnsupportedModelException)
+        catch (Core.EngineException e)
         {
             failure = $"Training finished, but turning the model into downloadable files failed: {e.Message}";
         }

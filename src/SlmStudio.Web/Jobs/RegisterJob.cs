@@ -19,7 +19,7 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
         var run = await db.Runs.SingleAsync(r => r.Id == runId, cancellationToken);
         if (run.Status != RunStatus.Exporting) return;
         var runDir = paths.Run(runId);
-        var staging = ExportJob.StagingOf(runDir);
+        var staging = RunFolder.At(runDir).ExportDirectory;
         if (!Directory.Exists(staging)) return;
 
         var lineagePath = Path.Combine(runDir, TrainingData.LineageFile);

@@ -1,3 +1,4 @@
+using SlmStudio.Core.Training;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using SlmStudio.Web.Data;
@@ -78,7 +79,7 @@ public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<St
         var runDir = paths.Run(runId);
         if (run.CancelRequested && Directory.Exists(runDir))
         {
-            try { await File.WriteAllTextAsync(Path.Combine(runDir, "CANCEL"), "Cancelled"); }
+            try { await File.WriteAllTextAsync(RunFolder.At(runDir).CancelFile, "Cancelled"); }
             catch (IOException e) { logger.LogWarning(e, "Could not write the stop file of run {RunId}; the heartbeat will stop it", runId); }
         }
     }

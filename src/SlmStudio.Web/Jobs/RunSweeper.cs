@@ -1,3 +1,4 @@
+using SlmStudio.Core.Training;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SlmStudio.Web.Data;
@@ -39,7 +40,7 @@ public sealed class RunSweeper(IDbContextFactory<StudioDbContext> dbFactory, Run
             if (run.Status == RunStatus.Running && run.LeaseOwner is null && run.StartedAt is { } s
                 && now - s < TimeSpan.FromSeconds(options.Value.LeaseTimeoutSeconds))
                 continue;
-            if (Directory.Exists(Path.Combine(paths.Run(run.Id), "checkpoint")))
+            if (RunFolder.At(paths.Run(run.Id)).HasCheckpoint)
             {
                 logger.LogWarning("Run {RunId} was interrupted; resuming it from its last checkpoint", run.Id);
                 run.Status = RunStatus.Queued;

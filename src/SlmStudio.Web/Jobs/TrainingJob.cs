@@ -63,15 +63,15 @@ public sealed class TrainingJob(
 
         var runDir = paths.Run(runId);
         Directory.CreateDirectory(runDir);
-        var cancelFile = Path.Combine(runDir, "CANCEL");
-        if (File.Exists(cancelFile)) File.Delete(cancelFile);
-        var resume = Directory.Exists(Path.Combine(runDir, "checkpoint"));
+        var folder = RunFolder.At(runDir);
+        if (File.Exists(folder.CancelFile)) File.Delete(folder.CancelFile);
+        var resume = folder.HasCheckpoint;
 
         string dataPath;
         try
         {
             // Runs from before dataset versions resume on the copy of the files they made then.
-            var legacyInput = Path.Combine(runDir, "input");
+            var legacyInput = folder.LegacyInputDirectory;
             dataPath = resume && run.DatasetVersionId is null && Directory.Exists(legacyInput)
                 ? legacyInput
                 : await trainingData.PrepareAsync(run, runDir, CancellationToken.None);
@@ -94,7 +94,7 @@ public sealed class TrainingJob(
         void AskToStop(RunStatus reason)
         {
             stopReason = reason;
-            try { File.WriteAllText(cancelFile, reason.ToString()); } catch (IOException) { }
+            try { File.WriteAllText(folder.CancelFile, reason.ToString()); } catch (IOException) { }
             kill.CancelAfter(StopGrace);
         }
         await using var onShutdown = shutdown.Register(() => AskToStop(RunStatus.Interrupted));

@@ -62,7 +62,7 @@ public class TrainerBadInputTests
         var options = TrainingFixture.Options(data, run, maxSteps: 10, evalEvery: 10);
         new Trainer(options, new TrainingFixture.Recorder()).Run(false, CancellationToken.None);
 
-        var checkpoint = Checkpoint.PathIn(run);
+        var checkpoint = RunFolder.At(run).CheckpointFile;
         var bytes = File.ReadAllBytes(checkpoint);
         File.WriteAllBytes(checkpoint, bytes[..(bytes.Length / 3)]);
         var model = File.ReadAllBytes(Path.Combine(run, "model", "model.safetensors"));

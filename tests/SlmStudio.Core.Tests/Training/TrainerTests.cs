@@ -76,17 +76,17 @@ public class TrainerTests
         var run = Path.Combine(dir, "run");
         var recorder = new TrainingFixture.Recorder
         {
-            OnEvent = e => { if (e is TrainingStep { Step: 10 }) File.WriteAllText(Path.Combine(run, Trainer.CancelFileName), ""); },
+            OnEvent = e => { if (e is TrainingStep { Step: 10 }) File.WriteAllText(RunFolder.At(run).CancelFile, ""); },
         };
         var finished = new Trainer(TrainingFixture.Options(data, run, maxSteps: 1000), recorder).Run(false, CancellationToken.None);
         Assert.True(finished.Cancelled);
         Assert.InRange(finished.Step, 10, 11);
-        Assert.True(File.Exists(Checkpoint.PathIn(run)));
+        Assert.True(File.Exists(RunFolder.At(run).CheckpointFile));
         Assert.True(File.Exists(Path.Combine(run, "model", "model.safetensors")));
 
         var resumed = new Trainer(TrainingFixture.Options(data, run, maxSteps: 1000) with { MaxSteps = 1000 }, new TrainingFixture.Recorder
         {
-            OnEvent = e => { if (e is TrainingStep { Step: 20 }) File.WriteAllText(Path.Combine(run, Trainer.CancelFileName), ""); },
+            OnEvent = e => { if (e is TrainingStep { Step: 20 }) File.WriteAllText(RunFolder.At(run).CancelFile, ""); },
         }).Run(true, CancellationToken.None);
         Assert.True(resumed.Cancelled);
         Assert.InRange(resumed.Step, 20, 21);
