@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using SlmStudio.Core;
@@ -6,41 +7,53 @@ using SlmStudio.Core.Inference;
 using SlmStudio.Core.Models;
 using SlmStudio.Core.Tokenization;
 
+using static SlmStudio.Cli.CliOptions;
 namespace SlmStudio.Cli.Commands;
 
-public sealed class BenchGenerateCommand : ICliCommand
+public sealed class BenchGenerateCommand : SlmCommand
 {
-    public string Name => "bench generate";
-    public string Summary => "Measure generation speed: ONNX Runtime against TorchSharp eager, plus export time.";
-    public string Help => """
-        Usage: slm bench generate [--preset small] [--model <model folder>] [--vocab-size N] [--prompt-tokens N]
-                                  [--new-tokens N] [--repeats N] [--ort-threads N] [--torch-threads N] [--json]
+    private const string DefaultPreset = "small";
+    private const int DefaultVocabSize = 4096;
+    private const int DefaultPromptTokens = 64;
+    private const int DefaultNewTokens = 128;
+    private const int DefaultRepeats = 3;
 
+    private readonly Option<string?> _preset = Text("--preset", "name", $"measure a randomly initialised model of this preset (default {DefaultPreset})");
+    private readonly Option<string?> _model = Text("--model", "model folder", "measure this Hugging Face or run model folder instead");
+    private readonly Option<int?> _vocabSize = Int("--vocab-size", "N", $"vocabulary size of the preset's model (default {DefaultVocabSize})", BpeTrainer.MinimumVocabSize, 1_000_000);
+    private readonly Option<int?> _promptTokens = Int("--prompt-tokens", "N", $"prompt length in tokens (default {DefaultPromptTokens})", 1, 100_000);
+    private readonly Option<int?> _newTokens = Int("--new-tokens", "N", $"tokens generated per run (default {DefaultNewTokens})", 2, 100_000);
+    private readonly Option<int?> _repeats = Int("--repeats", "N", $"runs per engine; medians are reported (default {DefaultRepeats})", 1, 100);
+    private readonly Option<int?> _ortThreads = Int("--ort-threads", "N", "ONNX Runtime's intra-op threads (default: 1 below 50M parameters, else one per core)", 1, 1024);
+    private readonly Option<int?> _torchThreads = Int("--torch-threads", "N", "TorchSharp's threads (default: TorchSharp's own, one per core)", 1, 1024);
+    private readonly Option<bool> _json = Flag("--json", "print one JSON object instead of a table");
+
+    public BenchGenerateCommand() : base("generate", "Measure generation speed: ONNX Runtime against TorchSharp eager, plus export time.", """
         In one run on the same model (a randomly initialised preset, or --model, a Hugging Face / run model folder):
         exports it to ONNX (export time, parity), then measures greedy generation with a KV cache on the CPU:
         prefill tokens/s, decode tokens/s and time to first token, for ONNX Runtime and for TorchSharp eager with its
-        own KV cache, and the ONNX/TorchSharp ratio. Defaults: --preset small, --vocab-size 4096, --prompt-tokens 64,
-        --new-tokens 128, --repeats 3 (the engines alternate, each run after a warm-up; medians reported).
-        --ort-threads sets ONNX Runtime's intra-op threads (default: 1 below 50M parameters, else one per core);
-        --torch-threads sets TorchSharp's (default: TorchSharp's own, one per core).
+        own KV cache, and the ONNX/TorchSharp ratio. The engines alternate, each run after a warm-up.
         Targets: ONNX decode >= 2x TorchSharp on Small, first token < 100 ms for a 64-token prompt, export < 5 s.
-        """;
+        """)
+    {
+        foreach (var option in new Option[] { _preset, _model, _vocabSize, _promptTokens, _newTokens, _repeats, _ortThreads, _torchThreads, _json })
+            Options.Add(option);
+    }
 
     private static string? LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : null;
 
-    public Task<int> RunAsync(CliArgs args, CancellationToken cancellationToken)
+    protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
     {
-        var presetName = args.String("preset") ?? "small";
-        var modelArg = args.String("model");
-        var vocab = args.Int("vocab-size", BpeTrainer.MinimumVocabSize, 1_000_000) ?? 4096;
-        var promptTokens = args.Int("prompt-tokens", 1, 100_000) ?? 64;
-        var newTokens = args.Int("new-tokens", 2, 100_000) ?? 128;
-        var repeats = args.Int("repeats", 1, 100) ?? 3;
-        var ortThreads = args.Int("ort-threads", 1, 1024);
-        var torchThreads = args.Int("torch-threads", 1, 1024);
-        var json = args.Flag("json");
-        args.EnsureAllUsed(0);
+        var presetName = parsed.GetValue(_preset) ?? DefaultPreset;
+        var modelArg = parsed.GetValue(_model);
+        var vocab = parsed.GetValue(_vocabSize) ?? DefaultVocabSize;
+        var promptTokens = parsed.GetValue(_promptTokens) ?? DefaultPromptTokens;
+        var newTokens = parsed.GetValue(_newTokens) ?? DefaultNewTokens;
+        var repeats = parsed.GetValue(_repeats) ?? DefaultRepeats;
+        var ortThreads = parsed.GetValue(_ortThreads);
+        var torchThreads = parsed.GetValue(_torchThreads);
+        var json = parsed.GetValue(_json);
         if (torchThreads is { } tt) TorchSharp.torch.set_num_threads(tt);
 
         var work = Path.Combine(Path.GetTempPath(), $"slm-bench-generate-{Guid.NewGuid():N}");

@@ -1,30 +1,33 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using SlmStudio.Cli.Bench;
 using SlmStudio.Core.Tokenization;
 
+using static SlmStudio.Cli.CliOptions;
 namespace SlmStudio.Cli.Commands;
 
 /// <summary><c>slm bench tokenizer</c>: BPE training time, encoding throughput and compression on about 1 MB of text.</summary>
-public sealed class BenchTokenizerCommand : ICliCommand
+public sealed class BenchTokenizerCommand : SlmCommand
 {
-    public string Name => "bench tokenizer";
-    public string Summary => "Time tokenizer training and encoding on about 1 MB of text";
-    public string Help => """
-        slm bench tokenizer [--data <file>] [--vocab-size 4096] [--bytes 1000000]
+    private const int DefaultVocabSize = 4096;
+    private const int DefaultBytes = 1_000_000;
 
-          --data <file>       UTF-8 text to train on (default: 1 MB of generated English-like text)
-          --vocab-size <n>    vocabulary size including the 259 byte and special tokens (default 4096)
-          --bytes <n>         how much of the text to use, in bytes of UTF-8 (default 1000000)
-        """;
+    private readonly Option<string?> _data = Text("--data", "file", "UTF-8 text to train on (default: 1 MB of generated English-like text)");
+    private readonly Option<int?> _vocabSize = Int("--vocab-size", "n", $"vocabulary size including the 259 byte and special tokens (default {DefaultVocabSize})", 1, 1_000_000);
+    private readonly Option<int?> _bytes = Int("--bytes", "n", $"how much of the text to use, in bytes of UTF-8 (default {DefaultBytes})", 1000, int.MaxValue);
 
-    public Task<int> RunAsync(CliArgs args, CancellationToken cancellationToken)
+    public BenchTokenizerCommand() : base("tokenizer", "Time tokenizer training and encoding on about 1 MB of text", "")
     {
-        var data = args.String("data");
-        int vocabSize = args.Int("vocab-size", 1, 1_000_000) ?? 4096;
-        int bytes = args.Int("bytes", 1000, int.MaxValue) ?? 1_000_000;
-        args.EnsureAllUsed(0);
+        foreach (var option in new Option[] { _data, _vocabSize, _bytes }) Options.Add(option);
+    }
+
+    protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
+    {
+        var data = parsed.GetValue(_data);
+        int vocabSize = parsed.GetValue(_vocabSize) ?? DefaultVocabSize;
+        int bytes = parsed.GetValue(_bytes) ?? DefaultBytes;
         BpeTrainer trainer;
         try { trainer = new BpeTrainer(vocabSize); }
         catch (SlmStudio.Core.EngineException e) { throw new UsageException(e.Message); }

@@ -1,31 +1,40 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using SlmStudio.Core;
 using SlmStudio.Core.Models;
 using SlmStudio.Core.Training;
 
+using static SlmStudio.Cli.CliOptions;
 namespace SlmStudio.Cli.Commands;
 
-public sealed class BenchTrainCommand : ICliCommand
+public sealed class BenchTrainCommand : SlmCommand
 {
-    public string Name => "bench train";
-    public string Summary => "Measure training speed of every preset against this machine's matrix-multiply speed.";
-    public string Help => """
-        Usage: slm bench train [--presets tiny,small,...] [--vocab-size N] [--steps N] [--device auto|cpu|cuda] [--json]
+    private const int DefaultVocabSize = 4096;
+    private const int DefaultSteps = 3;
 
+    private readonly Option<string?> _presets = Text("--presets", "tiny,small,...", "the presets to measure, separated by commas (default: all)");
+    private readonly Option<int?> _vocabSize = Int("--vocab-size", "N", $"vocabulary size of the measured models (default {DefaultVocabSize})", 260, 1_000_000);
+    private readonly Option<int?> _steps = Int("--steps", "N", $"training steps measured per preset (default {DefaultSteps})", 1, 1000);
+    private readonly Option<string?> _device = Text("--device", "auto|cpu|cuda", "where to train (default auto: the GPU when there is one)");
+    private readonly Option<bool> _json = Flag("--json", "print one JSON object instead of a table");
+
+    public BenchTrainCommand() : base("train", "Measure training speed of every preset against this machine's matrix-multiply speed.", """
         Measures, in one run: the machine's own matrix-multiply FLOP/s (a large torch.mm), then for each preset the
         training tokens/s of real forward/backward/AdamW steps and the ratio of achieved training FLOP/s
-        (6 x parameters x tokens / time) to the matrix-multiply figure. --json prints one JSON object instead of a table.
-        """;
-
-    public Task<int> RunAsync(CliArgs args, CancellationToken cancellationToken)
+        (6 x parameters x tokens / time) to the matrix-multiply figure.
+        """)
     {
-        var names = (args.String("presets") ?? string.Join(',', ModelPresets.All.Select(p => p.Name))).Split(',', StringSplitOptions.RemoveEmptyEntries);
-        var vocab = args.Int("vocab-size", 260, 1_000_000) ?? 4096;
-        var steps = args.Int("steps", 1, 1000) ?? 3;
-        var device = TorchDevice.Parse(args.String("device"));
-        var json = args.Flag("json");
-        args.EnsureAllUsed(0);
+        foreach (var option in new Option[] { _presets, _vocabSize, _steps, _device, _json }) Options.Add(option);
+    }
+
+    protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
+    {
+        var names = (parsed.GetValue(_presets) ?? string.Join(',', ModelPresets.All.Select(p => p.Name))).Split(',', StringSplitOptions.RemoveEmptyEntries);
+        var vocab = parsed.GetValue(_vocabSize) ?? DefaultVocabSize;
+        var steps = parsed.GetValue(_steps) ?? DefaultSteps;
+        var device = TorchDevice.Parse(parsed.GetValue(_device));
+        var json = parsed.GetValue(_json);
         var presets = names.Select(ModelPresets.Get).ToList();
 
         var matmul = ThroughputProbe.MatmulFlops(device);

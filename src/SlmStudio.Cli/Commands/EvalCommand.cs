@@ -1,32 +1,37 @@
+using System.CommandLine;
 using System.Globalization;
 using SlmStudio.Core.Inference;
 using SlmStudio.Core.Training;
+using static SlmStudio.Cli.CliOptions;
 
 namespace SlmStudio.Cli.Commands;
 
-public sealed class EvalCommand : ICliCommand
+public sealed class EvalCommand : SlmCommand
 {
-    public string Name => "eval";
-    public string Summary => "Validation loss, perplexity and bits per character of an exported model on a text (ONNX Runtime).";
-    public string Help => """
-        Usage: slm eval <artifact folder> --data <file | folder | dataset version folder> [--context N] [--json]
+    private readonly Argument<string?> _artifact = OptionalArgument("artifact folder", "the folder made by 'slm export'");
+    private readonly Option<string?> _data = Text("--data", "file | folder | dataset version folder", "the text to measure", required: true);
+    private readonly Option<int?> _context = Int("--context", "N", "tokens per window (default: the model's training context length)", 1, 1_000_000);
+    private readonly Option<bool> _json = Flag("--json", "print one JSON object instead of text");
 
+    public EvalCommand() : base("eval", "Validation loss, perplexity and bits per character of an exported model on a text (ONNX Runtime).", """
         Reads the text as training does (beginning-of-text, document, end-of-text; non-overlapping windows of the
         model's training context length, or --context N) and prints the mean loss in nats per token, the perplexity
         and bits per character. A dataset version folder (dataset.json, train.txt, val.txt) is measured on val.txt;
         a .txt/.md file or a folder of them is measured whole.
-        """;
-
-    public Task<int> RunAsync(CliArgs args, CancellationToken cancellationToken)
+        """)
     {
-        var data = args.Required("data");
-        var context = args.Int("context", 1, 1_000_000);
-        var json = args.Flag("json");
-        args.EnsureAllUsed(1);
-        if (args.Positional.Count == 0) throw new UsageException("Give the artifact folder (made by 'slm export').");
+        Arguments.Add(_artifact);
+        foreach (var option in new Option[] { _data, _context, _json }) Options.Add(option);
+    }
 
-        var documents = ReadDocuments(data);
-        using var artifact = OnnxArtifact.Open(args.Positional[0]);
+    protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
+    {
+        var context = parsed.GetValue(_context);
+        var json = parsed.GetValue(_json);
+        var artifactDir = parsed.GetValue(_artifact) ?? throw new UsageException("Give the artifact folder (made by 'slm export').");
+
+        var documents = ReadDocuments(parsed.GetValue(_data)!);
+        using var artifact = OnnxArtifact.Open(artifactDir);
         var result = new OnnxEvaluator(artifact).Evaluate(documents, context, ct: cancellationToken);
         var inv = CultureInfo.InvariantCulture;
         if (json)

@@ -1,40 +1,54 @@
+using System.CommandLine;
 using System.Globalization;
 using SlmStudio.Core.Inference;
+using static SlmStudio.Cli.CliOptions;
 
 namespace SlmStudio.Cli.Commands;
 
-public sealed class GenerateCommand : ICliCommand
+public sealed class GenerateCommand : SlmCommand
 {
-    public string Name => "generate";
-    public string Summary => "Generate text with an exported model (ONNX Runtime), streamed to the console.";
-    public string Help => """
-        Usage: slm generate <artifact folder> --prompt "..." [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]
-                            [--repetition-penalty R] [--seed S] [--stop "text"] [--show-probabilities]
+    private static readonly GenerationSettings Defaults = new();
 
-        Streams the continuation of the prompt token by token. An empty prompt ("") starts from the beginning-of-text
-        token. --temperature 0 is greedy (the most likely token each time). Defaults: --max-tokens 100,
-        --temperature 0.8, --top-k 40 (0 = off), --top-p 0.95 (1 = off), --repetition-penalty 1.1 (1 = off).
-        --stop ends generation at that text (not printed). --show-probabilities prints each token's probability.
-        """;
+    private readonly Argument<string?> _artifact = OptionalArgument("artifact folder", "the folder made by 'slm export'");
+    private readonly Option<string?> _prompt = Text("--prompt", "text", "the text to continue; \"\" starts from the beginning-of-text token");
+    private readonly Option<int?> _maxTokens = Int("--max-tokens", "N", $"most tokens to generate (default {Defaults.MaxNewTokens})", 0, 100_000);
+    private readonly Option<double?> _temperature = Double("--temperature", "T", Invariant($"0 is greedy: the most likely token each time (default {Defaults.Temperature})"), 0, 100);
+    private readonly Option<int?> _topK = Int("--top-k", "K", $"sample among the K most likely tokens, 0 = off (default {Defaults.TopK})", 0, 1_000_000);
+    private readonly Option<double?> _topP = Double("--top-p", "P", Invariant($"sample among the most likely tokens that make up P of the probability, 1 = off (default {Defaults.TopP})"), 1e-9, 1);
+    private readonly Option<double?> _repetitionPenalty = Double("--repetition-penalty", "R", Invariant($"make tokens already seen less likely, 1 = off (default {Defaults.RepetitionPenalty})"), 0.01, 10);
+    private readonly Option<int?> _seed = Int("--seed", "S", "random seed, for the same text every time");
+    private readonly Option<string?> _stop = Text("--stop", "text", "end generation at this text (not printed)");
+    private readonly Option<bool> _showProbabilities = Flag("--show-probabilities", "print each token's probability");
 
-    public async Task<int> RunAsync(CliArgs args, CancellationToken cancellationToken)
+    public GenerateCommand() : base("generate", "Generate text with an exported model (ONNX Runtime), streamed to the console.", """
+        Streams the continuation of the prompt token by token.
+        """)
     {
-        var defaults = new GenerationSettings();
-        var prompt = args.String("prompt") ?? throw new UsageException("--prompt is required (use --prompt \"\" to start from nothing).");
-        var stop = args.String("stop");
-        var settings = new GenerationSettings(
-            MaxNewTokens: args.Int("max-tokens", 0, 100_000) ?? defaults.MaxNewTokens,
-            Temperature: args.Double("temperature", 0, 100) ?? defaults.Temperature,
-            TopK: args.Int("top-k", 0, 1_000_000) ?? defaults.TopK,
-            TopP: args.Double("top-p", 1e-9, 1) ?? defaults.TopP,
-            RepetitionPenalty: args.Double("repetition-penalty", 0.01, 10) ?? defaults.RepetitionPenalty,
-            Seed: args.Int("seed"),
-            StopSequences: stop is null ? null : [stop]);
-        var showProbabilities = args.Flag("show-probabilities");
-        args.EnsureAllUsed(1);
-        if (args.Positional.Count == 0) throw new UsageException("Give the artifact folder (made by 'slm export').");
+        Arguments.Add(_artifact);
+        foreach (var option in new Option[] { _prompt, _maxTokens, _temperature, _topK, _topP, _repetitionPenalty, _seed, _stop, _showProbabilities })
+            Options.Add(option);
+    }
 
-        using var artifact = OnnxArtifact.Open(args.Positional[0]);
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    protected override async Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
+    {
+        var prompt = parsed.GetValue(_prompt) ?? throw new UsageException("--prompt is required (use --prompt \"\" to start from nothing).");
+        var stop = parsed.GetValue(_stop);
+        var settings = Defaults with
+        {
+            MaxNewTokens = parsed.GetValue(_maxTokens) ?? Defaults.MaxNewTokens,
+            Temperature = parsed.GetValue(_temperature) ?? Defaults.Temperature,
+            TopK = parsed.GetValue(_topK) ?? Defaults.TopK,
+            TopP = parsed.GetValue(_topP) ?? Defaults.TopP,
+            RepetitionPenalty = parsed.GetValue(_repetitionPenalty) ?? Defaults.RepetitionPenalty,
+            Seed = parsed.GetValue(_seed),
+            StopSequences = stop is null ? null : [stop],
+        };
+        var showProbabilities = parsed.GetValue(_showProbabilities);
+        var artifactDir = parsed.GetValue(_artifact) ?? throw new UsageException("Give the artifact folder (made by 'slm export').");
+
+        using var artifact = OnnxArtifact.Open(artifactDir);
         var generator = new TextGenerator(artifact);
         Console.Write(prompt);
         await foreach (var token in generator.GenerateAsync(prompt, settings, cancellationToken))

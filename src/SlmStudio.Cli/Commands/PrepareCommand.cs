@@ -1,20 +1,32 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using SlmStudio.Core;
 using SlmStudio.Core.Data;
 
+using static SlmStudio.Cli.CliOptions;
 namespace SlmStudio.Cli.Commands;
 
 /// <summary>Extracts, cleans and freezes a folder of documents as a dataset version, as the portal's Data step does.</summary>
-public sealed class PrepareCommand : ICliCommand
+public sealed class PrepareCommand : SlmCommand
 {
-    public string Name => "prepare";
-    public string Summary => "Turn documents into a frozen, hashed dataset version (train/validation split)";
-    public string Help => """
-        slm prepare --data <file|folder> --out <datasets root> [--no-redact] [--keep-duplicates] [--seed N]
-                    [--validation F] [--mapping <roles>] [--task auto|text|classification|qa]
-                    [--timeout-seconds N] [--isolate all|risky|none]
+    private static readonly DatasetSettings Defaults = new();
 
+    private readonly Option<string?> _data = Text("--data", "file|folder", "a file or a folder of files", required: true);
+    private readonly Option<string?> _out = Text("--out", "datasets root", "the folder that holds dataset versions", required: true);
+    private readonly Option<bool> _noRedact = Flag("--no-redact", "keep personal data as it is (redaction is on by default)");
+    private readonly Option<bool> _keepDuplicates = Flag("--keep-duplicates", "keep exact and near-duplicate paragraphs/rows");
+    private readonly Option<int?> _seed = Int("--seed", "N", $"seed of the train/validation split (default {Defaults.Seed})");
+    private readonly Option<double?> _validation = Double("--validation", "F",
+        string.Create(CultureInfo.InvariantCulture, $"share of records for validation, 0 to 0.5 (default {Defaults.ValidationFraction})"), 0, 0.5);
+    private readonly Option<string?> _mapping = Text("--mapping", "roles", "for CSV/JSONL: text=col[,label=col] or prompt=col,response=col (default: a guess)");
+    private readonly Option<string?> _task = Choice("--task",
+        "what the data is for: text (write like us), classification (sort and route: needs labels), qa (answer questions: needs prompt/response), or auto from the data (default)",
+        "auto", "text", "classification", "qa");
+    private readonly Option<int?> _timeoutSeconds = Int("--timeout-seconds", "N", $"time limit for reading one file (default {DataLimits.Default.ParseTimeout.TotalSeconds})", 1, 3600);
+    private readonly Option<string?> _isolate = Choice("--isolate", "read files in a separate process: risky (PDF, DOCX, HTML; default), all, or none", "risky", "all", "none");
+
+    public PrepareCommand() : base("prepare", "Turn documents into a frozen, hashed dataset version (train/validation split)", """
         Reads TXT, MD, PDF, DOCX, CSV, JSONL and HTML files (a folder is read with its sub-folders), removes duplicate
         paragraphs/rows, replaces personal data (e-mail addresses, phone numbers, IBANs, card numbers, national ID
         numbers) with placeholders such as [EMAIL], splits the records into training and validation sets and freezes
@@ -22,54 +34,35 @@ public sealed class PrepareCommand : ICliCommand
         and dataset.json (content hash, source files and their SHA-256, settings, statistics). The same data and
         settings always give the same id; an existing version is never rewritten.
 
-          --data             a file or a folder of files
-          --out              the folder that holds dataset versions
-          --no-redact        keep personal data as it is (redaction is on by default)
-          --keep-duplicates  keep exact and near-duplicate paragraphs/rows
-          --seed             seed of the train/validation split (default 1234)
-          --validation       share of records for validation, 0 to 0.5 (default 0.1)
-          --mapping          for CSV/JSONL: text=col[,label=col] or prompt=col,response=col (default: a guess)
-          --task             what the data is for: text (write like us), classification (sort and route: needs
-                             labels), qa (answer questions: needs prompt/response), or auto from the data (default)
-          --timeout-seconds  time limit for reading one file (default 60)
-          --isolate          read files in a separate process: risky (PDF, DOCX, HTML; default), all, or none
-
         Prints a summary, every problem found (file, row, what is wrong, what to do) and the dataset folder.
         Exit codes: 0 dataset written, 1 nothing usable, 2 wrong arguments.
-        """;
-
-    public async Task<int> RunAsync(CliArgs args, CancellationToken cancellationToken)
+        """)
     {
-        var data = args.Required("data");
-        var root = args.Required("out");
-        var settings = new DatasetSettings
+        foreach (var option in new Option[] { _data, _out, _noRedact, _keepDuplicates, _seed, _validation, _mapping, _task, _timeoutSeconds, _isolate })
+            Options.Add(option);
+    }
+
+    protected override async Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
+    {
+        var data = parsed.GetValue(_data)!;
+        var root = parsed.GetValue(_out)!;
+        var settings = Defaults with
         {
-            RedactPersonalData = !args.Flag("no-redact"),
-            RemoveDuplicates = !args.Flag("keep-duplicates"),
-            Seed = args.Int("seed") ?? 1234,
-            ValidationFraction = args.Double("validation", 0, 0.5) ?? 0.1,
-        };
-        ColumnMapping? mapping = null;
-        if (args.String("mapping") is { } spec)
-        {
-            try { mapping = ColumnMapping.Parse(spec); }
-            catch (FormatException e) { throw new UsageException($"--mapping: {e.Message}"); }
-        }
-        var limits = DataLimits.Default with { ParseTimeout = TimeSpan.FromSeconds(args.Int("timeout-seconds", 1, 3600) ?? 60) };
-        settings = settings with
-        {
-            Task = args.String("task") switch
+            RedactPersonalData = !parsed.GetValue(_noRedact),
+            RemoveDuplicates = !parsed.GetValue(_keepDuplicates),
+            Seed = parsed.GetValue(_seed) ?? Defaults.Seed,
+            ValidationFraction = parsed.GetValue(_validation) ?? Defaults.ValidationFraction,
+            Task = parsed.GetValue(_task) switch
             {
-                null or "auto" => null,
                 "text" => DatasetTask.Text,
                 "classification" => DatasetTask.Classification,
                 "qa" => DatasetTask.QuestionAnswer,
-                var t => throw new UsageException($"--task must be auto, text, classification or qa (got '{t}')."),
+                _ => null,
             },
         };
-        var isolate = args.String("isolate") ?? "risky";
-        if (isolate is not ("risky" or "all" or "none")) throw new UsageException($"--isolate must be risky, all or none (got '{isolate}').");
-        args.EnsureAllUsed(0);
+        var mapping = ExtractCommand.ParseMapping(parsed.GetValue(_mapping));
+        var limits = parsed.GetValue(_timeoutSeconds) is { } seconds ? DataLimits.Default with { ParseTimeout = TimeSpan.FromSeconds(seconds) } : DataLimits.Default;
+        var isolate = parsed.GetValue(_isolate) ?? "risky";
 
         var files = Directory.Exists(data)
             ? Directory.EnumerateFiles(data, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System })

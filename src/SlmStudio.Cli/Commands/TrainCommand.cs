@@ -1,77 +1,86 @@
+using System.CommandLine;
+using System.Globalization;
 using SlmStudio.Core.Training;
+using static SlmStudio.Cli.CliOptions;
 
 namespace SlmStudio.Cli.Commands;
 
-public sealed class TrainCommand : ICliCommand
+public sealed class TrainCommand : SlmCommand
 {
-    public string Name => "train";
-    public string Summary => "Train a language model from text (or fine-tune one); prints progress as JSON lines.";
-    public string Help => """
-        Usage: slm train --data <file|folder> --out <run folder> [options]
+    // Only to show the engine's defaults in the help; an option left out stays unset so TrainingOptions' own value applies.
+    private static readonly TrainingOptions Defaults = new() { DataPath = "", RunDirectory = "" };
 
+    private readonly Option<string?> _data = Text("--data", "path", "training text (required unless --resume)");
+    private readonly Option<string?> _out = Text("--out", "folder", "the run folder: checkpoints, metrics and the trained model", required: true);
+    private readonly Option<string?> _preset = Text("--preset", "name", $"tiny, small, medium, large or auto (default: {Defaults.Preset} picks the size for your data and time)");
+    private readonly Option<double?> _minutes = Double("--minutes", "N", string.Create(CultureInfo.InvariantCulture, $"time budget for the whole run (default {TrainingOptions.DefaultMinutes} when --max-steps is not given)"), 0.05, 100_000);
+    private readonly Option<int?> _maxSteps = Int("--max-steps", "N", "exact number of optimizer steps instead of a time budget", 1);
+    private readonly Option<string?> _base = Text("--base", "folder", "fine-tune this Hugging Face Llama-family model folder instead of starting from scratch");
+    private readonly Option<bool> _resume = Flag("--resume", "continue the run in --out from its last checkpoint");
+    private readonly Option<int?> _seed = Int("--seed", "N", $"random seed (default {Defaults.Seed})", 0);
+    private readonly Option<int?> _vocabSize = Int("--vocab-size", "N", $"tokenizer vocabulary size when training from scratch (default {Defaults.VocabSize})", 260, 1_000_000);
+    private readonly Option<int?> _evalEvery = Int("--eval-every", "N", $"steps between evaluations and checkpoints (default {Defaults.EvalEvery})", 1);
+    private readonly Option<int?> _logEvery = Int("--log-every", "N", $"steps between progress lines (default {Defaults.LogEvery})", 1);
+    private readonly Option<int?> _batchSize = Int("--batch-size", "N", "sequences per step (default: the preset's)", 1, 4096);
+    private readonly Option<int?> _context = Int("--context", "N", "tokens per sequence (default: the preset's)", 8, 1 << 16);
+    private readonly Option<int?> _gradAccum = Int("--grad-accum", "N", $"micro-batches per optimizer step (default {Defaults.GradientAccumulation})", 1, 1024);
+    private readonly Option<double?> _lr = Double("--lr", "X", "peak learning rate (default: the preset's; 3e-4 for fine-tuning)", 1e-7, 1);
+    private readonly Option<int?> _warmup = Int("--warmup", "N", "warmup steps (default: a tenth of the run, at most 100)", 1);
+    private readonly Option<string?> _device = Text("--device", "name", $"auto, cpu or cuda (default {Defaults.Device}: the GPU when there is one)");
+
+    public TrainCommand() : base("train", "Train a language model from text (or fine-tune one); prints progress as JSON lines.", """
         Trains a Llama-style model from .txt/.md text (a file, a folder, or a dataset version folder with
         dataset.json, train.txt and val.txt). Progress goes to standard output as JSON lines, one object per line,
         each with an "event" of started, message, step, eval, checkpoint, finished or error.
 
-          --data <path>          training text (required unless --resume)
-          --out <folder>         the run folder: checkpoints, metrics and the trained model (required)
-          --preset <name>        tiny, small, medium, large or auto (default: auto picks the size for your data and time)
-          --minutes <N>          time budget for the whole run (default 10 when --max-steps is not given)
-          --max-steps <N>        exact number of optimizer steps instead of a time budget
-          --base <folder>        fine-tune this Hugging Face Llama-family model folder instead of starting from scratch
-          --resume               continue the run in --out from its last checkpoint
-          --seed <N>             random seed (default 1337)
-          --vocab-size <N>       tokenizer vocabulary size when training from scratch (default 4096)
-          --eval-every <N>       steps between evaluations and checkpoints (default 100)
-          --log-every <N>        steps between progress lines (default 10)
-          --batch-size <N>       sequences per step (default: the preset's)
-          --context <N>          tokens per sequence (default: the preset's)
-          --grad-accum <N>       micro-batches per optimizer step (default 1)
-          --lr <X>               peak learning rate (default: the preset's; 3e-4 for fine-tuning)
-          --warmup <N>           warmup steps (default: a tenth of the run, at most 100)
-          --device <name>        auto, cpu or cuda (default auto: the GPU when there is one)
-
         To cancel a run, press Ctrl+C or create the file CANCEL in the run folder: it stops within a step,
         keeps a checkpoint, and --resume continues it.
-        """;
-
-    public Task<int> RunAsync(CliArgs args, CancellationToken cancellationToken)
+        """)
     {
-        var resume = args.Flag("resume");
-        var options = new TrainingOptions
+        foreach (var option in new Option[] { _data, _out, _preset, _minutes, _maxSteps, _base, _resume, _seed, _vocabSize, _evalEvery,
+                     _logEvery, _batchSize, _context, _gradAccum, _lr, _warmup, _device })
+            Options.Add(option);
+        Validators.Add(result =>
         {
-            DataPath = resume ? args.String("data") ?? "" : args.Required("data"),
-            RunDirectory = args.Required("out"),
-            Preset = args.String("preset") ?? "auto",
-            Minutes = args.Double("minutes", 0.05, 100_000),
-            MaxSteps = args.Int("max-steps", 1),
-            BaseModel = args.String("base"),
-            Seed = args.Int("seed", 0) ?? 1337,
-            VocabSize = args.Int("vocab-size", 260, 1_000_000) ?? 4096,
-            EvalEvery = args.Int("eval-every", 1) ?? 100,
-            LogEvery = args.Int("log-every", 1) ?? 10,
-            BatchSize = args.Int("batch-size", 1, 4096),
-            ContextLength = args.Int("context", 8, 1 << 16),
-            GradientAccumulation = args.Int("grad-accum", 1, 1024) ?? 1,
-            LearningRate = args.Double("lr", 1e-7, 1),
-            WarmupSteps = args.Int("warmup", 1),
-            Device = args.String("device") ?? "auto",
+            if (result.GetResult(_data) is null && !result.GetValue(_resume)) result.AddError("--data is required.");
+            else if (result.GetResult(_minutes) is not null && result.GetResult(_maxSteps) is not null) result.AddError("Give either --minutes or --max-steps, not both.");
+            else if (result.GetResult(_base) is not null && result.GetResult(_preset) is not null) result.AddError("--preset does not apply with --base: the base model fixes the size.");
+        });
+    }
+
+    protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
+    {
+        var resume = parsed.GetValue(_resume);
+        var given = new TrainingOptions { DataPath = parsed.GetValue(_data) ?? "", RunDirectory = parsed.GetValue(_out)! };
+        var options = given with
+        {
+            Preset = parsed.GetValue(_preset) ?? given.Preset,
+            Minutes = parsed.GetValue(_minutes),
+            MaxSteps = parsed.GetValue(_maxSteps),
+            BaseModel = parsed.GetValue(_base),
+            Seed = parsed.GetValue(_seed) ?? given.Seed,
+            VocabSize = parsed.GetValue(_vocabSize) ?? given.VocabSize,
+            EvalEvery = parsed.GetValue(_evalEvery) ?? given.EvalEvery,
+            LogEvery = parsed.GetValue(_logEvery) ?? given.LogEvery,
+            BatchSize = parsed.GetValue(_batchSize),
+            ContextLength = parsed.GetValue(_context),
+            GradientAccumulation = parsed.GetValue(_gradAccum) ?? given.GradientAccumulation,
+            LearningRate = parsed.GetValue(_lr),
+            WarmupSteps = parsed.GetValue(_warmup),
+            Device = parsed.GetValue(_device) ?? given.Device,
         };
-        args.EnsureAllUsed(0);
-        if (options.Minutes is not null && options.MaxSteps is not null) throw new UsageException("Give either --minutes or --max-steps, not both.");
-        if (options.BaseModel is not null && args.Has("preset")) throw new UsageException("--preset does not apply with --base: the base model fixes the size.");
 
         var writer = new JsonLinesProgress();
         try
         {
-            var finished = new Trainer(options, writer).Run(resume, cancellationToken);
+            new Trainer(options, writer).Run(resume, cancellationToken);
             return Task.FromResult(0);
         }
-        catch (SlmStudio.Core.EngineException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            writer.Report(new TrainingError(e.Message));
-            Console.Error.WriteLine($"error: {e.Message}");
-            return Task.FromResult(1);
+            // The portal reads the error event from standard output; the top level prints the same message as one line.
+            writer.Report(new TrainingError(e is SlmStudio.Core.EngineException ? e.Message : $"{e.Message} ({e.GetType().Name})"));
+            throw;
         }
     }
 
