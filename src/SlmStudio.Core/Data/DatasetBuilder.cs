@@ -198,12 +198,13 @@ public static class DatasetBuilder
 
     /// <summary>Prepares and freezes the documents as a dataset version under <paramref name="datasetsRoot"/>.</summary>
     public static DatasetVersion Build(IReadOnlyList<ExtractedDocument> docs, DatasetSettings settings, string datasetsRoot,
-        IProgress<DataProgress>? progress = null, CancellationToken ct = default) =>
-        Freeze(Review(docs, settings, progress, ct), settings, datasetsRoot, progress, ct);
+        IProgress<DataProgress>? progress = null, CancellationToken ct = default, TimeProvider? clock = null) =>
+        Freeze(Review(docs, settings, progress, ct), settings, datasetsRoot, progress, ct, clock);
 
     /// <summary>Freezes an already reviewed preparation (what the user saw is exactly what is written).</summary>
+    /// <param name="clock">Stamps <see cref="DatasetVersion.CreatedAt"/>; the system clock unless a test sets one.</param>
     public static DatasetVersion Freeze(PreparationReview review, DatasetSettings settings, string datasetsRoot,
-        IProgress<DataProgress>? progress = null, CancellationToken ct = default)
+        IProgress<DataProgress>? progress = null, CancellationToken ct = default, TimeProvider? clock = null)
     {
         if (settings.ValidationFraction is < 0 or >= 1)
             throw new EngineException("The validation share must be at least 0 and less than 1 (for example 0.1 for 10%).");
@@ -240,7 +241,7 @@ public static class DatasetBuilder
                         ? "There is too little text to hold some back for validation, so training cannot measure how well the model does."
                         : "No text was held back for validation (the validation share is 0), so training cannot measure how well the model does.",
                     "Add more documents, or set a validation share such as 10%."));
-            var version = new DatasetVersion(id, contentHash, DateTimeOffset.UtcNow, review.Task, review.Sources, settings, review.Stats,
+            var version = new DatasetVersion(id, contentHash, (clock ?? TimeProvider.System).GetUtcNow(), review.Task, review.Sources, settings, review.Stats,
                 DocumentStats.Of([.. train.Select(r => r.Record)]), DocumentStats.Of([.. validation.Select(r => r.Record)]),
                 review.ExactDuplicatesRemoved, review.NearDuplicatesRemoved, review.RedactionCounts, files, problems);
 

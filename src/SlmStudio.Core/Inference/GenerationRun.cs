@@ -1,3 +1,5 @@
+using SlmStudio.Core.Tokenization;
+
 namespace SlmStudio.Core.Inference;
 
 /// <summary>
@@ -40,7 +42,7 @@ internal sealed class GenerationRun : IDisposable
         {
             var p = trimmed[b];
             int pad = width - p.Length;
-            _rows[b] = new Row(p, settings.Seed is { } s ? new Random(s) : new Random());
+            _rows[b] = new Row(p, settings.Seed is { } s ? new Random(s) : new Random(), artifact.Tokenizer);
             _maskRows[b] = [.. Enumerable.Repeat(0L, pad), .. Enumerable.Repeat(1L, p.Length)];
             for (int t = 0; t < width; t++)
             {
@@ -86,19 +88,18 @@ internal sealed class GenerationRun : IDisposable
             if (id == _artifact.EndOfTextId)
             {
                 row.Finish = "eos";
-                var rest = row.Flush(_artifact);
+                var rest = row.Flush();
                 if (rest.Length > 0) emitted.Add((b, new GeneratedToken(id, rest, probability)));
                 continue;
             }
-            row.Add(id);
-            var (text, stopped) = row.NewText(_artifact, _settings.StopSequences, _maxStop);
+            var (text, stopped) = row.Add(id, _settings.StopSequences, _maxStop);
             bool lengthDone = row.Generated.Count >= _settings.MaxNewTokens;
             bool contextDone = row.NextPosition >= _artifact.Config.MaxPositions;
             if (stopped) row.Finish = "stop";
             else if (lengthDone || contextDone)
             {
                 row.Finish = lengthDone ? "length" : "context";
-                text += row.Flush(_artifact);
+                text += row.Flush();
             }
             if (!stopped || text.Length > 0) emitted.Add((b, new GeneratedToken(id, text, probability)));
         }
@@ -108,80 +109,66 @@ internal sealed class GenerationRun : IDisposable
 
     public void Dispose() => _cache?.Dispose();
 
-    private sealed class Row(int[] prompt, Random random)
+    private sealed class Row
     {
-        public Random Random { get; } = random;
+        public Row(int[] prompt, Random random, ITokenizer tokenizer)
+        {
+            Random = random;
+            Seen = [.. prompt];
+            _decoder = new TokenStreamDecoder(tokenizer);
+            // The last prompt tokens, so that a decoder that drops a leading space at the start of a text does not
+            // drop the first generated token's space.
+            _decoder.StartAfter(prompt[^Math.Min(4, prompt.Length)..]);
+        }
+
+        public Random Random { get; }
         public List<int> Generated { get; } = [];
-        public HashSet<int> Seen { get; } = [.. prompt];
+        public HashSet<int> Seen { get; }
         public int NextPosition { get; set; }
         public string? Finish { get; set; }
 
-        // The last prompt tokens decoded before the generated ones, so that a decoder that drops a leading space at the
-        // start of a text does not drop the first generated token's space.
-        private readonly int[] _context = prompt[^Math.Min(4, prompt.Length)..];
-        private string? _contextText;
-        private string _text = "";
-        private int _emitted;
+        // Decodes only the new ids (holding back an incomplete UTF-8 character), instead of the whole text every token.
+        private readonly TokenStreamDecoder _decoder;
+        // Decoded text not yet emitted because it may be the start of a stop sequence.
+        private string _held = "";
 
-        public void Add(int id)
+        /// <summary>Adds the token; returns the text it adds, holding back an incomplete UTF-8 character and anything
+        /// that may be the start of a stop sequence; true when a stop sequence is complete (its text and what follows
+        /// is cut).</summary>
+        public (string Text, bool Stopped) Add(int id, IReadOnlyList<string>? stops, int maxStop)
         {
             Generated.Add(id);
             Seen.Add(id);
-        }
-
-        private string Decode(OnnxArtifact artifact)
-        {
-            _contextText ??= artifact.Tokenizer.Decode(_context);
-            var full = artifact.Tokenizer.Decode([.. _context, .. Generated]);
-            return full.StartsWith(_contextText, StringComparison.Ordinal) ? full[_contextText.Length..] : artifact.Tokenizer.Decode(Generated);
-        }
-
-        /// <summary>The text this token adds, holding back an incomplete UTF-8 character and anything that may be the
-        /// start of a stop sequence; true when a stop sequence is complete (its text and what follows is cut).</summary>
-        public (string Text, bool Stopped) NewText(OnnxArtifact artifact, IReadOnlyList<string>? stops, int maxStop)
-        {
-            _text = Decode(artifact);
-            if (stops is { Count: > 0 })
+            var text = _held + _decoder.Push(id);
+            _held = "";
+            if (stops is not { Count: > 0 }) return (text, false);
+            // Emitted text never ends in the start of a stop sequence (that part is held), so a stop sequence can only
+            // begin inside the held text or the new piece.
+            int cut = -1;
+            foreach (var s in stops)
             {
-                int searchFrom = Math.Max(0, _emitted - maxStop);
-                int cut = -1;
-                foreach (var s in stops)
+                var at = text.IndexOf(s, StringComparison.Ordinal);
+                if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+            }
+            if (cut >= 0) return (text[..cut], true);
+            // Hold back the longest tail that could still grow into a stop sequence.
+            for (int k = Math.Min(maxStop - 1, text.Length); k > 0; k--)
+            {
+                var tail = text[^k..];
+                if (stops.Any(s => s.StartsWith(tail, StringComparison.Ordinal)))
                 {
-                    var at = _text.IndexOf(s, searchFrom, StringComparison.Ordinal);
-                    if (at >= 0 && (cut < 0 || at < cut)) cut = at;
-                }
-                if (cut >= 0)
-                {
-                    var piece = cut > _emitted ? _text[_emitted..cut] : "";
-                    _emitted = Math.Max(_emitted, cut);
-                    return (piece, true);
+                    _held = tail;
+                    return (text[..^k], false);
                 }
             }
-            int safe = _text.Length;
-            while (safe > _emitted && _text[safe - 1] == '\uFFFD') safe--;
-            if (stops is { Count: > 0 })
-            {
-                // Hold back the longest tail that could still grow into a stop sequence.
-                for (int k = Math.Min(maxStop - 1, safe - _emitted); k > 0; k--)
-                {
-                    var tail = _text.Substring(safe - k, k);
-                    if (stops.Any(s => s.StartsWith(tail, StringComparison.Ordinal))) { safe -= k; break; }
-                }
-            }
-            if (safe < _emitted) return ("", false);
-            var result = _text[_emitted..safe];
-            _emitted = safe;
-            return (result, false);
+            return (text, false);
         }
 
         /// <summary>Everything not yet emitted (generation is ending).</summary>
-        public string Flush(OnnxArtifact artifact)
+        public string Flush()
         {
-            if (Generated.Count == 0) return "";
-            _text = Decode(artifact);
-            if (_emitted >= _text.Length) return "";
-            var rest = _text[_emitted..];
-            _emitted = _text.Length;
+            var rest = _held + _decoder.Flush();
+            _held = "";
             return rest;
         }
     }

@@ -16,6 +16,19 @@ public sealed class TokenStreamDecoder(ITokenizer tokenizer, bool skipSpecialTok
     private string _prefix = "";
     private int _prefixIndex;
 
+    /// <summary>
+    /// Continues after ids that are already on screen (the end of the prompt): the first generated ids are decoded in
+    /// their context, so a decoder that strips a leading space at the start of a text keeps the first new token's
+    /// space. Nothing of <paramref name="shownIds"/> is emitted.
+    /// </summary>
+    public void StartAfter(IReadOnlyList<int> shownIds)
+    {
+        _ids.Clear();
+        _ids.AddRange(shownIds);
+        _prefixIndex = _ids.Count;
+        _prefix = tokenizer.Decode(_ids, skipSpecialTokens);
+    }
+
     /// <summary>Adds one id; returns the new text to show (empty while a character is incomplete).</summary>
     public string Push(int id)
     {

@@ -1,5 +1,4 @@
 using SlmStudio.Cli;
-using SlmStudio.Cli.Commands;
 using SlmStudio.Core.Export;
 using SlmStudio.Core.Inference;
 using SlmStudio.Core.Models;
@@ -51,7 +50,7 @@ public sealed class RunExportEvalTests : IDisposable
         File.WriteAllText(Path.Combine(dataset, "dataset.json"), "{}");
         File.WriteAllText(Path.Combine(dataset, "train.txt"), "unused");
         File.WriteAllText(Path.Combine(dataset, "val.txt"), string.Join("", validation));
-        var output = await CaptureConsole(() => new EvalCommand().RunAsync(new CliArgs([artifactDir, "--data", dataset, "--json"]), CancellationToken.None));
+        var output = await CaptureConsole(() => SlmCommandLine.RunAsync(["eval", artifactDir, "--data", dataset, "--json"], CancellationToken.None));
         Assert.Equal(0, output.Code);
         using var doc = System.Text.Json.JsonDocument.Parse(output.Text);
         var whole = new OnnxEvaluator(artifact).Evaluate([string.Join("", validation)]);
