@@ -67,4 +67,23 @@ public class TokenStreamDecoderTests
         Assert.Equal(new string('\uFFFD', 10), string.Concat(pieces));
         Assert.Equal(Encoding.UTF8.GetString(Enumerable.Repeat((byte)0xFF, 10).ToArray()), tokenizer.Decode(ids));
     }
+
+    [Fact]
+    public void AfterThePromptTheFirstPieceKeepsItsSpaceAndCharactersStillWait()
+    {
+        // How GenerationRun uses it: the prompt's last ids are context, only the generated ids are pushed.
+        var tokenizer = TokenizerFile.Load(TokenizerTestData.TinyLlamaTokenizerJson);
+        var ids = tokenizer.Encode("the cat and the win", addSpecialTokens: true);
+        var decoder = new TokenStreamDecoder(tokenizer);
+        decoder.StartAfter(ids[..4]);
+        List<string> pieces = [.. ids[4..].Select(decoder.Push)];
+        pieces.Add(decoder.Flush());
+        Assert.Equal([" and", " the", " w", "in", ""], pieces);
+
+        var euro = tokenizer.Encode("a €");
+        decoder.StartAfter(euro[..1]);
+        List<string> euroPieces = [.. euro[1..].Select(decoder.Push)];
+        euroPieces.Add(decoder.Flush());
+        Assert.Equal([" ", "", "", "€", ""], euroPieces);
+    }
 }
