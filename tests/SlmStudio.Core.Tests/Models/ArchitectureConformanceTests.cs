@@ -147,6 +147,17 @@ public class ArchitectureConformanceTests(ITestOutputHelper output)
         Assert.Contains("q_proj.bias", e.Message);
     }
 
+    [Fact]
+    public void WronglyShapedFusedTensorIsNamed()
+    {
+        // 2 key/value heads make q,k,v 80 rows, but Phi-3's fused qkv_proj holds 96: refused naming the fused tensor.
+        var dir = CopyFixture("tiny-phi3-hf");
+        EditConfig(dir, "\"num_key_value_heads\": 3", "\"num_key_value_heads\": 2");
+        var e = Assert.Throws<UnsupportedModelException>(() => ModelFolder.Load(dir));
+        Assert.Contains("self_attn.qkv_proj.weight", e.Message);
+        Assert.Contains("[96, 48]", e.Message);
+    }
+
     // --- float16 / bfloat16 and sharded checkpoints ----------------------------------------------------------------
 
     [Theory]
