@@ -4,7 +4,7 @@ using SlmStudio.Core.Models;
 namespace SlmStudio.Core.Export;
 
 /// <summary>
-/// genai_config.json for onnxruntime-genai: model type "llama", token ids, the decoder file and its input/output names.
+/// genai_config.json for onnxruntime-genai: model type (the family's config.json model_type, which is also genai's name for it), token ids, the decoder file and its input/output names.
 /// The KV cache is not a shared buffer (past_present_share_buffer false) because our graph concatenates past and new
 /// keys with standard operators, so present is one step longer than past.
 /// </summary>
@@ -46,7 +46,7 @@ public static class GenaiConfig
             ["decoder"] = decoder,
             ["eos_token_id"] = eos,
             ["pad_token_id"] = config.PadTokenId ?? eos,
-            ["type"] = "llama",
+            ["type"] = config.ModelType, // onnxruntime-genai's names: llama, qwen2, mistral, phi3, phi
             ["vocab_size"] = config.VocabSize,
         };
         var search = new JsonObject

@@ -5,7 +5,8 @@ using static SlmStudio.Core.Export.OnnxGraphBuilder;
 namespace SlmStudio.Core.Export;
 
 /// <summary>
-/// Builds the ONNX decoder graph of a Llama-family model (Hugging Face <c>LlamaForCausalLM</c> semantics) with a KV cache,
+/// Builds the ONNX decoder graph of a Llama-family model (Hugging Face <c>LlamaForCausalLM</c> semantics, plus the
+/// options of <see cref="LlamaConfig"/> that Qwen2, Mistral, Phi-3 and Phi-2 need) with a KV cache,
 /// in the input/output layout onnxruntime-genai expects:
 /// <c>input_ids, attention_mask, position_ids, past_key_values.{i}.key|value -> logits, present.{i}.key|value</c>,
 /// KV shape [batch, kv_heads, seq, head_dim], dynamic batch and sequence axes.
@@ -24,19 +25,24 @@ public static class LlamaOnnxGraph
     /// <summary>ONNX IR version that goes with opset 17.</summary>
     public const int IrVersion = 8;
 
-    /// <summary>Builds the model. Float weights are HF tensors by name (as <see cref="SafetensorsFile.Read"/> returns them).</summary>
+    /// <summary>
+    /// Builds the model. Float weights are HF tensors by name (as <see cref="SafetensorsFile.Read"/> or
+    /// <see cref="ModelFolder.ReadWeights"/> return them), in the family's own layout or already under our Llama names.
+    /// </summary>
     public static ModelProto Build(LlamaConfig config, IReadOnlyDictionary<string, NamedTensor> weights, string producerVersion = "1")
     {
         config.Validate();
+        weights = CheckpointLayout.ToModelNames(config, weights, CheckpointLayout.ModelParameters(config));
         int d = config.HiddenSize, h = config.NumHeads, kv = config.NumKvHeads, hd = config.HeadDim, v = config.VocabSize;
         int ff = config.IntermediateSize, rep = h / kv;
         var g = new OnnxGraphBuilder("slm_llama_decoder");
 
+        // Shape -1: any size (checked elsewhere).
         NamedTensor W(string name, params long[] shape)
         {
             if (!weights.TryGetValue(name, out var t))
                 throw new InvalidModelFileException($"The weights file has no tensor '{name}', which this model configuration needs; the file does not belong to this config.json.");
-            if (!t.Shape.SequenceEqual(shape))
+            if (t.Shape.Length != shape.Length || t.Shape.Zip(shape).Any(s => s.Second >= 0 && s.First != s.Second))
                 throw new InvalidModelFileException($"Tensor '{name}' has shape [{string.Join(", ", t.Shape)}] but config.json implies [{string.Join(", ", shape)}]; the weights do not match the configuration.");
             return t;
         }
@@ -71,17 +77,21 @@ public static class LlamaOnnxGraph
         var flatShape = g.Int64Tensor("flat_shape", 0, 0, h * hd);
         var mlpSplit = g.Int64Tensor("gate_up_split", ff, ff);
         var eps = g.FloatScalar("rms_eps", (float)config.RmsNormEps);
+        var half = g.FloatScalar("half", 0.5f);
+        var oneF = g.FloatScalar("one_float", 1f);
         var two = g.FloatScalar("two", 2f);
         var scale = g.FloatScalar("attn_scale", (float)(1.0 / Math.Sqrt(hd)));
         var maskedValue = g.FloatScalar("masked_score", float.MinValue);
 
-        // rotate_half(x) = concat(-x[hd/2:], x[:hd/2]) as x @ R with a signed permutation matrix: one MatMul instead of
-        // Split/Neg/Concat, and exact (each output is one input times +-1 plus zeros).
+        // rotate_half(x) = concat(-x[rd/2:rd], x[:rd/2]) on the rd rotating dimensions as x @ R with a signed
+        // permutation matrix: one MatMul instead of Split/Neg/Concat, and exact (each output is one input times +-1 plus
+        // zeros). Dimensions past rd (partial rotary) map to zero here and get cos 1 / sin 0 below, so they pass through.
+        int rd = config.RotaryDim;
         var rotation = new float[hd * hd];
-        for (int j = 0; j < hd / 2; j++)
+        for (int j = 0; j < rd / 2; j++)
         {
-            rotation[(j + hd / 2) * hd + j] = -1f;
-            rotation[j * hd + j + hd / 2] = 1f;
+            rotation[(j + rd / 2) * hd + j] = -1f;
+            rotation[j * hd + j + rd / 2] = 1f;
         }
         var rotationName = g.FloatTensor("rope.rotate_half", rotation, hd, hd);
 
@@ -91,14 +101,14 @@ public static class LlamaOnnxGraph
         var x = g.Node("Gather", "embed", [embedName, "input_ids"], Int("axis", 0));
 
         // Rotary embeddings from position_ids: angles = position * inv_freq, computed in float64 (as the training model
-        // does) so that long positions lose no precision, duplicated to the full head size (rotate_half layout).
-        var invFreq = new double[hd / 2];
-        for (int i = 0; i < hd / 2; i++) invFreq[i] = 1.0 / Math.Pow(config.RopeTheta, 2.0 * i / hd);
-        var invFreqName = g.DoubleTensor("rope.inv_freq", invFreq, hd / 2);
+        // does) so that long positions lose no precision. The frequencies are laid out per head dimension (rotate_half
+        // layout: the rd/2 frequencies twice, then zeros for the dimensions that do not rotate).
+        var invFreq = config.RopeInverseFrequencies();
+        var invFreqPerDim = invFreq.Concat(invFreq).Concat(new double[hd - rd]).ToArray();
+        var invFreqName = g.DoubleTensor("rope.inv_freq", invFreqPerDim, hd);
         var pos = g.Node("Cast", "rope/pos_double", ["position_ids"], Int("to", OnnxType.Double));
         var pos3 = g.Node("Unsqueeze", "rope/pos_unsqueeze", [pos, g.Int64Tensor("axes_last", -1)]);
-        var freqs = g.Node("Mul", "rope/freqs", [pos3, invFreqName]); // [B, T, hd/2]
-        var angles = g.Node("Concat", "rope/angles", [freqs, freqs], Int("axis", -1));
+        var angles = g.Node("Mul", "rope/angles", [pos3, invFreqName]); // [B, T, hd]
         var cosD = g.Node("Cast", "rope/cos_float", [g.Node("Cos", "rope/cos", [angles])], Int("to", OnnxType.Float));
         var sinD = g.Node("Cast", "rope/sin_float", [g.Node("Sin", "rope/sin", [angles])], Int("to", OnnxType.Float));
         var cos = g.Node("Unsqueeze", "rope/cos_unsqueeze", [cosD, axis2]); // [B, T, 1, hd]
@@ -112,15 +122,29 @@ public static class LlamaOnnxGraph
         var past = g.Node("Sub", "mask/past", [s, t]);
         var qIdx = g.Node("Range", "mask/q_idx", [past, s, one]);
         var kIdx = g.Node("Range", "mask/k_idx", [zero, s, one]);
-        var causal = g.Node("LessOrEqual", "mask/causal", [kIdx, g.Node("Unsqueeze", "mask/q_col", [qIdx, axis1])]); // [T, S]
+        var qCol = g.Node("Unsqueeze", "mask/q_col", [qIdx, axis1]);
+        var causal = g.Node("LessOrEqual", "mask/causal", [kIdx, qCol]); // [T, S]
+        if (config.SlidingWindow is int window)
+        {
+            // Sliding window (Mistral): new position q sees key k only when q - window < k, in prefill and with a cache alike.
+            var windowStart = g.Node("Sub", "mask/window_start", [qCol, g.Int64Scalar("sliding_window", window)]);
+            causal = g.Node("And", "mask/causal_windowed", [causal, g.Node("Greater", "mask/in_window", [kIdx, windowStart])]);
+        }
         var am = g.Node("Unsqueeze", "mask/am_4d", [g.Node("Cast", "mask/am_bool", ["attention_mask"], Int("to", OnnxType.Bool)), axes12]); // [B,1,1,S]
         var allowed = g.Node("And", "mask/allowed", [causal, am]); // [B, 1, T, S]
         if (rep > 1) allowed = g.Node("Tile", "mask/allowed_grouped", [allowed, g.Int64Tensor("mask_repeats", 1, 1, rep, 1)]); // [B, 1, rep*T, S]
 
-        string RmsNorm(string input, string weightName, string prefix)
+        string Norm(string input, string weightPrefix, string prefix)
         {
+            var weightName = weightPrefix + ".weight";
             var w = W(weightName, d);
             var wName = g.FloatTensor(weightName, w.Data, d);
+            if (config.Norm == NormKind.LayerNorm)
+            {
+                var b = W(weightPrefix + ".bias", d);
+                var bName = g.FloatTensor(b.Name, b.Data, d);
+                return g.Node("LayerNormalization", prefix + "/layer_norm", [input, wName, bName], Int("axis", -1), Float("epsilon", (float)config.RmsNormEps));
+            }
             // Pow/ReduceMean/Add/Sqrt/Div/Mul: the standard-operator RMSNorm that ONNX Runtime also fuses into its kernel.
             var sq = g.Node("Pow", prefix + "/pow", [input, two]);
             var mean = g.Node("ReduceMean", prefix + "/mean", [sq], Ints("axes", -1), Int("keepdims", 1));
@@ -128,18 +152,40 @@ public static class LlamaOnnxGraph
             return g.Node("Mul", prefix + "/scale", [g.Node("Div", prefix + "/div", [input, std]), wName]);
         }
 
+        // Linear layer as MatMul against the transposed weight(s), side by side, plus their biases when the config has them.
+        string Linear(string input, string name, string nodeName, string[] parts, int inDim, bool bias)
+        {
+            var ws = parts.Select(part => W(part + ".weight", -1, inDim)).ToList();
+            int outDim = ws.Sum(t => (int)t.Shape[0]);
+            var wName = g.FloatTensor(name + ".weight.transposed", TransposeConcat(ws, inDim), inDim, outDim);
+            var y = g.Node("MatMul", nodeName, [input, wName]);
+            if (!bias) return y;
+            var b = parts.SelectMany(part => W(part + ".bias", ws[Array.IndexOf(parts, part)].Shape[0]).Data).ToArray();
+            return g.Node("Add", nodeName + "_bias", [y, g.FloatTensor(name + ".bias", b, outDim)]);
+        }
+
+        string Activation(string input, string prefix)
+        {
+            if (config.Activation != "gelu_new") return g.Node("Mul", prefix + "/silu", [input, g.Node("Sigmoid", prefix + "/sigmoid", [input])]);
+            // gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the same formula as the TorchSharp model.
+            var cube = g.Node("Mul", prefix + "/cube", [input, g.Node("Mul", prefix + "/square", [input, input])]);
+            var inner = g.Node("Add", prefix + "/inner", [input, g.Node("Mul", prefix + "/cubic_term", [cube, g.FloatScalar("gelu_coefficient", 0.044715f)])]);
+            var tanh = g.Node("Tanh", prefix + "/tanh", [g.Node("Mul", prefix + "/scaled", [inner, g.FloatScalar("gelu_scale", (float)Math.Sqrt(2.0 / Math.PI))])]);
+            return g.Node("Mul", prefix + "/gelu", [g.Node("Mul", prefix + "/half_x", [input, half]), g.Node("Add", prefix + "/one_plus", [tanh, oneF])]);
+        }
+
         for (int i = 0; i < config.NumLayers; i++)
         {
             var p = $"model.layers.{i}";
-            var hn = RmsNorm(x, $"{p}.input_layernorm.weight", $"layer{i}/input_norm");
+            var hn = Norm(x, $"{p}.input_layernorm", $"layer{i}/input_norm");
 
             // One MatMul for q, k and v (weights concatenated and transposed to [in, out]); rotary embeddings applied to
             // q and k together while heads are still the third axis ([B, T, heads, hd]).
-            var wq = W($"{p}.self_attn.q_proj.weight", h * hd, d);
-            var wk = W($"{p}.self_attn.k_proj.weight", kv * hd, d);
-            var wv = W($"{p}.self_attn.v_proj.weight", kv * hd, d);
-            var qkvW = g.FloatTensor($"{p}.self_attn.qkv_proj.weight.transposed", TransposeConcat([wq, wk, wv], d), d, (h + 2 * kv) * hd);
-            var qkv = g.Node("Reshape", $"layer{i}/qkv_heads", [g.Node("MatMul", $"layer{i}/qkv", [hn, qkvW]), qkvShape]);
+            W($"{p}.self_attn.q_proj.weight", h * hd, d);
+            W($"{p}.self_attn.k_proj.weight", kv * hd, d);
+            W($"{p}.self_attn.v_proj.weight", kv * hd, d);
+            var qkvFlat = Linear(hn, $"{p}.self_attn.qkv_proj", $"layer{i}/qkv", [$"{p}.self_attn.q_proj", $"{p}.self_attn.k_proj", $"{p}.self_attn.v_proj"], d, config.QkvBias);
+            var qkv = g.Node("Reshape", $"layer{i}/qkv_heads", [qkvFlat, qkvShape]);
             var qkAndV = g.NodeMulti("Split", $"layer{i}/qk_v_split", [qkv, qkvSplit], 2, Int("axis", 2));
             var rotated = g.Node("MatMul", $"layer{i}/rotate_half", [qkAndV[0], rotationName]);
             var qkRope = g.Node("Add", $"layer{i}/rope", [g.Node("Mul", $"layer{i}/mul_cos", [qkAndV[0], cos]), g.Node("Mul", $"layer{i}/mul_sin", [rotated, sin])]);
@@ -161,24 +207,40 @@ public static class LlamaOnnxGraph
             var ctx = g.Node("MatMul", $"layer{i}/ctx", [probs, presentV]); // [B, KV, rep*T, hd]
             var ctx4 = g.Node("Reshape", $"layer{i}/ctx_4d", [ctx, ctxShape4]);
             var ctxFlat = g.Node("Reshape", $"layer{i}/ctx_flat", [g.Node("Transpose", $"layer{i}/ctx_t", [ctx4], Ints("perm", 0, 2, 1, 3)), flatShape]);
-            var wo = W($"{p}.self_attn.o_proj.weight", d, h * hd);
-            var woName = g.FloatTensor($"{p}.self_attn.o_proj.weight.transposed", TransposeConcat([wo], h * hd), h * hd, d);
-            x = g.Node("Add", $"layer{i}/attn_residual", [x, g.Node("MatMul", $"layer{i}/o_proj", [ctxFlat, woName])]);
+            W($"{p}.self_attn.o_proj.weight", d, h * hd);
+            var attnOut = Linear(ctxFlat, $"{p}.self_attn.o_proj", $"layer{i}/o_proj", [$"{p}.self_attn.o_proj"], h * hd, config.OutputProjectionBias);
 
-            // SwiGLU MLP with gate and up in one MatMul.
-            var hn2 = RmsNorm(x, $"{p}.post_attention_layernorm.weight", $"layer{i}/post_norm");
-            var wg = W($"{p}.mlp.gate_proj.weight", ff, d);
-            var wu = W($"{p}.mlp.up_proj.weight", ff, d);
-            var gateUpW = g.FloatTensor($"{p}.mlp.gate_up_proj.weight.transposed", TransposeConcat([wg, wu], d), d, 2 * ff);
-            var gu = g.NodeMulti("Split", $"layer{i}/gate_up_split", [g.Node("MatMul", $"layer{i}/gate_up", [hn2, gateUpW]), mlpSplit], 2, Int("axis", -1));
-            var silu = g.Node("Mul", $"layer{i}/silu", [gu[0], g.Node("Sigmoid", $"layer{i}/sigmoid", [gu[0]])]);
-            var act = g.Node("Mul", $"layer{i}/swiglu", [silu, gu[1]]);
-            var wd = W($"{p}.mlp.down_proj.weight", d, ff);
-            var wdName = g.FloatTensor($"{p}.mlp.down_proj.weight.transposed", TransposeConcat([wd], ff), ff, d);
-            x = g.Node("Add", $"layer{i}/mlp_residual", [x, g.Node("MatMul", $"layer{i}/down_proj", [act, wdName])]);
+            // MLP: SwiGLU with gate and up in one MatMul, or (Phi-2) a plain two-layer MLP. A parallel block feeds it the
+            // same normalised input as attention and adds both to the residual at once.
+            string mlpInput;
+            if (config.ParallelBlock) mlpInput = hn;
+            else
+            {
+                x = g.Node("Add", $"layer{i}/attn_residual", [x, attnOut]);
+                mlpInput = Norm(x, $"{p}.post_attention_layernorm", $"layer{i}/post_norm");
+            }
+            string act;
+            if (config.GatedMlp)
+            {
+                W($"{p}.mlp.gate_proj.weight", ff, d);
+                W($"{p}.mlp.up_proj.weight", ff, d);
+                var gateUp = Linear(mlpInput, $"{p}.mlp.gate_up_proj", $"layer{i}/gate_up", [$"{p}.mlp.gate_proj", $"{p}.mlp.up_proj"], d, config.MlpBias);
+                var gu = g.NodeMulti("Split", $"layer{i}/gate_up_split", [gateUp, mlpSplit], 2, Int("axis", -1));
+                act = g.Node("Mul", $"layer{i}/swiglu", [Activation(gu[0], $"layer{i}"), gu[1]]);
+            }
+            else
+            {
+                W($"{p}.mlp.up_proj.weight", ff, d);
+                act = Activation(Linear(mlpInput, $"{p}.mlp.up_proj", $"layer{i}/up", [$"{p}.mlp.up_proj"], d, config.MlpBias), $"layer{i}");
+            }
+            W($"{p}.mlp.down_proj.weight", d, ff);
+            var mlpOut = Linear(act, $"{p}.mlp.down_proj", $"layer{i}/down_proj", [$"{p}.mlp.down_proj"], ff, config.MlpBias);
+            x = config.ParallelBlock
+                ? g.Node("Add", $"layer{i}/parallel_residual", [g.Node("Add", $"layer{i}/attn_residual", [x, attnOut]), mlpOut])
+                : g.Node("Add", $"layer{i}/mlp_residual", [x, mlpOut]);
         }
 
-        var final = RmsNorm(x, "model.norm.weight", "final_norm");
+        var final = Norm(x, "model.norm", "final_norm");
         string lmHead;
         if (config.TieWordEmbeddings || !weights.ContainsKey("lm_head.weight"))
         {
@@ -192,7 +254,12 @@ public static class LlamaOnnxGraph
             var lm = W("lm_head.weight", v, d);
             lmHead = g.FloatTensor("lm_head.weight.transposed", TransposeConcat([lm], d), d, v);
         }
-        g.NodeNamed("MatMul", "logits", [final, lmHead]);
+        if (config.LmHeadBias)
+        {
+            var lmBias = W("lm_head.bias", v);
+            g.NodeNamed("Add", "logits", [g.Node("MatMul", "lm_head", [final, lmHead]), g.FloatTensor("lm_head.bias", lmBias.Data, v)]);
+        }
+        else g.NodeNamed("MatMul", "logits", [final, lmHead]);
 
         var model = new ModelProto
         {
@@ -201,7 +268,7 @@ public static class LlamaOnnxGraph
             ProducerVersion = producerVersion,
             Domain = "slmstudio",
             ModelVersion = 1,
-            DocString = "Llama-family causal language model (decoder with KV cache) exported by SLM Studio.",
+            DocString = $"{config.ArchitectureName} causal language model (decoder with KV cache) exported by SLM Studio.",
             Graph = g.Graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });

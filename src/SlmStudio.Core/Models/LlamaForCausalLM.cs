@@ -6,7 +6,9 @@ using F = TorchSharp.torch.nn.functional;
 namespace SlmStudio.Core.Models;
 
 // A Llama-style decoder in the spirit of nanoGPT's model.py. Field names are Hugging Face LlamaForCausalLM's
-// parameter names (TorchSharp names parameters after fields), so state dicts move both ways without renaming.
+// parameter names (TorchSharp names parameters after fields), so Llama state dicts move both ways without renaming;
+// the other families (Qwen2, Mistral, Phi-3, Phi-2) are this model with the options of LlamaConfig switched on, and
+// CheckpointLayout maps their parameter names and fused tensors onto these.
 #pragma warning disable IDE1006 // field names are the checkpoint's parameter names
 
 /// <summary>Root-mean-square layer norm, computed in float32 as Hugging Face does.</summary>
@@ -28,6 +30,13 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         var variance = x.pow(2).mean([-1], keepdim: true);
         return (x * rsqrt(variance + _eps) * weight).MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>The norm the config asks for: RMSNorm, or LayerNorm with weight and bias (Phi-2).</summary>
+internal static class Norms
+{
+    public static nn.Module<Tensor, Tensor> Create(LlamaConfig c) =>
+        c.Norm == NormKind.LayerNorm ? nn.LayerNorm(c.HiddenSize, c.RmsNormEps) : new RmsNorm(c.HiddenSize, c.RmsNormEps);
 }
 
 /// <summary>Keys and values of earlier positions, one pair per layer, shaped (B, kv_heads, T_past, head_dim).</summary>
@@ -67,16 +76,17 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor>
     public LlamaAttention(LlamaConfig c, int layer) : base(nameof(LlamaAttention))
     {
         _heads = c.NumHeads; _kvHeads = c.NumKvHeads; _headDim = c.HeadDim; _layer = layer;
-        q_proj = nn.Linear(c.HiddenSize, c.NumHeads * c.HeadDim, hasBias: false);
-        k_proj = nn.Linear(c.HiddenSize, c.NumKvHeads * c.HeadDim, hasBias: false);
-        v_proj = nn.Linear(c.HiddenSize, c.NumKvHeads * c.HeadDim, hasBias: false);
-        o_proj = nn.Linear(c.NumHeads * c.HeadDim, c.HiddenSize, hasBias: false);
+        q_proj = nn.Linear(c.HiddenSize, c.NumHeads * c.HeadDim, hasBias: c.QkvBias);
+        k_proj = nn.Linear(c.HiddenSize, c.NumKvHeads * c.HeadDim, hasBias: c.QkvBias);
+        v_proj = nn.Linear(c.HiddenSize, c.NumKvHeads * c.HeadDim, hasBias: c.QkvBias);
+        o_proj = nn.Linear(c.NumHeads * c.HeadDim, c.HiddenSize, hasBias: c.OutputProjectionBias);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("Call Forward(x, rope, cache).");
 
-    public Tensor Forward(Tensor x, Rotary rope, KvCache? cache)
+    /// <param name="windowMask">(T, past+T) positions each new one may see, when a sliding window limits them; null: plain causal.</param>
+    public Tensor Forward(Tensor x, Rotary rope, KvCache? cache, Tensor? windowMask = null)
     {
         var (B, T, _) = (x.shape[0], x.shape[1], x.shape[2]);
         var q = q_proj.forward(x).view(B, T, _heads, _headDim).transpose(1, 2);   // (B, H, T, hd)
@@ -95,7 +105,8 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor>
             v = v.unsqueeze(2).expand(B, _kvHeads, rep, S, _headDim).reshape(B, _heads, S, _headDim);
         }
         Tensor y;
-        if (past == 0) y = F.scaled_dot_product_attention(q, k, v, is_casual: true);
+        if (windowMask is not null) y = F.scaled_dot_product_attention(q, k, v, attn_mask: windowMask);
+        else if (past == 0) y = F.scaled_dot_product_attention(q, k, v, is_casual: true);
         else if (T == 1) y = F.scaled_dot_product_attention(q, k, v);
         else
         {
@@ -110,70 +121,92 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor>
 
 public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
 {
-    private readonly Linear gate_proj;
+    private readonly Linear? gate_proj; // absent in a plain (ungated) MLP such as Phi-2's fc1/fc2
     private readonly Linear up_proj;
     private readonly Linear down_proj;
+    private readonly string _activation;
 
     public LlamaMlp(LlamaConfig c) : base(nameof(LlamaMlp))
     {
-        gate_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
-        up_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
-        down_proj = nn.Linear(c.IntermediateSize, c.HiddenSize, hasBias: false);
+        if (c.GatedMlp) gate_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias);
+        up_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias);
+        down_proj = nn.Linear(c.IntermediateSize, c.HiddenSize, hasBias: c.MlpBias);
+        _activation = c.Activation;
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x)); // SwiGLU
+    public override Tensor forward(Tensor x) => gate_proj is null
+        ? down_proj.forward(Activate(up_proj.forward(x)))                               // fc2(act(fc1(x)))
+        : down_proj.forward(Activate(gate_proj.forward(x)) * up_proj.forward(x));       // SwiGLU
+
+    private Tensor Activate(Tensor x) => _activation == "gelu_new" ? GeluNew(x) : F.silu(x);
+
+    /// <summary>GELU with the tanh approximation (Hugging Face "gelu_new"), written out so it is the exact formula the ONNX graph uses.</summary>
+    internal static Tensor GeluNew(Tensor x) => 0.5 * x * (1.0 + tanh(Math.Sqrt(2.0 / Math.PI) * (x + 0.044715 * x.pow(3))));
 }
 
 public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor>
 {
-    private readonly RmsNorm input_layernorm;
+    private readonly nn.Module<Tensor, Tensor> input_layernorm;
     private readonly LlamaAttention self_attn;
-    private readonly RmsNorm post_attention_layernorm;
+    private readonly nn.Module<Tensor, Tensor>? post_attention_layernorm; // absent in a parallel block
     private readonly LlamaMlp mlp;
 
     public LlamaDecoderLayer(LlamaConfig c, int layer) : base(nameof(LlamaDecoderLayer))
     {
-        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        input_layernorm = Norms.Create(c);
         self_attn = new LlamaAttention(c, layer);
-        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        if (!c.ParallelBlock) post_attention_layernorm = Norms.Create(c);
         mlp = new LlamaMlp(c);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("Call Forward(x, rope, cache).");
 
-    public Tensor Forward(Tensor x, Rotary rope, KvCache? cache)
+    public Tensor Forward(Tensor x, Rotary rope, KvCache? cache, Tensor? windowMask = null)
     {
-        x = x + self_attn.Forward(input_layernorm.forward(x), rope, cache);
+        if (post_attention_layernorm is null)
+        {
+            // Parallel block (Phi-2): attention and MLP both read the same normalised input.
+            var h = input_layernorm.forward(x);
+            return x + self_attn.Forward(h, rope, cache, windowMask) + mlp.forward(h);
+        }
+        x = x + self_attn.Forward(input_layernorm.forward(x), rope, cache, windowMask);
         return x + mlp.forward(post_attention_layernorm.forward(x));
     }
 }
 
-/// <summary>Rotary position embeddings for one forward pass, in Hugging Face's rotate_half convention.</summary>
+/// <summary>
+/// Rotary position embeddings for one forward pass, in Hugging Face's rotate_half convention, on the first
+/// <see cref="LlamaConfig.RotaryDim"/> dimensions of each head (all of them unless the rotary is partial).
+/// </summary>
 public sealed class Rotary
 {
-    private readonly Tensor _cos, _sin; // (T, hd)
+    private readonly Tensor _cos, _sin; // (T, rotary_dim)
+    private readonly int _rotaryDim;
 
     public long Start { get; }
 
     public Rotary(LlamaConfig c, long start, long length, Device device)
     {
         Start = start;
-        var hd = c.HeadDim;
-        var invFreq = 1.0 / pow(c.RopeTheta, arange(0, hd, 2, dtype: ScalarType.Float64, device: device) / hd);
+        _rotaryDim = c.RotaryDim;
+        var invFreq = tensor(c.RopeInverseFrequencies(), dtype: ScalarType.Float64, device: device);
         var positions = arange(start, start + length, dtype: ScalarType.Float64, device: device);
-        var freqs = outer(positions, invFreq);                                      // (T, hd/2)
-        var emb = cat([freqs, freqs], -1);                                          // (T, hd)
+        var freqs = outer(positions, invFreq);                                      // (T, rd/2)
+        var emb = cat([freqs, freqs], -1);                                          // (T, rd)
         _cos = emb.cos().to(ScalarType.Float32);
         _sin = emb.sin().to(ScalarType.Float32);
     }
 
     public Tensor Apply(Tensor x) // (B, H, T, hd)
     {
-        var half = x.shape[^1] / 2;
-        var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
-        return x * _cos + rotated * _sin;
+        var headDim = x.shape[^1];
+        var rot = _rotaryDim == headDim ? x : x.narrow(-1, 0, _rotaryDim);          // (B, H, T, rd)
+        var half = _rotaryDim / 2;
+        var rotated = cat([-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)], -1);
+        var embedded = rot * _cos + rotated * _sin;
+        return _rotaryDim == headDim ? embedded : cat([embedded, x.narrow(-1, _rotaryDim, headDim - _rotaryDim)], -1);
     }
 }
 
@@ -181,7 +214,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
 {
     private readonly Embedding embed_tokens;
     private readonly ModuleList<LlamaDecoderLayer> layers;
-    private readonly RmsNorm norm;
+    private readonly nn.Module<Tensor, Tensor> norm;
     private readonly LlamaConfig _config;
 
     public LlamaModel(LlamaConfig c) : base(nameof(LlamaModel))
@@ -189,7 +222,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
         _config = c;
         embed_tokens = nn.Embedding(c.VocabSize, c.HiddenSize);
         layers = nn.ModuleList(Enumerable.Range(0, c.NumLayers).Select(i => new LlamaDecoderLayer(c, i)).ToArray());
-        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        norm = Norms.Create(c);
         RegisterComponents();
     }
 
@@ -199,10 +232,25 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
 
     public Tensor Forward(Tensor ids, KvCache? cache)                               // ids (B, T)
     {
-        var rope = new Rotary(_config, cache?.Length ?? 0, ids.shape[1], ids.device);
+        var past = cache?.Length ?? 0;
+        var rope = new Rotary(_config, past, ids.shape[1], ids.device);
+        using var windowMask = SlidingWindowMask(past, ids.shape[1], ids.device);
         var x = embed_tokens.forward(ids);                                          // (B, T, C)
-        foreach (var layer in layers) x = layer.Forward(x, rope, cache);
+        foreach (var layer in layers) x = layer.Forward(x, rope, cache, windowMask);
         return norm.forward(x);                                                     // (B, T, C)
+    }
+
+    /// <summary>
+    /// (T, past+T): new position i (absolute past+i) sees key j when i-window &lt; j &lt;= i, as transformers masks
+    /// Mistral. The cache keeps every position; the mask is what confines attention to the window, in prefill and
+    /// decoding alike. Null when there is no window or it cannot bind yet (then plain causal attention is the same).
+    /// </summary>
+    private Tensor? SlidingWindowMask(long past, long length, Device device)
+    {
+        if (_config.SlidingWindow is not int window || past + length <= window) return null;
+        var query = arange(past, past + length, dtype: ScalarType.Int64, device: device).unsqueeze(1); // (T, 1)
+        var key = arange(0, past + length, dtype: ScalarType.Int64, device: device).unsqueeze(0);      // (1, S)
+        return (key <= query).logical_and(key > query - window);
     }
 }
 
@@ -219,7 +267,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         config.Validate();
         Config = config;
         model = new LlamaModel(config);
-        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: config.LmHeadBias);
         RegisterComponents();
     }
 
@@ -242,6 +290,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
             else if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal))
                 nn.init.normal_(p, 0, residualStd);
             else nn.init.normal_(p, 0, 0.02);

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using SlmStudio.Core.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -5,61 +7,159 @@ using static TorchSharp.torch;
 namespace SlmStudio.Core.Models;
 
 /// <summary>
-/// A Hugging Face model folder: config.json, model.safetensors and (usually) tokenizer.json. Our trained models are
-/// saved this way and Llama-family folders made elsewhere load through the same code.
+/// A Hugging Face model folder: config.json, model.safetensors (or shards listed in model.safetensors.index.json) and
+/// (usually) tokenizer.json. Our trained models are saved this way, and Llama, Qwen2, Mistral, Phi-3 and Phi-2 folders
+/// made elsewhere load through the same code, with weights in float32, float16 or bfloat16.
 /// </summary>
 public static class ModelFolder
 {
     public const string ConfigFile = "config.json";
     public const string WeightsFile = "model.safetensors";
+    public const string WeightsIndexFile = "model.safetensors.index.json";
     public const string TokenizerFile = "tokenizer.json";
 
     public static (LlamaForCausalLM Model, LlamaConfig Config) Load(string folder, Device? device = null)
     {
         if (!Directory.Exists(folder)) throw new EngineException($"The model folder {folder} does not exist.");
         var config = LlamaConfig.Load(Path.Combine(folder, ConfigFile));
-        var weightsPath = Path.Combine(folder, WeightsFile);
-        if (!File.Exists(weightsPath))
-        {
-            var hint = Directory.EnumerateFiles(folder, "*.safetensors.index.json").Any() ? " Sharded checkpoints (model-00001-of-N.safetensors) are not supported yet; merge them into one model.safetensors." :
-                       File.Exists(Path.Combine(folder, "pytorch_model.bin")) ? " Only safetensors weights are supported; convert pytorch_model.bin to model.safetensors." : "";
-            throw new UnsupportedModelException($"The model folder {folder} has no {WeightsFile}.{hint}");
-        }
+        var headers = WeightFiles(folder).Select(SafetensorsFile.ReadHeader).ToList();
         var model = new LlamaForCausalLM(config);
-        LoadWeights(model, SafetensorsFile.Read(weightsPath), Path.GetFileName(weightsPath));
+        try
+        {
+            LoadWeights(model, headers);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         if (device is not null && device.type != DeviceType.CPU) model.to(device);
         model.eval();
         return (model, config);
     }
 
-    /// <summary>Copies named tensors into the model, refusing missing, unknown or wrongly shaped weights by name.</summary>
-    public static void LoadWeights(LlamaForCausalLM model, IReadOnlyDictionary<string, NamedTensor> tensors, string source)
+    /// <summary>
+    /// The safetensors files holding the folder's weights: model.safetensors, or every shard that
+    /// model.safetensors.index.json lists (each must be present: a missing one is named).
+    /// </summary>
+    public static IReadOnlyList<string> WeightFiles(string folder)
     {
-        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        var missing = parameters.Keys.Where(k => !tensors.ContainsKey(k)).ToList();
-        if (missing.Count > 0)
-            throw new UnsupportedModelException($"{source} does not match config.json: {missing.Count} weight(s) missing, e.g. '{missing[0]}'.");
-        using var _ = no_grad();
-        foreach (var (name, p) in parameters)
+        var single = Path.Combine(folder, WeightsFile);
+        if (File.Exists(single)) return [single];
+        var index = Path.Combine(folder, WeightsIndexFile);
+        if (!File.Exists(index))
         {
-            var t = tensors[name];
-            if (!t.Shape.SequenceEqual(p.shape))
-                throw new UnsupportedModelException($"{source}: weight '{name}' has shape [{string.Join(", ", t.Shape)}] but config.json implies [{string.Join(", ", p.shape)}].");
-            using var source32 = tensor(t.Data, t.Shape);
-            p.copy_(source32);
+            var hint = File.Exists(Path.Combine(folder, "pytorch_model.bin")) ? " Only safetensors weights are supported; convert pytorch_model.bin to model.safetensors." : "";
+            throw new UnsupportedModelException($"The model folder {folder} has no {WeightsFile} (nor a sharded checkpoint with {WeightsIndexFile}).{hint}");
         }
-        // Tied checkpoints may still carry lm_head.weight (a copy of the embedding); anything else is a different architecture.
-        var unexpected = tensors.Keys.Where(k => !parameters.ContainsKey(k) && k != "lm_head.weight" && !k.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal)).ToList();
-        if (unexpected.Count > 0)
-            throw new UnsupportedModelException($"{source} holds {unexpected.Count} weight(s) this Llama implementation does not use, e.g. '{unexpected[0]}': the architecture is not supported.");
+        List<string> shards;
+        try
+        {
+            var map = JsonNode.Parse(File.ReadAllText(index))?["weight_map"]?.AsObject()
+                ?? throw new InvalidModelFileException($"{WeightsIndexFile} in {folder} has no weight_map; the checkpoint index is damaged.");
+            shards = map.Select(kv => kv.Value!.GetValue<string>()).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
+        {
+            throw new InvalidModelFileException($"{WeightsIndexFile} in {folder} is damaged ({e.Message}); download the checkpoint again.", e);
+        }
+        if (shards.Count == 0) throw new InvalidModelFileException($"{WeightsIndexFile} in {folder} lists no weight files.");
+        foreach (var shard in shards)
+        {
+            if (shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
+                throw new InvalidModelFileException($"{WeightsIndexFile} names the weight file '{shard}' outside the model folder; the checkpoint index is not valid.");
+            if (!File.Exists(Path.Combine(folder, shard)))
+                throw new InvalidModelFileException($"The weights shard '{shard}' listed in {WeightsIndexFile} is missing from {folder}; copy every part of the checkpoint into the folder.");
+        }
+        return shards.Select(s => Path.Combine(folder, s)).ToList();
     }
 
-    public static IEnumerable<NamedTensor> ExportWeights(LlamaForCausalLM model) =>
-        model.named_parameters().Select(p =>
+    /// <summary>Every tensor of the folder's weights (all shards), as float32, under the checkpoint's own names.</summary>
+    public static IReadOnlyDictionary<string, NamedTensor> ReadWeights(string folder)
+    {
+        var result = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
+        foreach (var file in WeightFiles(folder))
+            foreach (var (name, t) in SafetensorsFile.Read(file))
+                if (!result.TryAdd(name, t)) throw new InvalidModelFileException($"The weight '{name}' appears in more than one shard of {folder}; the checkpoint is not valid.");
+        return result;
+    }
+
+    /// <summary>Copies named tensors (checkpoint names, any family) into the model, refusing missing, unknown or wrongly shaped weights by name.</summary>
+    public static void LoadWeights(LlamaForCausalLM model, IReadOnlyDictionary<string, NamedTensor> tensors, string source) =>
+        LoadWeights(model, tensors.ToDictionary(t => t.Key, t => t.Value.Shape, StringComparer.Ordinal), name => tensors[name], source);
+
+    /// <summary>
+    /// Streams weights from safetensors files into the model one tensor at a time (each converted to float32 on its
+    /// own), so a float16/bfloat16 checkpoint never exists twice in memory. Every name and shape is checked against
+    /// the headers before any data is read.
+    /// </summary>
+    private static void LoadWeights(LlamaForCausalLM model, IReadOnlyList<SafetensorsHeader> headers)
+    {
+        var where = new Dictionary<string, (SafetensorsHeader Header, SafetensorsEntry Entry)>(StringComparer.Ordinal);
+        foreach (var header in headers)
+            foreach (var entry in header.Entries)
+                if (!where.TryAdd(entry.Name, (header, entry)))
+                    throw new InvalidModelFileException($"The weight '{entry.Name}' appears in more than one weights file; the checkpoint is not valid.");
+        var streams = new Dictionary<string, Stream>(StringComparer.Ordinal);
+        try
         {
-            using var cpu = p.parameter.detach().cpu().contiguous();
-            return new NamedTensor(p.name, p.parameter.shape, cpu.data<float>().ToArray());
+            var source = headers.Count == 1 ? Path.GetFileName(headers[0].Path) : $"The sharded checkpoint ({headers.Count} files)";
+            LoadWeights(model, where.ToDictionary(w => w.Key, w => w.Value.Entry.Shape, StringComparer.Ordinal), name =>
+            {
+                var (header, entry) = where[name];
+                if (!streams.TryGetValue(header.Path, out var stream)) streams[header.Path] = stream = File.OpenRead(header.Path);
+                return SafetensorsFile.ReadTensor(stream, header, entry);
+            }, source);
+        }
+        finally
+        {
+            foreach (var s in streams.Values) s.Dispose();
+        }
+    }
+
+    private static void LoadWeights(LlamaForCausalLM model, IReadOnlyDictionary<string, long[]> shapes, Func<string, NamedTensor> read, string source)
+    {
+        var config = model.Config;
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var plan = CheckpointLayout.Plan(config, parameters.Select(p => (p.Key, p.Value.shape)));
+        var missing = plan.Where(t => !shapes.ContainsKey(t.TensorName)).Select(t => t.TensorName).ToList();
+        if (missing.Count > 0)
+            throw new UnsupportedModelException($"{source} does not match config.json: {missing.Count} weight(s) missing, e.g. '{missing[0]}'.");
+        foreach (var t in plan)
+        {
+            if (!shapes[t.TensorName].SequenceEqual(t.Shape))
+                throw new UnsupportedModelException($"{source}: weight '{t.TensorName}' has shape [{string.Join(", ", shapes[t.TensorName])}] but config.json implies [{string.Join(", ", t.Shape)}].");
+        }
+        // Tied checkpoints may still carry lm_head.weight (a copy of the embedding); anything else is a different architecture.
+        var needed = plan.Select(t => t.TensorName).ToHashSet(StringComparer.Ordinal);
+        var unexpected = shapes.Keys.Where(k => !needed.Contains(k) && !(k == "lm_head.weight" && config.TieWordEmbeddings) && !k.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        if (unexpected.Count > 0)
+            throw new UnsupportedModelException($"{source} holds {unexpected.Count} weight(s) this {config.ArchitectureName} implementation does not use, e.g. '{unexpected[0]}': the architecture is not supported.");
+
+        using var _ = no_grad();
+        foreach (var t in plan)
+        {
+            var data = read(t.TensorName);
+            using var whole = tensor(data.Data, data.Shape);
+            foreach (var (parameter, slot) in t.Parts)
+            {
+                using var part = whole.narrow(0, slot.FirstRow, slot.Rows);
+                parameters[parameter].copy_(part);
+            }
+        }
+    }
+
+    /// <summary>The model's weights under its family's checkpoint names (fused tensors reassembled), ready for safetensors.</summary>
+    public static IEnumerable<NamedTensor> ExportWeights(LlamaForCausalLM model)
+    {
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        return CheckpointLayout.Plan(model.Config, parameters.Select(p => (p.Key, p.Value.shape))).Select(t =>
+        {
+            using var joined = cat(t.Parts.Select(part => parameters[part.Parameter].detach()).ToList(), 0);
+            using var cpu = joined.cpu().contiguous();
+            return new NamedTensor(t.TensorName, t.Shape, cpu.data<float>().ToArray());
         }).ToList();
+    }
 
     /// <summary>Writes config.json, model.safetensors and tokenizer.json (each atomically).</summary>
     public static void Save(LlamaForCausalLM model, ITokenizer? tokenizer, string folder)

@@ -21,6 +21,19 @@ public static class SafetensorsFile
 
     public static (IReadOnlyDictionary<string, NamedTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) ReadWithMetadata(string path)
     {
+        var header = ReadHeader(path);
+        var result = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
+        using var stream = File.OpenRead(path);
+        foreach (var entry in header.Entries) result[entry.Name] = ReadTensor(stream, header, entry);
+        return (result, header.Metadata);
+    }
+
+    /// <summary>
+    /// The tensor directory of a safetensors file (names, data types, shapes, where each lies), validated against the
+    /// file's length, without reading any tensor data: enough to check a checkpoint before loading anything.
+    /// </summary>
+    public static SafetensorsHeader ReadHeader(string path)
+    {
         if (!File.Exists(path)) throw new InvalidModelFileException($"The weights file {path} does not exist.");
         using var stream = File.OpenRead(path);
         var lengthBytes = new byte[8];
@@ -37,7 +50,7 @@ public static class SafetensorsFile
 
         var dataStart = 8 + headerLength;
         var dataLength = stream.Length - dataStart;
-        var result = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
+        var entries = new List<SafetensorsEntry>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         using (doc)
         {
@@ -57,13 +70,19 @@ public static class SafetensorsFile
                 int elementSize = dtype switch { "F32" => 4, "F16" or "BF16" => 2, "F64" => 8, _ => throw new UnsupportedModelException($"Tensor '{entry.Name}' has data type {dtype}; only F32, F16, BF16 and F64 weights are supported.") };
                 if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] > dataLength || offsets[1] - offsets[0] != count * elementSize)
                     throw new InvalidModelFileException($"{Path.GetFileName(path)} is damaged or truncated: tensor '{entry.Name}' lies outside the file.");
-                var raw = new byte[offsets[1] - offsets[0]];
-                stream.Position = dataStart + offsets[0];
-                stream.ReadExactly(raw);
-                result[entry.Name] = new NamedTensor(entry.Name, shape, ToFloat32(raw, dtype, count));
+                entries.Add(new SafetensorsEntry(entry.Name, dtype, shape, offsets[0], offsets[1]));
             }
         }
-        return (result, metadata);
+        return new SafetensorsHeader(path, dataStart, entries, metadata);
+    }
+
+    /// <summary>Reads one tensor as float32; only this tensor's bytes are in memory besides the result.</summary>
+    public static NamedTensor ReadTensor(Stream stream, SafetensorsHeader header, SafetensorsEntry entry)
+    {
+        var raw = new byte[entry.End - entry.Start];
+        stream.Position = header.DataStart + entry.Start;
+        stream.ReadExactly(raw);
+        return new NamedTensor(entry.Name, entry.Shape, ToFloat32(raw, entry.DType, entry.Shape.Aggregate(1L, (a, b) => a * b)));
     }
 
     private static float[] ToFloat32(byte[] raw, string dtype, long count)
@@ -74,6 +93,7 @@ public static class SafetensorsFile
             case "F32": Buffer.BlockCopy(raw, 0, values, 0, raw.Length); break;
             case "F64": for (long i = 0; i < count; i++) values[i] = (float)BitConverter.ToDouble(raw, (int)(i * 8)); break;
             case "F16": for (long i = 0; i < count; i++) values[i] = (float)BitConverter.ToHalf(raw, (int)(i * 2)); break;
+            // bfloat16 is the top half of a float32's bits.
             case "BF16": for (long i = 0; i < count; i++) values[i] = BitConverter.Int32BitsToSingle(BitConverter.ToUInt16(raw, (int)(i * 2)) << 16); break;
         }
         return values;
@@ -111,6 +131,12 @@ public static class SafetensorsFile
         });
     }
 }
+
+/// <summary>One tensor's entry in a safetensors header: data type, shape and byte range within the data section.</summary>
+public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Start, long End);
+
+/// <summary>A safetensors file's tensor directory (see <see cref="SafetensorsFile.ReadHeader"/>).</summary>
+public sealed record SafetensorsHeader(string Path, long DataStart, IReadOnlyList<SafetensorsEntry> Entries, IReadOnlyDictionary<string, string> Metadata);
 
 /// <summary>A model or checkpoint file that is missing, truncated, damaged or tampered with.</summary>
 public sealed class InvalidModelFileException(string message, Exception? inner = null) : EngineException(message, inner);
