@@ -114,16 +114,20 @@ public static partial class PassageSplitter
         }
     }
 
-    private static IEnumerable<string> SplitLongParagraph(string text, PassageOptions options)
+    private static List<string> SplitLongParagraph(string text, PassageOptions options)
     {
+        // Pieces of equal size rather than full pieces and a short remainder: 840 words become 5 x 168, not 4 x 200 + 40.
+        var total = CountWords(text);
+        var pieceTarget = (int)Math.Ceiling(total / Math.Ceiling(total / (double)options.TargetWords));
+        var pieces = new List<string>();
         var piece = new StringBuilder();
         int pieceWords = 0;
         foreach (var sentence in SentenceEnd().Split(text))
         {
             var w = CountWords(sentence);
-            if (pieceWords > 0 && pieceWords + w > options.TargetWords)
+            if (pieceWords > 0 && pieceWords + w > pieceTarget)
             {
-                yield return piece.ToString();
+                pieces.Add(piece.ToString());
                 piece.Clear();
                 pieceWords = 0;
             }
@@ -132,14 +136,20 @@ public static partial class PassageSplitter
                 // One run-on "sentence" (a list without full stops, a table dumped as text): cut it by words.
                 var tokens = sentence.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
                 for (int i = 0; i < tokens.Length; i += options.TargetWords)
-                    yield return string.Join(' ', tokens.Skip(i).Take(options.TargetWords));
+                    pieces.Add(string.Join(' ', tokens.Skip(i).Take(options.TargetWords)));
                 continue;
             }
             if (piece.Length > 0) piece.Append(' ');
             piece.Append(sentence);
             pieceWords += w;
         }
-        if (pieceWords > 0) yield return piece.ToString();
+        if (pieceWords > 0)
+        {
+            // Sentence lengths can still leave a short tail: it joins the piece before when both fit in one passage.
+            if (pieces.Count > 0 && CountWords(pieces[^1]) + pieceWords <= options.MaxWords) pieces[^1] += " " + piece;
+            else pieces.Add(piece.ToString());
+        }
+        return pieces;
     }
 
     // ---------------------------------------------------------------- Markdown

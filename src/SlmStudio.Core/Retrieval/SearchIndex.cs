@@ -94,11 +94,15 @@ public sealed record SearchResults(string Question, IReadOnlyList<string> QueryT
 /// Relevance rule. BM25 scores are not comparable between questions (they grow with the number and rarity of the
 /// question's words), so a fixed score floor would be wrong for both short and long questions. Instead a passage must
 /// contain terms carrying at least <see cref="SearchOptions.MinQueryCoverage"/> (default half) of the question's
-/// weight, each analysed question term weighted by its BM25 inverse document frequency in this index,
-/// idf = ln(1 + (N − df + 0.5) / (df + 0.5)). Words the documents never use get the highest weight, so "What is the
-/// capital of Peru?" finds nothing even in a handbook that mentions "capital" once, and a question whose only match
-/// is a word on every page ("employees") does not pass either; a question whose rare, specific words are all in a
-/// passage passes however common its other words are. When no passage passes, the results are empty and say so.
+/// weight, each analysed question term (stop words removed, stemmed) weighted by its BM25 inverse document frequency
+/// in this index, idf = ln(1 + (N − df + 0.5) / (df + 0.5)), where a word the documents never use counts as one used
+/// once (the highest weight). So "What is the capital of Peru?" finds nothing when the documents use neither word, a
+/// question whose only match is a word on every page ("employees", "company") does not pass, and a question whose
+/// rare, specific words are in one passage passes however common its other words are. Known limit: in a two-word
+/// question with one word absent from the documents, the other word decides alone (coverage exactly one half), so
+/// "capital of Peru" would match a passage about "working capital"; telling such a word from an everyday one needs
+/// knowledge of the language beyond these documents (the optional semantic search). When no passage passes, the
+/// results are empty and say so.
 /// </remarks>
 public sealed class SearchIndex : IDisposable
 {
@@ -248,7 +252,10 @@ public sealed class SearchIndex : IDisposable
         int n = reader.NumDocs;
         var weight = terms.ToDictionary(t => t, t =>
         {
-            var df = reader.DocFreq(new Term(ContentField, t));
+            // A word the documents never use counts as much as the rarest word they do use, not more: in a small
+            // collection many ordinary words ("handle", "goes") are missing, and weighting them above the question's
+            // document-specific words would turn every such question into "no good match".
+            var df = Math.Max(1, reader.DocFreq(new Term(ContentField, t)));
             return Math.Log(1 + (n - df + 0.5) / (df + 0.5));
         }, StringComparer.Ordinal);
         var totalWeight = weight.Values.Sum();
