@@ -44,7 +44,7 @@ public sealed class PassageAnalyzer : Analyzer
     [
         "whose", "could", "would", "shall", "may", "might", "must", "us", "mine", "done", "get", "gets", "got", "getting",
         "need", "needs", "want", "wants", "know", "tell", "please", "many", "much", "also", "anyone", "someone", "something",
-        "anything", "everyone", "everything",
+        "anything", "everyone", "everything", "happen", "happens", "happened",
     ];
 
     private static readonly CharArraySet StopWords = BuildStopWords();

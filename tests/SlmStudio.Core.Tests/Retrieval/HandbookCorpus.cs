@@ -164,6 +164,16 @@ public static class HandbookCorpus
         new("Where are the first aid kits kept?", "safety.pdf", "First Aid"),
         new("What do I do when the fire alarm goes off?", "safety.pdf", "Fire Safety"),
         new("Where can I park at the Berlin office?", "offices.csv", ExpectedText: "Berlin"),
+        // Worded differently from the documents.
+        new("Can I work a second job?", "handbook.md", "Second jobs"),
+        new("Who approves bereavement leave?", "handbook.md", ExpectedText: "Bereavement"),
+        new("Is there a bike rack in Dublin?", "offices.csv", ExpectedText: "Dublin"),
+        new("Do I need a doctor's note?", "handbook.md", "Sick leave"),
+        new("What time does reception open in Lisbon?", "offices.csv", ExpectedText: "Lisbon"),
+        new("Where do we meet during a fire evacuation?", "safety.pdf", ExpectedText: "assembly point"),
+        new("Do I get paid for overtime?", "handbook.md", "Working hours"),
+        new("When do carried over holidays expire?", "handbook.md", "Annual leave"),
+        new("What happens if I lose my laptop?", "handbook.md", "Equipment"),
     ];
 
     /// <summary>Questions the handbook does not answer, some sharing a common word with it.</summary>
@@ -172,8 +182,12 @@ public static class HandbookCorpus
         "What is the capital of Peru?",
         "Who won the football world cup in 2018?",
         "How do I bake sourdough bread?",
-        "What is the boiling point of mercury?",
         "Which employees play chess on Fridays?",
         "How tall is the company's founder?",
+        "What is the boiling point of mercury?",
+        "What is the weather in Berlin tomorrow?",
+        "Can I bring my dog to the office?",
+        "How do I renew my passport?",
+        "What is the best programming language?",
     ];
 }

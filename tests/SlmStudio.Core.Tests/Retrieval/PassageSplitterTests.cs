@@ -100,7 +100,7 @@ public sealed class PassageSplitterTests : IDisposable
         var result = PassageSplitter.Split(DocumentExtractor.Extract(folder.Write("rotas.md", text), "rotas.md", null, DataLimits.Default, CancellationToken.None));
 
         var rotas = result.Where(p => p.Heading == "Rotas").ToList();
-        Assert.True(rotas.Count == 3, string.Join("\n", result.Select(p => $"{p.Id} [{p.Heading}] {p.WordCount} line {p.Line}")));
+        Assert.Equal(3, rotas.Count);
         Assert.Equal(12 * 56, rotas.Sum(p => p.WordCount));
         Assert.All(rotas, p => Assert.InRange(p.WordCount, 100, 300));
         var pieces = result.Where(p => p.Heading == "Long").ToList();
