@@ -21,6 +21,14 @@ public sealed record Passage(
 {
     public const string HeadingSeparator = " › ";
 
+    // The heading path is a list: compare its items, so two passages read back from an index or a file are equal
+    // to the ones written.
+    public bool Equals(Passage? other) => other is not null
+        && Id == other.Id && File == other.File && Text == other.Text && Page == other.Page && Row == other.Row && Line == other.Line
+        && HeadingPath.SequenceEqual(other.HeadingPath);
+
+    public override int GetHashCode() => HashCode.Combine(Id, File, Text, Page, Row, Line, Heading);
+
     /// <summary>The heading path as one line ("Leave › Annual leave"); empty when the passage has no heading.</summary>
     [JsonIgnore]
     public string Heading => string.Join(HeadingSeparator, HeadingPath);

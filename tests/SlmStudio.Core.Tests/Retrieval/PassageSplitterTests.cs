@@ -119,11 +119,8 @@ public sealed class PassageSplitterTests : IDisposable
         PassagesFile.Write(path, passages);
         var read = PassagesFile.Read(path);
         Assert.Equal(passages.Count, read.Count);
-        for (int i = 0; i < read.Count; i++)
-        {
-            Assert.Equal(passages[i] with { HeadingPath = [] }, read[i] with { HeadingPath = [] });
-            Assert.Equal(passages[i].HeadingPath, read[i].HeadingPath);
-        }
+        Assert.Equal(passages, read);
+        Assert.NotEqual(passages[2], passages[2] with { HeadingPath = [.. passages[2].HeadingPath, "Other"] });
         Assert.Equal(SearchIndex.HashPassages(passages), SearchIndex.HashPassages(read));
     }
 }
