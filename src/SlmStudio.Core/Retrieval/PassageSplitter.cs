@@ -27,6 +27,23 @@ public static partial class PassageSplitter
     public static IReadOnlyList<Passage> Split(ExtractedDocument document, PassageOptions? options = null) =>
         Split(document.OriginalName, document.Kind, document.Records, options);
 
+    /// <summary>The passages of one extracted document, under the file name <paramref name="fileName"/>.</summary>
+    public static IReadOnlyList<Passage> Split(string fileName, ExtractedDocument document, PassageOptions? options = null) =>
+        Split(fileName, document.Kind, document.Records, options);
+
+    /// <summary>
+    /// The passages of what a dataset version is frozen from: the reviewed records (personal data already redacted,
+    /// duplicates removed), file by file in upload order. This is what freezing writes as <c>passages.jsonl</c>.
+    /// </summary>
+    public static IReadOnlyList<Passage> Split(PreparationReview review, PassageOptions? options = null)
+    {
+        var kinds = new Dictionary<string, DocumentKind>(StringComparer.Ordinal);
+        foreach (var source in review.Sources) kinds.TryAdd(source.OriginalName, source.Kind);
+        return [.. review.Records
+            .GroupBy(r => r.File, StringComparer.Ordinal)
+            .SelectMany(file => Split(file.Key, kinds.GetValueOrDefault(file.Key, DocumentKind.Text), [.. file.Select(r => r.Record)], options))];
+    }
+
     /// <summary>The passages of every usable document, in order.</summary>
     public static IReadOnlyList<Passage> SplitAll(IEnumerable<ExtractedDocument> documents, PassageOptions? options = null) =>
         [.. documents.Where(d => d.IsUsable).SelectMany(d => Split(d, options))];

@@ -136,7 +136,15 @@ public sealed class SearchIndex : IDisposable
         Folder = folder;
         Manifest = manifest;
         directory = FSDirectory.Open(folder);
-        reader = DirectoryReader.Open(directory);
+        try
+        {
+            reader = DirectoryReader.Open(directory);
+        }
+        catch (IOException e)
+        {
+            directory.Dispose();
+            throw new EngineException($"The search index in '{folder}' is damaged or incomplete ({e.Message}). Delete the folder and build the index for this dataset version again.", e);
+        }
         searcher = new IndexSearcher(reader) { Similarity = new BM25Similarity() };
     }
 

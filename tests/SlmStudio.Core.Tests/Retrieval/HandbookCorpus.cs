@@ -53,7 +53,7 @@ public static class HandbookCorpus
         ## Equipment
 
         You receive a laptop and a phone on your first day. Report a lost or stolen device to the `IT service desk`
-        within 24 hours so that it can be locked remotely.
+        (servicedesk@northwind-traders.com) within 24 hours so that it can be locked remotely.
         """;
 
     public const string Text = """

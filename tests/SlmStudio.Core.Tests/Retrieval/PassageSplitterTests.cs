@@ -113,6 +113,19 @@ public sealed class PassageSplitterTests : IDisposable
     }
 
     [Fact]
+    public void Passages_of_a_reviewed_preparation_hold_only_redacted_text()
+    {
+        var documents = HandbookCorpus.Extract(folder);
+        Assert.Contains(Of("handbook.md"), p => p.Text.Contains("servicedesk@northwind-traders.com"));
+        var review = DatasetBuilder.Review(documents, new DatasetSettings());
+        var reviewed = PassageSplitter.Split(review);
+        Assert.DoesNotContain(reviewed, p => p.Text.Contains("servicedesk@", StringComparison.Ordinal));
+        Assert.Contains(reviewed, p => p.Heading == "Employee Handbook › Equipment" && p.Text.Contains("[EMAIL]"));
+        // The same files, kinds and structure as splitting the documents themselves.
+        Assert.Equal(passages.Select(p => (p.Id, p.Heading, p.Page, p.Row)), reviewed.Select(p => (p.Id, p.Heading, p.Page, p.Row)));
+    }
+
+    [Fact]
     public void Passages_round_trip_through_passages_jsonl()
     {
         var path = folder.File("passages.jsonl");

@@ -145,6 +145,9 @@ public sealed class SearchIndexTests(HandbookIndex handbook, ITestOutputHelper o
 
         var missing = Assert.Throws<EngineException>(() => SearchIndex.Open(temp.File("nowhere")));
         Assert.Contains("Build the index", missing.Message);
+        foreach (var segments in Directory.GetFiles(folder, "segments*")) File.Delete(segments);
+        var damaged = Assert.Throws<EngineException>(() => SearchIndex.Open(folder));
+        Assert.Contains("damaged or incomplete", damaged.Message);
     }
 
     [Fact]
