@@ -40,9 +40,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         var cancelled = false;
         using var log = new LossLog(device, _clock);
 
-        Report(new TrainingStarted(settings.Preset, settings.Config.ParameterCount, state.MaxSteps, state.Step, device.type.ToString().ToLowerInvariant(),
-            settings.Config.VocabSize, settings.ContextLength, settings.BatchSize, settings.TrainTokens, settings.ValidationTokens,
-            settings.PeakLearningRate, run.BaseModel, settings.BaselineValLoss));
+        Report(Started(settings, state, device));
 
         double GetLr(int s) => new LearningRateSchedule(settings.PeakLearningRate, warmup, maxSteps ?? 1_000_000, run.MinLearningRateFraction).At(s);
 
@@ -53,26 +51,19 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             Report(new CheckpointSaved(step));
         }
 
-        EvaluationResult EstimateLoss()
+        void EstimateLoss() // the best weights so far are the run's model
         {
             lastEval = Evaluate(model, objective, tokenizer, settings, step);
-            if (lastEval.ValLoss < bestValLoss)
-            {
-                bestValLoss = lastEval.ValLoss;
-                ModelFolder.Save(model, tokenizer, _folder.ModelDirectory);
-            }
-            return lastEval;
+            if (lastEval.ValLoss >= bestValLoss) return;
+            bestValLoss = lastEval.ValLoss;
+            ModelFolder.Save(model, tokenizer, _folder.ModelDirectory);
         }
 
         var parameters = model.parameters().ToArray();
         while (maxSteps is null || step < maxSteps)
         {
             if (cancellationToken.IsCancellationRequested || File.Exists(_folder.CancelFile)) { cancelled = true; break; }
-            if (budget.IsUsedUp)
-            {
-                Report(new TrainingMessage($"The time budget was used up at step {step} of {maxSteps}; finishing now."));
-                break;
-            }
+            if (budget.IsUsedUp) { Report(new TrainingMessage($"The time budget was used up at step {step} of {maxSteps}; finishing now.")); break; }
             var lr = GetLr(step);
             budget.TimeStep(() => TrainStep(model, objective, optimizer, parameters, step, lr, log.RunningLoss, run));
             step++;
@@ -108,6 +99,11 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         Report(finished);
         return finished;
     }
+
+    private static TrainingStarted Started(RunSettings settings, CheckpointState state, Device device) =>
+        new(settings.Preset, settings.Config.ParameterCount, state.MaxSteps, state.Step, device.type.ToString().ToLowerInvariant(),
+            settings.Config.VocabSize, settings.ContextLength, settings.BatchSize, settings.TrainTokens, settings.ValidationTokens,
+            settings.PeakLearningRate, settings.Options.BaseModel, settings.BaselineValLoss);
 
     private static LlamaForCausalLM CreateModel(RunSettings settings, bool resume, Device device)
     {
