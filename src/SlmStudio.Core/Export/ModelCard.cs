@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using SlmStudio.Core.Artifacts;
 using SlmStudio.Core.Models;
 
 namespace SlmStudio.Core.Export;

@@ -1,3 +1,4 @@
+using SlmStudio.Core.Artifacts;
 using SlmStudio.Core.Training;
 using System.Diagnostics;
 using System.Text.Json;
@@ -25,7 +26,7 @@ public sealed record ExportResult(
 /// </summary>
 public static class ModelExporter
 {
-    public const string OnnxFile = "model.onnx";
+    public const string OnnxFile = ArtifactManifest.DefaultOnnxModel;
 
     public static ExportResult Export(string sourceFolder, string artifactDir, IProgress<string>? progress = null, CancellationToken ct = default) =>
         Export(sourceFolder, artifactDir, OnnxModelWriter.DefaultExternalDataThreshold, progress, ct);

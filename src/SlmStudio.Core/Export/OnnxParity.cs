@@ -1,3 +1,4 @@
+using SlmStudio.Core.Artifacts;
 using SlmStudio.Core.Inference;
 using SlmStudio.Core.Models;
 using static TorchSharp.torch;

@@ -1,4 +1,4 @@
-using SlmStudio.Core.Export;
+using SlmStudio.Core.Artifacts;
 using SlmStudio.Core.Models;
 using SlmStudio.Core.Tokenization;
 
@@ -34,7 +34,7 @@ public sealed class OnnxArtifact : IDisposable
     public static OnnxArtifact Open(string dir, Func<string, ITokenizer> loadTokenizer, int? intraOpThreads = null)
     {
         var manifest = ArtifactManifest.Load(dir);
-        var onnxName = string.IsNullOrEmpty(manifest.OnnxModel) ? ModelExporter.OnnxFile : manifest.OnnxModel;
+        var onnxName = string.IsNullOrEmpty(manifest.OnnxModel) ? ArtifactManifest.DefaultOnnxModel : manifest.OnnxModel;
 
         // config.json and tokenizer.json are checked, then parsed from the same bytes' file (they are small).
         manifest.VerifyFile(dir, ModelFolder.ConfigFile);

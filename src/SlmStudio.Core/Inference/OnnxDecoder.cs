@@ -4,7 +4,7 @@ using SlmStudio.Core.Models;
 namespace SlmStudio.Core.Inference;
 
 /// <summary>
-/// One ONNX Runtime session over an exported decoder (see <see cref="Export.LlamaOnnxGraph"/>). Thread-safe: ONNX
+/// One ONNX Runtime session over an exported decoder (the graph the exporter writes). Thread-safe: ONNX
 /// Runtime's <c>Run</c> is, and every call carries its own inputs and KV cache, so one instance serves all callers.
 /// </summary>
 public sealed class OnnxDecoder : IDisposable

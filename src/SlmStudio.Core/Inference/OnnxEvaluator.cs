@@ -1,4 +1,4 @@
-using SlmStudio.Core.Training;
+using SlmStudio.Core.Tokenization;
 
 namespace SlmStudio.Core.Inference;
 
@@ -7,7 +7,7 @@ public sealed record OnnxEvaluation(double Loss, double Perplexity, double BitsP
 
 /// <summary>
 /// Measures an exported model on text through ONNX Runtime, reading the text exactly as the trainer does
-/// (<see cref="Evaluation.EncodeDocuments"/>: beginning-of-text, document, end-of-text; non-overlapping windows of the
+/// (<see cref="DocumentStream.Encode"/>: beginning-of-text, document, end-of-text; non-overlapping windows of the
 /// context length), so the numbers equal the trainer's validation figures for the same data and weights.
 /// Bits per character = mean nats per token / (ln 2 × characters per token), the trainer's definition.
 /// </summary>
@@ -21,10 +21,10 @@ public sealed class OnnxEvaluator(OnnxArtifact artifact)
         var context = contextLength ?? artifact.Manifest.ContextLength ?? artifact.Config.MaxPositions;
         if (context < 1 || context > artifact.Config.MaxPositions)
             throw new EngineException($"The context length {context} is outside what the model supports (1 to {artifact.Config.MaxPositions}).");
-        var ids = Evaluation.EncodeDocuments(artifact.Tokenizer, documents).ToArray();
+        var ids = DocumentStream.Encode(artifact.Tokenizer, documents).ToArray();
         long characters = documents.Sum(d => (long)d.Length);
         if (ids.Length < 2) throw new EngineException("The text is too short to measure the model: it needs at least two tokens.");
-        var windows = Evaluation.Windows(ids.Length, context, maxWindows);
+        var windows = DocumentStream.Windows(ids.Length, context, maxWindows);
 
         double nats = 0;
         long predicted = 0;
@@ -56,7 +56,7 @@ public sealed class OnnxEvaluator(OnnxArtifact artifact)
             }
         }
         var loss = nats / predicted;
-        var bpc = Evaluation.BitsPerCharacter(loss, (double)characters / ids.Length);
+        var bpc = DocumentStream.BitsPerCharacter(loss, (double)characters / ids.Length);
         return new OnnxEvaluation(loss, Math.Exp(loss), bpc, predicted, ids.Length, characters, context, windows.Count);
     }
 

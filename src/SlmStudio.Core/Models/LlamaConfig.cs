@@ -299,6 +299,3 @@ public sealed record LlamaConfig
 
     public void Save(string configJsonPath) => AtomicFile.WriteAllText(configJsonPath, ToJson());
 }
-
-/// <summary>A model folder or configuration that this engine cannot run; the message names what is unsupported.</summary>
-public sealed class UnsupportedModelException(string message, Exception? inner = null) : EngineException(message, inner);

@@ -32,7 +32,7 @@ internal sealed class BpeModel
         _ignoreMerges = ignoreMerges;
         if (unkToken is not null)
             _unkId = vocab.TryGetValue(unkToken, out var u) ? u
-                : throw new Models.UnsupportedModelException($"The tokenizer's unknown token '{unkToken}' is not in its vocabulary.");
+                : throw new UnsupportedModelException($"The tokenizer's unknown token '{unkToken}' is not in its vocabulary.");
         if (byteFallback)
         {
             _byteFallbackIds = new int[256];
@@ -44,9 +44,9 @@ internal sealed class BpeModel
         {
             var (a, b) = merges[rank];
             if (!vocab.TryGetValue(a, out var ia) || !vocab.TryGetValue(b, out var ib))
-                throw new Models.UnsupportedModelException($"Merge {rank} ('{a}' '{b}') of the tokenizer uses a token that is not in its vocabulary.");
+                throw new UnsupportedModelException($"Merge {rank} ('{a}' '{b}') of the tokenizer uses a token that is not in its vocabulary.");
             if (!vocab.TryGetValue(a + b, out var merged))
-                throw new Models.UnsupportedModelException($"Merge {rank} ('{a}' '{b}') of the tokenizer makes '{a + b}', which is not in its vocabulary.");
+                throw new UnsupportedModelException($"Merge {rank} ('{a}' '{b}') of the tokenizer makes '{a + b}', which is not in its vocabulary.");
             _merges.TryAdd(Key(ia, ib), (rank, merged));
         }
     }
@@ -108,7 +108,7 @@ internal sealed class BpeModel
                 }
             }
             if (_unkId is not { } unk)
-                throw new Models.UnsupportedModelException($"The tokenizer cannot represent the character '{piece.ToString()}': it is not in the vocabulary and the tokenizer has no unknown token.");
+                throw new UnsupportedModelException($"The tokenizer cannot represent the character '{piece.ToString()}': it is not in the vocabulary and the tokenizer has no unknown token.");
             if (!(_fuseUnk && lastWasUnk)) symbols.Add(unk);
             lastWasUnk = true;
         }

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using SlmStudio.Core.Models;
 
 namespace SlmStudio.Core.Tokenization;
 

@@ -37,10 +37,12 @@ public static class Checkpoint
         {
             throw new EngineException($"The checkpoint of this run is damaged ({e.Message}) and cannot be resumed. Start a new run; the data and settings are unchanged.", e);
         }
-        CheckpointState? state = null;
-        try { if (metadata.TryGetValue("state", out var json)) state = JsonSerializer.Deserialize<CheckpointState>(json); }
-        catch (JsonException) { }
-        if (state is null) throw new EngineException("The checkpoint of this run has no readable training state and cannot be resumed. Start a new run.");
+        const string noState = "The checkpoint of this run has no readable training state and cannot be resumed. Start a new run.";
+        if (!metadata.TryGetValue("state", out var json)) throw new EngineException(noState);
+        CheckpointState? state;
+        try { state = JsonSerializer.Deserialize<CheckpointState>(json); }
+        catch (JsonException e) { throw new EngineException($"{noState} (The saved state is damaged: {e.Message})", e); }
+        if (state is null) throw new EngineException(noState);
 
         var modelWeights = tensors.Where(t => t.Key.StartsWith("model.", StringComparison.Ordinal))
             .ToDictionary(t => t.Key["model.".Length..], t => t.Value with { Name = t.Key["model.".Length..] });

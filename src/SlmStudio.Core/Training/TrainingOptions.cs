@@ -1,21 +1,48 @@
 namespace SlmStudio.Core.Training;
 
-/// <summary>Everything a training run is started with. Defaults suit a business user who changes nothing.</summary>
+/// <summary>
+/// Everything a training run is started with. Defaults suit a business user who changes nothing; they are named here
+/// once (the Default* constants) so that the command line and the portal start from the same values.
+/// </summary>
 public sealed record TrainingOptions
 {
+    /// <summary>Choose the size preset from the data, the time budget and this machine's measured speed.</summary>
+    public const string DefaultPreset = Models.ModelPresets.Auto;
+    public const double DefaultMinutes = 10;
+    public const long DefaultSeed = 1337;
+    public const int DefaultVocabSize = 4096;
+    public const int DefaultEvalEvery = 100;
+    public const int DefaultLogEvery = 10;
+    public const double DefaultValidationFraction = 0.1;
+    public const string DefaultDevice = "auto";
+
+    /// <summary>
+    /// What the portal starts a newcomer's project with: the smallest preset, a small vocabulary and five minutes, so
+    /// that the first model is ready while the user is still looking at the page (and browser tests stay quick). The
+    /// engine's own defaults above aim at the best model for the time instead. The seed is an int because the portal
+    /// stores it as one.
+    /// </summary>
+    public static class QuickStart
+    {
+        public const string Preset = "tiny";
+        public const int VocabSize = 1024;
+        public const int Minutes = 5;
+        public const int Seed = 1;
+    }
+
     public required string DataPath { get; init; }
     public required string RunDirectory { get; init; }
-    public string Preset { get; init; } = Models.ModelPresets.Auto;
+    public string Preset { get; init; } = DefaultPreset;
     /// <summary>Exact number of optimizer steps; when null the time budget decides.</summary>
     public int? MaxSteps { get; init; }
-    /// <summary>Wall-clock budget for the whole run, in minutes (used when <see cref="MaxSteps"/> is null).</summary>
+    /// <summary>Wall-clock budget for the whole run, in minutes (used when <see cref="MaxSteps"/> is null; <see cref="DefaultMinutes"/> when both are null).</summary>
     public double? Minutes { get; init; }
     /// <summary>A Hugging Face model folder to fine-tune instead of starting from random weights.</summary>
     public string? BaseModel { get; init; }
-    public long Seed { get; init; } = 1337;
-    public int VocabSize { get; init; } = 4096;
-    public int EvalEvery { get; init; } = 100;
-    public int LogEvery { get; init; } = 10;
+    public long Seed { get; init; } = DefaultSeed;
+    public int VocabSize { get; init; } = DefaultVocabSize;
+    public int EvalEvery { get; init; } = DefaultEvalEvery;
+    public int LogEvery { get; init; } = DefaultLogEvery;
     public int? BatchSize { get; init; }
     public int? ContextLength { get; init; }
     public int GradientAccumulation { get; init; } = 1;
@@ -25,9 +52,7 @@ public sealed record TrainingOptions
     public int? WarmupSteps { get; init; }
     public double WeightDecay { get; init; } = 0.1;
     public double GradientClip { get; init; } = 1.0;
-    public double ValidationFraction { get; init; } = 0.1;
+    public double ValidationFraction { get; init; } = DefaultValidationFraction;
     public int SampleTokens { get; init; } = 48;
-    public string Device { get; init; } = "auto";
-
-    public const double DefaultMinutes = 10;
+    public string Device { get; init; } = DefaultDevice;
 }

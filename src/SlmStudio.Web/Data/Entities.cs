@@ -1,3 +1,5 @@
+using SlmStudio.Core.Training;
+
 namespace SlmStudio.Web.Data;
 
 public enum Domain { Banking, HR, Legal, Support, Other }
@@ -19,13 +21,14 @@ public sealed class Project
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 
-    public string Preset { get; set; } = "tiny";
-    public int VocabSize { get; set; } = 1024;
+    // A newcomer's first run is a quick one; the engine's own defaults aim higher (see TrainingOptions.QuickStart).
+    public string Preset { get; set; } = TrainingOptions.QuickStart.Preset;
+    public int VocabSize { get; set; } = TrainingOptions.QuickStart.VocabSize;
     /// <summary>Fine-tuning starts from this registered version instead of a preset.</summary>
     public int? BaseVersionId { get; set; }
-    public int TimeBudgetMinutes { get; set; } = 5;
+    public int TimeBudgetMinutes { get; set; } = TrainingOptions.QuickStart.Minutes;
     public int? MaxSteps { get; set; }
-    public int Seed { get; set; } = 1;
+    public int Seed { get; set; } = TrainingOptions.QuickStart.Seed;
     public int? EvalEvery { get; set; }
 
     /// <summary>Replace emails, phone numbers, IBANs, card numbers and national IDs with placeholders (on for new projects).</summary>
@@ -125,7 +128,7 @@ public sealed class TrainingRun
     public string? Error { get; set; }
     public string CreatedBy { get; set; } = "";
 
-    public string Preset { get; set; } = "tiny";
+    public string Preset { get; set; } = TrainingOptions.QuickStart.Preset;
     public int VocabSize { get; set; }
     public int? BaseVersionId { get; set; }
     public int? Minutes { get; set; }

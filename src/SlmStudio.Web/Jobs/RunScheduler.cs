@@ -47,7 +47,7 @@ public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<St
         if (steps is null && project.BaseVersionId is null
             && await benchmarks.CachedAsync(project.Preset, project.VocabSize) is { } measured
             && Core.Models.ModelPresets.All.FirstOrDefault(p => p.Name == project.Preset) is { } preset)
-            steps = (int)(measured.TokensPerSecond * 60 * project.TimeBudgetMinutes / (preset.BatchSize * preset.ContextLength));
+            steps = TimeBudget.StepsFor(measured.TokensPerSecond, project.TimeBudgetMinutes, preset.BatchSize, preset.ContextLength);
         return steps is { } s ? Math.Clamp(s / 10, 1, 500) : null;
     }
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using SlmStudio.Core.Artifacts;
 using SlmStudio.Core.Export;
 using SlmStudio.Core.Inference;
 using SlmStudio.Core.Models;

@@ -1,8 +1,10 @@
 using SlmStudio.Cli;
+using SlmStudio.Core.Artifacts;
 using SlmStudio.Core.Export;
 using SlmStudio.Core.Inference;
 using SlmStudio.Core.Models;
 using SlmStudio.Core.Tests.Training;
+using SlmStudio.Core.Tokenization;
 using SlmStudio.Core.Training;
 
 namespace SlmStudio.Core.Tests.Inference;
@@ -67,14 +69,14 @@ public sealed class RunExportEvalTests : IDisposable
         var docs = new[] { TrainingFixture.StructuredCorpus(30), "the cat and the win" };
         var onnx = new OnnxEvaluator(artifact).Evaluate(docs, contextLength: 32);
 
-        var ids = Evaluation.EncodeDocuments(artifact.Tokenizer, docs).ToList();
+        var ids = DocumentStream.Encode(artifact.Tokenizer, docs).ToList();
         var bin = Path.Combine(_dir, "val.bin");
         TokenBin.Write(bin, ids, config.VocabSize);
         using var tokens = TokenBin.Open(bin, config.VocabSize);
         var (model, _) = ModelFolder.Load(modelDir);
         using (model)
         {
-            var torchLoss = Evaluation.MeanLoss(model, tokens, Evaluation.Windows(ids.Count, 32, int.MaxValue), 4);
+            var torchLoss = Evaluation.MeanLoss(model, tokens, DocumentStream.Windows(ids.Count, 32, int.MaxValue), 4);
             Assert.Equal(torchLoss, onnx.Loss, 5);
         }
         Assert.Equal(ids.Count, onnx.Tokens);

@@ -75,6 +75,25 @@ public class TrainerBadInputTests
     }
 
     [Fact]
+    public void CheckpointWithDamagedStateNamesTheCause()
+    {
+        var dir = TestPaths.NewTempDir();
+        var data = TrainingFixture.WriteCorpus(dir, lines: 300);
+        var run = Path.Combine(dir, "run");
+        var options = TrainingFixture.Options(data, run, maxSteps: 4, evalEvery: 4);
+        new Trainer(options, new TrainingFixture.Recorder()).Run(false, CancellationToken.None);
+
+        var checkpoint = RunFolder.At(run).CheckpointFile;
+        var (tensors, metadata) = SlmStudio.Core.Models.SafetensorsFile.ReadWithMetadata(checkpoint);
+        SlmStudio.Core.Models.SafetensorsFile.Write(checkpoint, tensors.Values, new Dictionary<string, string> { ["state"] = metadata["state"][..20] });
+
+        var e = Fails(options with { MaxSteps = 8 }, resume: true);
+        Assert.Contains("no readable training state", e.Message);
+        Assert.Contains("The saved state is damaged", e.Message);
+        Assert.IsType<System.Text.Json.JsonException>(e.InnerException, exactMatch: false);
+    }
+
+    [Fact]
     public void StartingOverAnExistingRunIsRefused()
     {
         var dir = TestPaths.NewTempDir();

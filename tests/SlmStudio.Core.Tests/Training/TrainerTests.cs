@@ -99,10 +99,15 @@ public class TrainerTests
         var data = TrainingFixture.WriteCorpus(dir, lines: 400);
         var recorder = new TrainingFixture.Recorder();
         var options = TrainingFixture.Options(data, Path.Combine(dir, "run"), maxSteps: 1) with { MaxSteps = null, Minutes = 0.25 };
-        var finished = new Trainer(options, recorder).Run(false, CancellationToken.None);
+        // Time moves 50 ms whenever the trainer looks at the clock, however fast or busy this machine is.
+        var clock = new ManualClock { AdvancePerRead = TimeSpan.FromMilliseconds(50) };
+        var finished = new Trainer(options, recorder, clock).Run(false, CancellationToken.None);
+
         Assert.Contains(recorder.Events.OfType<TrainingMessage>(), m => m.Text.Contains("steps fit in the"));
-        Assert.True(finished.Step > 4);
-        // The run stops itself at the budget (plus one final evaluation), even when the machine slows down mid-run.
-        Assert.InRange(finished.ElapsedSeconds, 1, 0.25 * 60 * 1.5);
+        Assert.True(finished.Step > TimeBudget.ProbeSteps, $"stopped at step {finished.Step}");
+        Assert.True(recorder.Events.OfType<TrainingStep>().Last().MaxSteps > TimeBudget.ProbeSteps);
+        // The run ends by itself within the budget's allowance (the last evaluation and checkpoint read the clock twice).
+        Assert.InRange(finished.ElapsedSeconds, 0.5 * 15, 15 * TimeBudget.Overrun + 0.2);
+        Assert.Equal(finished.Step, recorder.Events.OfType<CheckpointSaved>().Last().Step);
     }
 }

@@ -3,7 +3,10 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using SlmStudio.Core.Models;
 
-namespace SlmStudio.Core.Export;
+namespace SlmStudio.Core.Artifacts;
+
+// The contract between the exporter (which writes artifact folders) and everything that reads them (inference, the
+// registry): it sits below both so that neither has to know the other.
 
 /// <summary>One file of an artifact folder with its SHA-256 (lower-case hex) and size.</summary>
 public sealed record ManifestFile(
@@ -43,13 +46,15 @@ public sealed record ArtifactSource(
 public sealed record ArtifactManifest
 {
     public const string FileName = "manifest.json";
+    /// <summary>The decoder's file name in an artifact folder, unless the manifest names another.</summary>
+    public const string DefaultOnnxModel = "model.onnx";
 
     [JsonPropertyName("formatVersion")] public int FormatVersion { get; init; } = 1;
     [JsonPropertyName("producer")] public string Producer { get; init; } = "SLM Studio";
     [JsonPropertyName("createdUtc")] public DateTimeOffset CreatedUtc { get; init; }
     [JsonPropertyName("modelType")] public string ModelType { get; init; } = "llama";
     [JsonPropertyName("opset")] public int Opset { get; init; }
-    [JsonPropertyName("onnxModel")] public string OnnxModel { get; init; } = "model.onnx";
+    [JsonPropertyName("onnxModel")] public string OnnxModel { get; init; } = DefaultOnnxModel;
     [JsonPropertyName("parameters")] public long Parameters { get; init; }
     /// <summary>The context length the model was trained with (from run.json), used by evaluation; null for imports.</summary>
     [JsonPropertyName("contextLength")] public int? ContextLength { get; init; }

@@ -1,0 +1,91 @@
+namespace SlmStudio.Core.Training;
+
+/// <summary>What an evaluation costs, in the terms the time budget measures: forward passes and sampled tokens.</summary>
+public sealed record EvaluationCost(int ValidationBatches, int SampleTokens, int EvalEvery);
+
+/// <summary>A new step count that fits the budget, from the measured seconds per training step.</summary>
+public sealed record BudgetFit(int MaxSteps, bool First, double SecondsPerStep);
+
+/// <summary>
+/// A run's clock and, when it has one, its time budget ("train for 15 minutes"). With a budget, measured speed fixes
+/// the schedule so that it ends in time. It is measured twice — over the first <see cref="ProbeSteps"/> steps, then
+/// again at a tenth of the budget — because a machine busy with other work at the start would otherwise leave most of
+/// the budget unused. The clock is a <see cref="TimeProvider"/> so that tests decide how long a step takes.
+/// </summary>
+public sealed class TimeBudget
+{
+    public const int ProbeSteps = 4;
+    /// <summary>A run stops itself once it is this far over its budget.</summary>
+    public const double Overrun = 1.05;
+    /// <summary>Seconds kept free for the final checkpoint and result.</summary>
+    private const double ReserveSeconds = 2;
+
+    private readonly TimeProvider _clock;
+    private readonly long _started;
+    private readonly double _elapsedBefore;
+    private readonly int _startStep;
+    private readonly EvaluationCost _evaluation;
+    private double _trainSeconds, _trainSecondsAtProbe;
+    private int _stepAtProbe;
+    private bool _scheduleFixed, _recalibrated;
+
+    /// <param name="seconds">The budget, or null when a fixed step count decides the run's length (then this is only its clock).</param>
+    /// <param name="startStep">The step the run starts (or resumes) at.</param>
+    /// <param name="scheduleFixed">A resumed run keeps the schedule it fixed before.</param>
+    /// <param name="elapsedBefore">Seconds the run trained before it was resumed.</param>
+    public TimeBudget(double? seconds, int startStep, bool scheduleFixed, double elapsedBefore, EvaluationCost evaluation, TimeProvider clock)
+    {
+        Seconds = seconds;
+        _startStep = startStep;
+        _scheduleFixed = _recalibrated = scheduleFixed;
+        _elapsedBefore = elapsedBefore;
+        _evaluation = evaluation;
+        _clock = clock;
+        _started = clock.GetTimestamp();
+    }
+
+    /// <summary>The budget in seconds for these options, or null when a fixed step count decides the run's length.</summary>
+    public static double? SecondsFor(TrainingOptions options) => options.MaxSteps is null ? (options.Minutes ?? TrainingOptions.DefaultMinutes) * 60 : null;
+
+    /// <summary>Optimizer steps that fit in <paramref name="minutes"/> at a measured training speed (evaluations not counted).</summary>
+    public static int StepsFor(double tokensPerSecond, double minutes, int batchSize, int contextLength) =>
+        (int)(tokensPerSecond * 60 * minutes / ((double)batchSize * contextLength));
+
+    public double? Seconds { get; }
+
+    /// <summary>Seconds the run has taken, the time before a resume included.</summary>
+    public double ElapsedSeconds => _elapsedBefore + SessionSeconds;
+
+    private double SessionSeconds => _clock.GetElapsedTime(_started).TotalSeconds;
+
+    /// <summary>True once a fixed schedule has run past the budget (a machine that slowed down mid-run).</summary>
+    public bool IsUsedUp => Seconds is { } budget && _scheduleFixed && ElapsedSeconds > budget * Overrun;
+
+    /// <summary>Runs one training step and counts its time (evaluations and checkpoints are not training speed).</summary>
+    public void TimeStep(Action trainStep)
+    {
+        var start = _clock.GetTimestamp();
+        trainStep();
+        _trainSeconds += _clock.GetElapsedTime(start).TotalSeconds;
+    }
+
+    /// <summary>
+    /// After <paramref name="step"/> has been trained: the step count that fits the rest of the budget, when this is
+    /// the time to measure and the count moves by more than 5% (the first measurement always fixes it); else null.
+    /// </summary>
+    public BudgetFit? Refit(int step, int? maxSteps)
+    {
+        if (Seconds is not { } budget) return null;
+        var first = !_scheduleFixed;
+        if (first ? step != _startStep + ProbeSteps : _recalibrated || SessionSeconds < 0.1 * budget) return null;
+
+        var measured = first ? _trainSeconds / (step - _startStep) : (_trainSeconds - _trainSecondsAtProbe) / (step - _stepAtProbe);
+        var evalSeconds = measured / 3 * _evaluation.ValidationBatches + 0.05 * _evaluation.SampleTokens;
+        var perStep = measured + evalSeconds / _evaluation.EvalEvery;
+        var remaining = budget - ElapsedSeconds - evalSeconds - ReserveSeconds;
+        var fitted = Math.Max(step + 1, step + (int)(remaining / perStep));
+        if (first) (_trainSecondsAtProbe, _stepAtProbe, _scheduleFixed) = (_trainSeconds, step, true);
+        else _recalibrated = true;
+        return first || Math.Abs(fitted - maxSteps!.Value) > 0.05 * maxSteps.Value ? new BudgetFit(fitted, first, measured) : null;
+    }
+}

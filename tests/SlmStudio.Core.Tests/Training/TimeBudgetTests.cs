@@ -1,0 +1,97 @@
+using SlmStudio.Core.Training;
+
+namespace SlmStudio.Core.Tests.Training;
+
+public class TimeBudgetTests
+{
+    private static readonly EvaluationCost Cost = new(ValidationBatches: 3, SampleTokens: 20, EvalEvery: 10);
+
+    private static void Train(TimeBudget budget, ManualClock clock, double secondsPerStep) =>
+        budget.TimeStep(() => clock.Advance(TimeSpan.FromSeconds(secondsPerStep)));
+
+    [Fact]
+    public void FirstStepsFixTheScheduleThenATenthOfTheBudgetCorrectsIt()
+    {
+        var clock = new ManualClock();
+        var budget = new TimeBudget(100, startStep: 0, scheduleFixed: false, elapsedBefore: 0, Cost, clock);
+        for (int step = 1; step < TimeBudget.ProbeSteps; step++)
+        {
+            Train(budget, clock, 0.5);
+            Assert.Null(budget.Refit(step, null));
+        }
+        Train(budget, clock, 0.5);
+        // 0.5 s a step; an evaluation costs a third of a step per validation batch plus 0.05 s per sampled token
+        // (0.5 + 1 = 1.5 s), spread over 10 steps: 0.65 s a step for the 100 - 2 - 1.5 - 2 s that remain.
+        Assert.Equal(new BudgetFit(4 + 145, First: true, SecondsPerStep: 0.5), budget.Refit(4, null));
+
+        // The machine gets busy: steps now take 1 s. At 10 s (a tenth of the budget) the schedule is measured again.
+        for (int step = 5; step < 12; step++)
+        {
+            Train(budget, clock, 1.0);
+            Assert.Null(budget.Refit(step, 149));
+        }
+        Train(budget, clock, 1.0);
+        Assert.Equal(new BudgetFit(12 + 71, First: false, SecondsPerStep: 1.0), budget.Refit(12, 149)); // (100 - 10 - 2 - 2) / 1.2
+        Train(budget, clock, 1.0);
+        Assert.Null(budget.Refit(13, 83)); // measured twice, never more
+    }
+
+    [Fact]
+    public void SmallCorrectionsKeepTheSchedule()
+    {
+        var clock = new ManualClock();
+        var budget = new TimeBudget(100, 0, false, 0, Cost, clock);
+        for (int step = 1; step <= 4; step++) Train(budget, clock, 0.5);
+        var first = budget.Refit(4, null)!;
+        // Same speed at a tenth of the budget (step 20, 10 s): 20 + 86.5 / 0.65 = 153 steps, within 5% of 149.
+        for (int step = 5; step <= 20; step++)
+        {
+            Train(budget, clock, 0.5);
+            Assert.Null(budget.Refit(step, first.MaxSteps));
+        }
+        Train(budget, clock, 0.5);
+        Assert.Null(budget.Refit(21, first.MaxSteps));
+    }
+
+    [Fact]
+    public void ARunStopsOnlyWhenItsFixedScheduleOverrunsTheBudget()
+    {
+        var clock = new ManualClock();
+        var unfixed = new TimeBudget(60, 0, false, 0, Cost, clock);
+        clock.Advance(TimeSpan.FromSeconds(120));
+        Assert.False(unfixed.IsUsedUp); // speed not measured yet: no schedule to end
+
+        var resumed = new TimeBudget(60, startStep: 40, scheduleFixed: true, elapsedBefore: 50, Cost, clock);
+        Assert.Equal(50, resumed.ElapsedSeconds);
+        clock.Advance(TimeSpan.FromSeconds(13));
+        Assert.False(resumed.IsUsedUp); // 63 s is within 5% of 60
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(resumed.IsUsedUp);
+        Train(resumed, clock, 1);
+        Assert.Null(resumed.Refit(44, 100)); // a resumed run keeps the schedule it fixed
+    }
+
+    [Fact]
+    public void FixedStepRunsHaveAClockButNoBudget()
+    {
+        var clock = new ManualClock();
+        var options = new TrainingOptions { DataPath = "d", RunDirectory = "r", MaxSteps = 10, Minutes = 3 };
+        Assert.Null(TimeBudget.SecondsFor(options));
+        Assert.Equal(180, TimeBudget.SecondsFor(options with { MaxSteps = null }));
+        Assert.Equal(TrainingOptions.DefaultMinutes * 60, TimeBudget.SecondsFor(options with { MaxSteps = null, Minutes = null }));
+
+        var budget = new TimeBudget(null, 0, false, 7, Cost, clock);
+        for (int step = 1; step <= 5; step++) Train(budget, clock, 100);
+        Assert.Null(budget.Refit(4, 10));
+        Assert.False(budget.IsUsedUp);
+        Assert.Equal(507, budget.ElapsedSeconds);
+    }
+
+    [Fact]
+    public void StepsForAMeasuredSpeed()
+    {
+        // 1,000 tokens/s for 5 minutes is 300,000 tokens; a step of 8 windows of 64 tokens reads 512.
+        Assert.Equal(585, TimeBudget.StepsFor(1000, 5, 8, 64));
+        Assert.Equal(0, TimeBudget.StepsFor(0, 5, 8, 64));
+    }
+}
