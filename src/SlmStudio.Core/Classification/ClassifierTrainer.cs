@@ -10,6 +10,8 @@ namespace SlmStudio.Core.Classification;
 /// <summary>A text as token ids (at most the length limit, from its beginning) with its label's index.</summary>
 public sealed record TokenizedExample(int[] Ids, int Label, string? Text = null);
 
+public sealed record RankedLabel(string Label, float Probability);
+
 public sealed record ClassifierTrainingOptions
 {
     public int BatchSize { get; init; } = 32;
@@ -126,6 +128,22 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
         return result;
     }
 
+    /// <summary>
+    /// The labels of each text ranked by probability, most likely first (the playground's bars, the command line's list).
+    /// A text with no tokens gets the backbone's answer for the padding token alone.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<RankedLabel>> Classify(LlamaForSequenceClassification model, ITokenizer tokenizer, IReadOnlyList<string> texts, int maxTokens, int batchSize = 64)
+    {
+        var padId = tokenizer.PadId ?? 0;
+        var sequences = texts.Select(t =>
+        {
+            var ids = tokenizer.Encode(t, addSpecialTokens: false, splitSpecialTokens: false);
+            return ids.Length == 0 ? [padId] : ids.Length > maxTokens ? ids[..maxTokens] : ids;
+        }).ToList();
+        var probabilities = PredictProbabilities(model, sequences, batchSize, padId);
+        return [.. probabilities.Select(row => (IReadOnlyList<RankedLabel>)[.. row.Select((p, i) => new RankedLabel(model.Labels[i], p)).OrderByDescending(r => r.Probability)])];
+    }
+
     public static ClassificationMetrics Evaluate(LlamaForSequenceClassification model, IReadOnlyList<TokenizedExample> examples, int batchSize = 64)
     {
         var probabilities = PredictProbabilities(model, [.. examples.Select(e => e.Ids)], batchSize);
@@ -144,6 +162,9 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
     {
         if (train.Count == 0) throw new ArgumentException("There are no training examples.", nameof(train));
         if (validation.Count == 0) throw new ArgumentException("Early stopping needs validation examples; split some off the training data.", nameof(validation));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxSteps, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.EvaluateEvery, 1);
         var k = model.Labels.Count;
         var device = model.parameters().First().device;
         var start = _clock.GetTimestamp();
@@ -233,7 +254,12 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
         using var _ = no_grad();
         if (best is null)
         {
-            best = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone().DetachFromDisposeScope());
+            best = [];
+            foreach (var (name, p) in model.named_parameters())
+            {
+                using var detached = p.detach();
+                best[name] = detached.clone().DetachFromDisposeScope();
+            }
             return;
         }
         foreach (var (name, p) in model.named_parameters()) best[name].copy_(p);

@@ -104,11 +104,13 @@ public class ClassifierTrainerTests
         public override long GetTimestamp() => Interlocked.Add(ref _ticks, perCall.Ticks);
     }
 
-    private static (LlamaForSequenceClassification Model, IReadOnlyList<TokenizedExample> Train, IReadOnlyList<TokenizedExample> Validation) Setup(long seed = 5)
+    private HfTokenizer _tokenizer = null!;
+
+    private (LlamaForSequenceClassification Model, IReadOnlyList<TokenizedExample> Train, IReadOnlyList<TokenizedExample> Validation) Setup(long seed = 5)
     {
         var train = SyntheticIntents.Make(30, seed: 1);
         var validation = SyntheticIntents.Make(10, seed: 2);
-        var tokenizer = new BpeTrainer(320).Train(train.Select(e => e.Text));
+        var tokenizer = _tokenizer = new BpeTrainer(320).Train(train.Select(e => e.Text));
         var config = new LlamaConfig { VocabSize = tokenizer.VocabSize, HiddenSize = 32, IntermediateSize = 64, NumLayers = 2, NumHeads = 2, NumKvHeads = 2, MaxPositions = 64 };
         var model = new LlamaForSequenceClassification(config, SyntheticIntents.Labels);
         model.InitializeWeights(seed);
@@ -135,6 +137,13 @@ public class ClassifierTrainerTests
         Assert.True(result.BestValidation.Accuracy >= 0.7, $"validation accuracy {result.BestValidation.Accuracy:P0} (chance 25%, before training {before.Accuracy:P0})");
         // The model handed back is the best one: evaluating it again gives the best figures.
         Assert.Equal(result.BestValidation.MacroF1, ClassifierTrainer.Evaluate(model, validation).MacroF1, 6);
+
+        var ranked = ClassifierTrainer.Classify(model, _tokenizer, ["hello, where is my parcel? the courier never came", ""], 32);
+        Assert.Equal(2, ranked.Count);
+        Assert.Equal("delivery", ranked[0][0].Label);
+        Assert.Equal(1.0, ranked[0].Sum(r => r.Probability), 3);
+        Assert.True(ranked[0][0].Probability >= ranked[0][1].Probability);
+        Assert.Equal(4, ranked[1].Count);
     }
 
     [Fact]
