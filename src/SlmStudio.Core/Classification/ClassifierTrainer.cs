@@ -1,0 +1,273 @@
+using System.Text.Json.Serialization;
+using SlmStudio.Core.Tokenization;
+using SlmStudio.Core.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace SlmStudio.Core.Classification;
+
+/// <summary>A text as token ids (at most the length limit, from its beginning) with its label's index.</summary>
+public sealed record TokenizedExample(int[] Ids, int Label, string? Text = null);
+
+public sealed record RankedLabel(string Label, float Probability);
+
+public sealed record ClassifierTrainingOptions
+{
+    public int BatchSize { get; init; } = 32;
+    public int MaxSteps { get; init; } = 2000;
+
+    /// <summary>Training stops at the first evaluation past this much time (the budget users set, as for text models).</summary>
+    public TimeSpan? TimeBudget { get; init; }
+
+    public double LearningRate { get; init; } = 1e-3;
+    public int WarmupSteps { get; init; } = 20;
+    public double WeightDecay { get; init; } = 0.01;
+    public double GradientClip { get; init; } = 1.0;
+
+    /// <summary>Validation macro-F1 is measured every this many steps (and at the end).</summary>
+    public int EvaluateEvery { get; init; } = 50;
+
+    /// <summary>Training stops after this many evaluations in a row without a better validation macro-F1.</summary>
+    public int Patience { get; init; } = 5;
+
+    /// <summary>
+    /// Weighs each label's loss by total / (labels × its count) (scikit-learn's "balanced"), so a rare label counts as
+    /// much as a common one in the loss.
+    /// </summary>
+    public bool ClassWeights { get; init; } = true;
+
+    public int EvaluationBatchSize { get; init; } = 64;
+    public long Seed { get; init; } = 1234;
+}
+
+[JsonConverter(typeof(JsonStringEnumConverter<ClassifierStopReason>))]
+public enum ClassifierStopReason { StepLimit, TimeBudget, EarlyStopping }
+
+/// <summary>A validation measurement during training, with the average training loss since the previous one.</summary>
+public sealed record ClassifierEvaluation(int Step, double TrainLoss, TimeSpan Elapsed, ClassificationMetrics Validation);
+
+public sealed record ClassifierTrainingResult(
+    int Steps,
+    ClassifierStopReason StoppedBecause,
+    int BestStep,
+    ClassificationMetrics BestValidation,
+    IReadOnlyList<double> StepLosses,
+    IReadOnlyList<ClassifierEvaluation> Evaluations,
+    IReadOnlyList<float> ClassWeights,
+    TimeSpan Elapsed);
+
+/// <summary>
+/// Trains a <see cref="LlamaForSequenceClassification"/> (head and backbone together) on labelled texts: class-weighted
+/// cross-entropy, AdamW with warmup and cosine decay, early stopping on validation macro-F1 with the best weights
+/// restored at the end, within a step and time budget. The backbone is what the caller built: random, or loaded from a
+/// language phase or a base model.
+/// </summary>
+public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimeProvider? clock = null)
+{
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
+    /// <summary>Raised after each validation measurement (progress for the portal and the command line).</summary>
+    public event Action<ClassifierEvaluation>? Evaluated;
+
+    /// <summary>Token ids of each usable example, cut to <paramref name="maxTokens"/>; labels as indices into <paramref name="labels"/>.</summary>
+    public static IReadOnlyList<TokenizedExample> Tokenize(ITokenizer tokenizer, IEnumerable<LabelledExample> examples, IReadOnlyList<string> labels, int maxTokens)
+    {
+        var index = labels.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => x.i, StringComparer.Ordinal);
+        var result = new List<TokenizedExample>();
+        foreach (var e in examples.Where(e => e.IsUsable))
+        {
+            if (!index.TryGetValue(e.Label, out var label))
+                throw new ArgumentException($"The label \"{e.Label}\" (row {e.Row}) is not one of the classifier's labels.", nameof(examples));
+            // User text is untrusted: text that spells a special token stays text.
+            var ids = tokenizer.Encode(e.Text, addSpecialTokens: false, splitSpecialTokens: false);
+            if (ids.Length == 0) continue;
+            result.Add(new TokenizedExample(ids.Length > maxTokens ? ids[..maxTokens] : ids, label, e.Text));
+        }
+        return result;
+    }
+
+    /// <summary>Right-padded ids (B, T) and the attention mask (B, T), T the longest of the batch.</summary>
+    public static (Tensor Ids, Tensor Mask) Pad(IReadOnlyList<int[]> sequences, int padId, Device device)
+    {
+        var length = sequences.Max(s => s.Length);
+        var ids = new long[sequences.Count * length];
+        var mask = new long[sequences.Count * length];
+        for (int b = 0; b < sequences.Count; b++)
+        {
+            var s = sequences[b];
+            for (int t = 0; t < length; t++)
+            {
+                ids[b * length + t] = t < s.Length ? s[t] : padId;
+                mask[b * length + t] = t < s.Length ? 1 : 0;
+            }
+        }
+        return (tensor(ids, [sequences.Count, length], device: device), tensor(mask, [sequences.Count, length], device: device));
+    }
+
+    /// <summary>Label probabilities for each example, in batches of similar length, without gradients.</summary>
+    public static float[][] PredictProbabilities(LlamaForSequenceClassification model, IReadOnlyList<int[]> sequences, int batchSize = 64, int padId = 0)
+    {
+        var device = model.parameters().First().device;
+        var result = new float[sequences.Count][];
+        var wasTraining = model.training;
+        model.eval();
+        // Similar lengths together: less padding to compute.
+        var order = Enumerable.Range(0, sequences.Count).OrderBy(i => sequences[i].Length).ToArray();
+        for (int start = 0; start < order.Length; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var batch = order.Skip(start).Take(batchSize).ToArray();
+            var (ids, mask) = Pad([.. batch.Select(i => sequences[i])], padId, device);
+            var probabilities = model.Probabilities(ids, mask).cpu();
+            var flat = probabilities.data<float>().ToArray();
+            var k = (int)probabilities.shape[1];
+            for (int j = 0; j < batch.Length; j++) result[batch[j]] = flat[(j * k)..((j + 1) * k)];
+        }
+        model.train(wasTraining);
+        return result;
+    }
+
+    /// <summary>
+    /// The labels of each text ranked by probability, most likely first (the playground's bars, the command line's list).
+    /// A text with no tokens gets the backbone's answer for the padding token alone.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<RankedLabel>> Classify(LlamaForSequenceClassification model, ITokenizer tokenizer, IReadOnlyList<string> texts, int maxTokens, int batchSize = 64)
+    {
+        var padId = tokenizer.PadId ?? 0;
+        var sequences = texts.Select(t =>
+        {
+            var ids = tokenizer.Encode(t, addSpecialTokens: false, splitSpecialTokens: false);
+            return ids.Length == 0 ? [padId] : ids.Length > maxTokens ? ids[..maxTokens] : ids;
+        }).ToList();
+        var probabilities = PredictProbabilities(model, sequences, batchSize, padId);
+        return [.. probabilities.Select(row => (IReadOnlyList<RankedLabel>)[.. row.Select((p, i) => new RankedLabel(model.Labels[i], p)).OrderByDescending(r => r.Probability)])];
+    }
+
+    public static ClassificationMetrics Evaluate(LlamaForSequenceClassification model, IReadOnlyList<TokenizedExample> examples, int batchSize = 64)
+    {
+        var probabilities = PredictProbabilities(model, [.. examples.Select(e => e.Ids)], batchSize);
+        return ClassificationMetrics.Compute(model.Labels, [.. examples.Select((e, i) => ClassificationMetrics.FromProbabilities(e.Label, probabilities[i], e.Text))]);
+    }
+
+    /// <summary>Balanced class weights: total / (labels × count); 0 for a label without examples (it has no loss to weigh).</summary>
+    public static float[] BalancedClassWeights(IReadOnlyList<TokenizedExample> train, int labelCount)
+    {
+        var counts = new int[labelCount];
+        foreach (var e in train) counts[e.Label]++;
+        return [.. counts.Select(c => c == 0 ? 0f : (float)train.Count / (labelCount * c))];
+    }
+
+    public ClassifierTrainingResult Train(LlamaForSequenceClassification model, IReadOnlyList<TokenizedExample> train, IReadOnlyList<TokenizedExample> validation, CancellationToken ct = default)
+    {
+        if (train.Count == 0) throw new ArgumentException("There are no training examples.", nameof(train));
+        if (validation.Count == 0) throw new ArgumentException("Early stopping needs validation examples; split some off the training data.", nameof(validation));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxSteps, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.EvaluateEvery, 1);
+        var k = model.Labels.Count;
+        var device = model.parameters().First().device;
+        var start = _clock.GetTimestamp();
+        var weights = options.ClassWeights ? BalancedClassWeights(train, k) : [.. Enumerable.Repeat(1f, k)];
+        using var weightTensor = tensor(weights, device: device);
+        var schedule = new LearningRateSchedule(options.LearningRate, Math.Min(options.WarmupSteps, options.MaxSteps / 10 + 1), options.MaxSteps, 0.1);
+        using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), options.WeightDecay);
+        var parameters = model.parameters().ToArray();
+        var random = new Random(checked((int)(options.Seed % int.MaxValue)));
+        manual_seed(options.Seed);
+
+        var losses = new List<double>();
+        var evaluations = new List<ClassifierEvaluation>();
+        Dictionary<string, Tensor>? best = null;
+        ClassificationMetrics? bestMetrics = null;
+        int bestStep = 0, sinceBest = 0, step = 0;
+        double lossSinceEval = 0;
+        int stepsSinceEval = 0;
+        var stop = ClassifierStopReason.StepLimit;
+        var order = Enumerable.Range(0, train.Count).ToArray();
+        int cursor = order.Length;
+
+        try
+        {
+            model.train();
+            while (step < options.MaxSteps)
+            {
+                ct.ThrowIfCancellationRequested();
+                var batch = new int[Math.Min(options.BatchSize, train.Count)];
+                for (int i = 0; i < batch.Length; i++)
+                {
+                    if (cursor == order.Length) { random.Shuffle(order); cursor = 0; }
+                    batch[i] = order[cursor++];
+                }
+                var loss = Step(model, optimizer, parameters, weightTensor, [.. batch.Select(i => train[i])], schedule.At(step), device);
+                step++;
+                losses.Add(loss);
+                lossSinceEval += loss;
+                stepsSinceEval++;
+
+                var overTime = options.TimeBudget is { } budget && _clock.GetElapsedTime(start) >= budget;
+                if (step % options.EvaluateEvery != 0 && step != options.MaxSteps && !overTime) continue;
+
+                var metrics = Evaluate(model, validation, options.EvaluationBatchSize);
+                model.train();
+                var evaluation = new ClassifierEvaluation(step, lossSinceEval / stepsSinceEval, _clock.GetElapsedTime(start), metrics);
+                evaluations.Add(evaluation);
+                lossSinceEval = 0;
+                stepsSinceEval = 0;
+                Evaluated?.Invoke(evaluation);
+                if (bestMetrics is null || metrics.MacroF1 > bestMetrics.MacroF1)
+                {
+                    bestMetrics = metrics;
+                    bestStep = step;
+                    sinceBest = 0;
+                    Snapshot(model, ref best);
+                }
+                else if (++sinceBest >= options.Patience) { stop = ClassifierStopReason.EarlyStopping; break; }
+                if (overTime) { stop = ClassifierStopReason.TimeBudget; break; }
+            }
+            if (best is not null && bestStep != step) Restore(model, best);
+        }
+        finally
+        {
+            if (best is not null) foreach (var t in best.Values) t.Dispose();
+            model.eval();
+        }
+        return new ClassifierTrainingResult(step, stop, bestStep, bestMetrics!, losses, evaluations, weights, _clock.GetElapsedTime(start));
+    }
+
+    private double Step(LlamaForSequenceClassification model, AdamW optimizer, TorchSharp.Modules.Parameter[] parameters, Tensor classWeights, IReadOnlyList<TokenizedExample> batch, double lr, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var (ids, mask) = Pad([.. batch.Select(e => e.Ids)], 0, device);
+        var targets = tensor(batch.Select(e => (long)e.Label).ToArray(), device: device);
+        var logits = model.forward(ids, mask);
+        var loss = F.cross_entropy(logits, targets, weight: classWeights);
+        optimizer.ZeroGrad();
+        loss.backward();
+        if (options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClip);
+        optimizer.Update(lr);
+        return loss.item<float>();
+    }
+
+    private static void Snapshot(LlamaForSequenceClassification model, ref Dictionary<string, Tensor>? best)
+    {
+        using var _ = no_grad();
+        if (best is null)
+        {
+            best = [];
+            foreach (var (name, p) in model.named_parameters())
+            {
+                using var detached = p.detach();
+                best[name] = detached.clone().DetachFromDisposeScope();
+            }
+            return;
+        }
+        foreach (var (name, p) in model.named_parameters()) best[name].copy_(p);
+    }
+
+    private static void Restore(LlamaForSequenceClassification model, Dictionary<string, Tensor> best)
+    {
+        using var _ = no_grad();
+        foreach (var (name, p) in model.named_parameters()) p.copy_(best[name]);
+    }
+}

@@ -1,0 +1,191 @@
+using SlmStudio.Core.Classification;
+using SlmStudio.Core.Models;
+using SlmStudio.Core.Tokenization;
+using static TorchSharp.torch;
+
+namespace SlmStudio.Core.Tests.Classification;
+
+public class SequenceClassifierTests
+{
+    private static LlamaConfig TinyConfig(int vocab) => new()
+    {
+        VocabSize = vocab, HiddenSize = 32, IntermediateSize = 64, NumLayers = 2, NumHeads = 2, NumKvHeads = 1, MaxPositions = 64,
+    };
+
+    private static LlamaForSequenceClassification Classifier(ClassifierPooling pooling, long seed = 3)
+    {
+        var model = new LlamaForSequenceClassification(TinyConfig(50), ["a", "b", "c"], pooling);
+        model.InitializeWeights(seed);
+        model.eval();
+        return model;
+    }
+
+    [Fact]
+    public void Parameters_carry_hugging_face_names()
+    {
+        var names = Classifier(ClassifierPooling.Mean).named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+        Assert.Equal([3L, 32L], names["score.weight"]);
+        Assert.Equal([50L, 32L], names["model.embed_tokens.weight"]);
+        Assert.Contains("model.layers.1.self_attn.q_proj.weight", names.Keys);
+        Assert.DoesNotContain(names.Keys, n => n.StartsWith("lm_head", StringComparison.Ordinal) || n.Contains("bias", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(ClassifierPooling.Mean)]
+    [InlineData(ClassifierPooling.LastToken)]
+    public void A_right_padded_batch_gives_each_text_the_logits_it_has_alone(ClassifierPooling pooling)
+    {
+        var model = Classifier(pooling);
+        int[][] texts = [[5, 6, 7, 8, 9], [11, 12], [20, 21, 22]];
+        var (ids, mask) = ClassifierTrainer.Pad(texts, padId: 0, CPU);
+        Assert.Equal([3L, 5L], ids.shape);
+        Assert.Equal([1L, 1, 0, 0, 0], mask[1].data<long>().ToArray());
+        using var batched = model.Probabilities(ids, mask);
+        for (int i = 0; i < texts.Length; i++)
+        {
+            var (alone, aloneMask) = ClassifierTrainer.Pad([texts[i]], 0, CPU);
+            using var single = model.Probabilities(alone, aloneMask);
+            Assert.True(single[0].allclose(batched[i], rtol: 1e-4, atol: 1e-5), $"text {i}: {single[0].ToString(TorchSharp.TensorStringStyle.Julia)} vs {batched[i].ToString(TorchSharp.TensorStringStyle.Julia)}");
+        }
+        // Different texts must not all get the same answer (the pooled state depends on the text).
+        Assert.False(batched[0].allclose(batched[1], rtol: 1e-4, atol: 1e-6));
+    }
+
+    [Fact]
+    public void Pooling_choices_differ_and_padding_tokens_do_not_matter()
+    {
+        var mean = Classifier(ClassifierPooling.Mean);
+        var last = Classifier(ClassifierPooling.LastToken);
+        var (ids, mask) = ClassifierTrainer.Pad([[5, 6, 7], [8, 9]], 0, CPU);
+        using var otherPad = ids.clone();
+        otherPad[1, 2] = tensor(42L);
+        Assert.True(mean.Probabilities(ids, mask).allclose(mean.Probabilities(otherPad, mask)));
+        Assert.True(last.Probabilities(ids, mask).allclose(last.Probabilities(otherPad, mask)));
+        Assert.False(mean.Probabilities(ids, mask).allclose(last.Probabilities(ids, mask)));
+    }
+
+    [Fact]
+    public void Backbone_comes_from_a_language_model_and_the_folder_round_trips()
+    {
+        var config = TinyConfig(50);
+        var lm = new LlamaForCausalLM(config);
+        lm.InitializeWeights(11);
+        var classifier = new LlamaForSequenceClassification(config, ["x", "y"]);
+        classifier.InitializeWeights(12);
+        classifier.LoadBackbone(lm);
+        var lmWeights = lm.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, p) in classifier.named_parameters().Where(p => p.name.StartsWith("model.", StringComparison.Ordinal)))
+            Assert.True(p.eq(lmWeights[name]).all().item<bool>(), name);
+
+        var folder = Path.Combine(Path.GetTempPath(), $"classifier-{Guid.NewGuid():N}");
+        try
+        {
+            ClassifierFolder.Save(classifier, null, folder);
+            var loaded = ClassifierFolder.Load(folder);
+            Assert.Equal(["x", "y"], loaded.Labels);
+            Assert.Equal(ClassifierPooling.Mean, loaded.Pooling);
+            var (ids, mask) = ClassifierTrainer.Pad([[1, 2, 3], [4]], 0, CPU);
+            classifier.eval();
+            Assert.True(classifier.Probabilities(ids, mask).allclose(loaded.Probabilities(ids, mask)));
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+
+        var other = new LlamaForCausalLM(config with { HiddenSize = 64, IntermediateSize = 128 });
+        Assert.Throws<UnsupportedModelException>(() => classifier.LoadBackbone(other));
+    }
+}
+
+public class ClassifierTrainerTests
+{
+    private sealed class SteppingClock(TimeSpan perCall) : TimeProvider
+    {
+        private long _ticks;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => Interlocked.Add(ref _ticks, perCall.Ticks);
+    }
+
+    private HfTokenizer _tokenizer = null!;
+
+    private (LlamaForSequenceClassification Model, IReadOnlyList<TokenizedExample> Train, IReadOnlyList<TokenizedExample> Validation) Setup(long seed = 5)
+    {
+        var train = SyntheticIntents.Make(30, seed: 1);
+        var validation = SyntheticIntents.Make(10, seed: 2);
+        var tokenizer = _tokenizer = new BpeTrainer(320).Train(train.Select(e => e.Text));
+        var config = new LlamaConfig { VocabSize = tokenizer.VocabSize, HiddenSize = 32, IntermediateSize = 64, NumLayers = 2, NumHeads = 2, NumKvHeads = 2, MaxPositions = 64 };
+        var model = new LlamaForSequenceClassification(config, SyntheticIntents.Labels);
+        model.InitializeWeights(seed);
+        return (model, ClassifierTrainer.Tokenize(tokenizer, train, model.Labels, 32), ClassifierTrainer.Tokenize(tokenizer, validation, model.Labels, 32));
+    }
+
+    [Fact]
+    public void Learns_a_small_intent_set_from_random_weights()
+    {
+        var (model, train, validation) = Setup();
+        Assert.Equal(120, train.Count);
+        var before = ClassifierTrainer.Evaluate(model, validation);
+        var seen = new List<ClassifierEvaluation>();
+        var trainer = new ClassifierTrainer(new ClassifierTrainingOptions { BatchSize = 16, MaxSteps = 150, EvaluateEvery = 25, Patience = 10, LearningRate = 3e-3 });
+        trainer.Evaluated += seen.Add;
+        var result = trainer.Train(model, train, validation);
+
+        Assert.Equal(seen, result.Evaluations);
+        Assert.Equal(150, result.Steps);
+        Assert.Equal(ClassifierStopReason.StepLimit, result.StoppedBecause);
+        var early = result.StepLosses.Take(10).Average();
+        var late = result.StepLosses.TakeLast(10).Average();
+        Assert.True(late < early * 0.5, $"loss went from {early:F3} to {late:F3}");
+        Assert.True(result.BestValidation.Accuracy >= 0.7, $"validation accuracy {result.BestValidation.Accuracy:P0} (chance 25%, before training {before.Accuracy:P0})");
+        // The model handed back is the best one: evaluating it again gives the best figures.
+        Assert.Equal(result.BestValidation.MacroF1, ClassifierTrainer.Evaluate(model, validation).MacroF1, 6);
+
+        var ranked = ClassifierTrainer.Classify(model, _tokenizer, ["hello, where is my parcel? the courier never came", ""], 32);
+        Assert.Equal(2, ranked.Count);
+        Assert.Equal("delivery", ranked[0][0].Label);
+        Assert.Equal(1.0, ranked[0].Sum(r => r.Probability), 3);
+        Assert.True(ranked[0][0].Probability >= ranked[0][1].Probability);
+        Assert.Equal(4, ranked[1].Count);
+    }
+
+    [Fact]
+    public void Stops_early_when_validation_stops_improving()
+    {
+        var (model, train, validation) = Setup();
+        // A zero learning rate changes nothing, so the second measurement cannot beat the first.
+        var result = new ClassifierTrainer(new ClassifierTrainingOptions { BatchSize = 8, MaxSteps = 100, EvaluateEvery = 5, Patience = 2, LearningRate = 0 })
+            .Train(model, train, validation);
+        Assert.Equal(ClassifierStopReason.EarlyStopping, result.StoppedBecause);
+        Assert.Equal(15, result.Steps);
+        Assert.Equal(5, result.BestStep);
+    }
+
+    [Fact]
+    public void Stops_at_the_time_budget()
+    {
+        var (model, train, validation) = Setup();
+        // Each reading of the clock is one more second: the budget of 20 seconds runs out after a few steps.
+        var result = new ClassifierTrainer(new ClassifierTrainingOptions { BatchSize = 8, MaxSteps = 1000, EvaluateEvery = 1000, TimeBudget = TimeSpan.FromSeconds(20) },
+            new SteppingClock(TimeSpan.FromSeconds(1))).Train(model, train, validation);
+        Assert.Equal(ClassifierStopReason.TimeBudget, result.StoppedBecause);
+        Assert.InRange(result.Steps, 1, 25);
+        Assert.Single(result.Evaluations);
+    }
+
+    [Fact]
+    public void Balanced_class_weights_match_hand_computed_values()
+    {
+        TokenizedExample E(int label) => new([1], label);
+        // 6 of label 0, 2 of label 1, none of label 2: 8 / (3 × 6), 8 / (3 × 2), 0.
+        var weights = ClassifierTrainer.BalancedClassWeights([.. Enumerable.Repeat(0, 6).Select(E), E(1), E(1)], 3);
+        Assert.Equal(8f / 18, weights[0], 5);
+        Assert.Equal(8f / 6, weights[1], 5);
+        Assert.Equal(0f, weights[2]);
+    }
+
+    [Fact]
+    public void Unknown_labels_are_refused_when_tokenizing()
+    {
+        var tokenizer = new BpeTrainer(300).Train(["hello world"]);
+        var e = Assert.Throws<ArgumentException>(() => ClassifierTrainer.Tokenize(tokenizer, [new LabelledExample("hello", "other", 7)], ["a", "b"], 8));
+        Assert.Contains("row 7", e.Message);
+    }
+}
