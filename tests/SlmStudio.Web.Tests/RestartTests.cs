@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using SlmStudio.Core.Training;
 using SlmStudio.Web.Data;
+using SlmStudio.Web.Options;
 using SlmStudio.Web.Jobs;
 using SlmStudio.Web.Services;
 
@@ -54,7 +56,10 @@ public class RestartTests
                 await db.SaveChangesAsync();
             }
             runId = await first.Get<RunScheduler>().StartAsync(project.Id, "tester");
-            await WaitForAsync(first, runId, r => r.Step >= 2, TimeSpan.FromMinutes(8));
+            // Stopped only once there is a checkpoint: on a busy machine the trainer may need longer than the stop
+            // grace period to save one, and a run killed before its first checkpoint cannot resume (by design).
+            var runFolder = RunFolder.At(first.Get<StudioPaths>().Run(runId));
+            await WaitForAsync(first, runId, r => r.Step >= 2 && runFolder.HasCheckpoint, TimeSpan.FromMinutes(8));
 
             await first.App.StopAsync(); // the portal shuts down while the run trains
 

@@ -119,6 +119,8 @@ public sealed class TrainingJob(
             return;
         }
         var (status, message) = Outcome(exit, finished, error, stop.Reason, shutdown.IsCancellationRequested);
+        logger.LogInformation("Run {RunId}: slm train ended with exit code {ExitCode} (ended by {EndedBy}, finished event: {Finished})",
+            runId, exit.ExitCode, exit.EndedBy, finished is null ? "none" : finished.Cancelled ? "cancelled" : "done");
         if (status == RunStatus.Failed)
             logger.LogWarning("Run {RunId} failed with exit code {ExitCode}: {Message}; stderr: {Stderr}", runId, exit.ExitCode, message, exit.StandardErrorTail);
         await FinishAsync(progress, status, message, status == RunStatus.Trained ? finished : null);
