@@ -49,6 +49,32 @@ public class LeaseAndSweepTests
     }
 
     [Fact]
+    public async Task The_heartbeat_passes_on_a_cancel_request_and_stops_when_the_lease_is_lost()
+    {
+        await using var host = await StudioTestHost.StartAsync();
+        var project = await host.AddProjectAsync();
+        var leases = host.Get<RunLeases>();
+        var runId = await AddRunAsync(host, project.Id, RunStatus.Queued);
+        Assert.True(await leases.TryAcquireAsync(runId, default));
+
+        var cancelRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var leaseLost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = new CancellationTokenSource();
+        var heartbeat = leases.KeepAliveAsync(runId, () => cancelRequested.TrySetResult(), () => leaseLost.TrySetResult(), stop.Token);
+
+        await using (var db = await host.DbAsync())
+            await db.Runs.Where(r => r.Id == runId).ExecuteUpdateAsync(s => s.SetProperty(r => r.CancelRequested, true));
+        await cancelRequested.Task.WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.False(leaseLost.Task.IsCompleted);
+
+        // Another worker took the run over (our lease had run out): this copy must stop.
+        await using (var db = await host.DbAsync())
+            await db.Runs.Where(r => r.Id == runId).ExecuteUpdateAsync(s => s.SetProperty(r => r.LeaseOwner, "elsewhere:1:abc"));
+        await leaseLost.Task.WaitAsync(TimeSpan.FromMinutes(2));
+        await heartbeat.WaitAsync(TimeSpan.FromMinutes(2)); // and the heartbeat ends by itself
+    }
+
+    [Fact]
     public async Task Start_up_sweep_resumes_runs_with_a_checkpoint_and_fails_the_others()
     {
         await using var host = await StudioTestHost.StartAsync();

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using SlmStudio.Core.Training;
 using SlmStudio.Web.Data;
+using SlmStudio.Web.Options;
 using SlmStudio.Web.Jobs;
 using SlmStudio.Web.Services;
 
@@ -11,16 +13,22 @@ public class RestartTests
 {
     private static readonly Dictionary<string, string?> Both = new() { ["Studio:Role"] = "Both" };
 
+    /// <summary>
+    /// Waits until the run meets <paramref name="condition"/>: checked again on every progress notification of the run,
+    /// and every few seconds for the writes that come without one (batched steps, the start-up sweep).
+    /// </summary>
     private static async Task<TrainingRun> WaitForAsync(StudioTestHost host, int runId, Func<TrainingRun, bool> condition, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        using var changed = new SemaphoreSlim(0);
+        using var subscription = host.Get<RunNotifier>().Subscribe(runId, _ => { changed.Release(); return Task.CompletedTask; });
+        using var giveUp = new CancellationTokenSource(timeout);
         while (true)
         {
-            await using var db = await host.DbAsync();
-            var run = await db.Runs.SingleAsync(r => r.Id == runId);
+            TrainingRun run;
+            await using (var db = await host.DbAsync()) run = await db.Runs.AsNoTracking().SingleAsync(r => r.Id == runId);
             if (condition(run)) return run;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Run {runId} is {run.Status} at step {run.Step} ({run.Error})");
-            await Task.Delay(250);
+            try { await changed.WaitAsync(TimeSpan.FromSeconds(2), giveUp.Token); }
+            catch (OperationCanceledException) { throw new TimeoutException($"Run {runId} is {run.Status} at step {run.Step} ({run.Error})"); }
         }
     }
 
@@ -48,11 +56,14 @@ public class RestartTests
                 await db.SaveChangesAsync();
             }
             runId = await first.Get<RunScheduler>().StartAsync(project.Id, "tester");
-            await WaitForAsync(first, runId, r => r.Step >= 2, TimeSpan.FromMinutes(4));
+            // Stopped only once there is a checkpoint: on a busy machine the trainer may need longer than the stop
+            // grace period to save one, and a run killed before its first checkpoint cannot resume (by design).
+            var runFolder = RunFolder.At(first.Get<StudioPaths>().Run(runId));
+            await WaitForAsync(first, runId, r => r.Step >= 2 && runFolder.HasCheckpoint, TimeSpan.FromMinutes(8));
 
             await first.App.StopAsync(); // the portal shuts down while the run trains
 
-            var stopped = await WaitForAsync(first, runId, r => r.Status != RunStatus.Running, TimeSpan.FromSeconds(5));
+            var stopped = await WaitForAsync(first, runId, r => r.Status != RunStatus.Running, TimeSpan.FromMinutes(1));
             Assert.Equal(RunStatus.Interrupted, stopped.Status);
             Assert.True(stopped.Step < 12);
             Assert.Null(stopped.LeaseOwner);
@@ -60,7 +71,7 @@ public class RestartTests
 
         await using var second = await StudioTestHost.StartAsync(Both, root);
         await second.App.StartAsync(); // the start-up sweep finds the interrupted run and queues it again
-        var done = await WaitForAsync(second, runId, r => r.Status is RunStatus.Succeeded or RunStatus.Failed, TimeSpan.FromMinutes(5));
+        var done = await WaitForAsync(second, runId, r => r.Status is RunStatus.Succeeded or RunStatus.Failed, TimeSpan.FromMinutes(10));
         Assert.True(done.Status == RunStatus.Succeeded, done.Error);
         Assert.Equal(12, done.Step);
 

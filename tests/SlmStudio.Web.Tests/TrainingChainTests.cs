@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
@@ -6,7 +5,6 @@ using SlmStudio.Core.Inference;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Jobs;
 using SlmStudio.Web.Services;
-using Xunit.Abstractions;
 
 namespace SlmStudio.Web.Tests;
 
@@ -14,7 +12,7 @@ namespace SlmStudio.Web.Tests;
 /// The whole chain with the real engine: <c>slm train</c> in a child process, ONNX export, registration, zip download,
 /// and concurrent generation from the registered version. Tiny model, a few steps: seconds to a minute on a CPU.
 /// </summary>
-public class TrainingChainTests(ITestOutputHelper output)
+public class TrainingChainTests
 {
     private static async Task UploadHandwrittenSamplesAsync(StudioTestHost host, int projectId)
     {
@@ -24,6 +22,13 @@ public class TrainingChainTests(ITestOutputHelper output)
             await using var stream = File.OpenRead(file);
             await uploads.SaveAsync(projectId, Path.GetFileName(file), stream, default);
         }
+    }
+
+    private static async Task<List<int>> TokenIdsAsync(IAsyncEnumerable<GeneratedToken> tokens)
+    {
+        var ids = new List<int>();
+        await foreach (var t in tokens) ids.Add(t.Id);
+        return ids;
     }
 
     [Fact]
@@ -108,29 +113,16 @@ public class TrainingChainTests(ITestOutputHelper output)
             Assert.NotNull(zip.GetEntry(ModelRegistry.ManifestFile));
         }
 
-        // Ten playground users at once, one shared session.
+        // Ten playground users at once, one shared session: each gets the whole answer it would get alone, so
+        // concurrent requests share no state. (Their latency is measured by the benchmark, not asserted here.)
         var generator = await host.Get<ModelGeneration>().GetAsync(version);
-        var settings = new GenerationSettings(MaxNewTokens: 40, Seed: 1);
-        await generator.GenerateBatchAsync(["warm up"], GenerationSettings.Greedy(2));
-        var clock = Stopwatch.StartNew();
-        var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(async i =>
-        {
-            var start = clock.Elapsed;
-            TimeSpan? first = null;
-            var tokens = 0;
-            await foreach (var t in generator.GenerateAsync($"Question {i}: how do I descale", settings))
-            {
-                first ??= clock.Elapsed - start;
-                tokens++;
-            }
-            return (First: first ?? TimeSpan.MaxValue, Total: clock.Elapsed - start, Tokens: tokens);
-        }));
-        var wall = clock.Elapsed;
-        var totalTokens = results.Sum(r => r.Tokens);
-        output.WriteLine($"10 concurrent users: wall {wall.TotalMilliseconds:F0} ms, {totalTokens} tokens, {totalTokens / wall.TotalSeconds:F0} tokens/s overall; " +
-                         $"first token median {results.Select(r => r.First.TotalMilliseconds).Order().ElementAt(5):F0} ms, max {results.Max(r => r.First.TotalMilliseconds):F0} ms; " +
-                         $"per-user total max {results.Max(r => r.Total.TotalMilliseconds):F0} ms");
-        Assert.All(results, r => Assert.True(r.Tokens > 0));
+        var greedy = GenerationSettings.Greedy(40);
+        var prompts = Enumerable.Range(0, 10).Select(i => $"Question {i}: how do I descale").ToList();
+        var alone = new List<List<int>>();
+        foreach (var prompt in prompts) alone.Add(await TokenIdsAsync(generator.GenerateAsync(prompt, greedy)));
+        var together = await Task.WhenAll(prompts.Select(prompt => TokenIdsAsync(generator.GenerateAsync(prompt, greedy))));
+        Assert.All(alone, ids => Assert.NotEmpty(ids));
+        for (var i = 0; i < prompts.Count; i++) Assert.Equal(alone[i], together[i]);
 
         // Fine-tuning: a second run starts from version 1 and becomes version 2.
         await using (var db = await host.DbAsync())
@@ -169,16 +161,17 @@ public class TrainingChainTests(ITestOutputHelper output)
 
         async Task RunUntilStepThenCancelAsync(int step)
         {
-            var job = host.Get<TrainingJob>().RunAsync(runId, default);
-            var deadline = DateTime.UtcNow.AddMinutes(4);
-            while (DateTime.UtcNow < deadline && !job.IsCompleted)
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var subscription = host.Get<RunNotifier>().Subscribe(runId, u =>
             {
-                await using var db = await host.DbAsync();
-                if ((await db.Runs.SingleAsync(r => r.Id == runId)).Step >= step) break;
-                await Task.Delay(300);
-            }
+                if (u.Event is Core.Training.TrainingStep s && s.Step >= step) reached.TrySetResult();
+                return Task.CompletedTask;
+            });
+            var job = host.Get<TrainingJob>().RunAsync(runId, default);
+            // A job that ends before the step (an error) is reported by the assertions below, not as a timeout here.
+            await Task.WhenAny(reached.Task, job).WaitAsync(TimeSpan.FromMinutes(8));
             await scheduler.CancelAsync(runId);
-            await job.WaitAsync(TimeSpan.FromMinutes(2));
+            await job.WaitAsync(TimeSpan.FromMinutes(4));
         }
 
         await RunUntilStepThenCancelAsync(1);
@@ -191,7 +184,7 @@ public class TrainingChainTests(ITestOutputHelper output)
         Assert.True(Core.Training.RunFolder.At(host.Get<Options.StudioPaths>().Run(runId)).HasCheckpoint);
 
         await scheduler.ResumeAsync(runId);
-        await RunUntilStepThenCancelAsync(int.MaxValue > 0 ? 1 : 0);
+        await RunUntilStepThenCancelAsync(1);
 
         await using (var db = await host.DbAsync())
         {

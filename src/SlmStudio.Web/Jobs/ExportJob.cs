@@ -1,7 +1,7 @@
-using SlmStudio.Core.Training;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
-using SlmStudio.Core.Export;
+using SlmStudio.Core.Processes;
+using SlmStudio.Core.Training;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Options;
 using SlmStudio.Web.Services;
@@ -10,7 +10,8 @@ namespace SlmStudio.Web.Jobs;
 
 /// <summary>
 /// Continuation of training: exports the run's best model to ONNX (checked against the training model for parity) into
-/// a staging folder that registration then moves into the registry.
+/// a staging folder that registration then moves into the registry. Runs <c>slm export</c> in a child process, since
+/// export loads the model into native memory (TorchSharp and ONNX Runtime) that a crash must not take the portal down with.
 /// </summary>
 public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, RunNotifier notifier, TimeProvider clock, ILogger<ExportJob> logger)
 {
@@ -23,20 +24,21 @@ public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, Stud
         if (claimed == 0) return; // training did not finish (failed, cancelled, interrupted): nothing to export
         notifier.Publish(new RunUpdate(runId, null, RunStatus.Exporting));
 
-        var runDir = paths.Run(runId);
-        var staging = RunFolder.At(runDir).ExportDirectory;
-        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        var folder = RunFolder.At(paths.Run(runId));
+        if (Directory.Exists(folder.ExportDirectory)) Directory.Delete(folder.ExportDirectory, recursive: true);
         string? failure;
         try
         {
-            var progress = new Progress<string>(m => logger.LogInformation("Export of run {RunId}: {Message}", runId, m));
-            var result = await Task.Run(() => ModelExporter.Export(runDir, staging, progress, cancellationToken), cancellationToken);
-            failure = result.Passed ? null
-                : "Training finished, but the exported model did not give the same answers as the trained one, so it was not registered. Please report this to your administrator.";
+            var export = await new SlmLauncher(paths.Slm).ExportAsync(folder.Root, folder.ExportDirectory,
+                line => logger.LogInformation("Export of run {RunId}: {Message}", runId, line), cancellationToken);
+            failure = FailureMessage(export);
+            if (failure is not null)
+                logger.LogWarning("slm export of run {RunId} ended with exit code {ExitCode}; stderr: {Stderr}", runId, export.Exit.ExitCode, export.Exit.StandardErrorTail);
         }
-        catch (Core.EngineException e)
+        catch (Exception e) when (e is FileNotFoundException or System.ComponentModel.Win32Exception)
         {
-            failure = $"Training finished, but turning the model into downloadable files failed: {e.Message}";
+            logger.LogError(e, "Export of run {RunId} could not start the engine", runId);
+            failure = "Training finished, but turning the model into downloadable files failed: the engine could not be started on this server. Ask your administrator to check the installation.";
         }
         if (failure is null) return;
 
@@ -46,5 +48,17 @@ public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, Stud
             .SetProperty(r => r.FinishedAt, clock.GetUtcNow())
             .SetProperty(r => r.Error, failure), CancellationToken.None);
         notifier.Publish(new RunUpdate(runId, null, RunStatus.Failed));
+    }
+
+    /// <summary>The message the user sees for an export that did not succeed; null when it did.</summary>
+    public static string? FailureMessage(ExportExit export)
+    {
+        if (export.Succeeded) return null;
+        if (export.ParityFailed)
+            return "Training finished, but the exported model did not give the same answers as the trained one, so it was not registered. Please report this to your administrator.";
+        var reason = export.Exit.ErrorMessage ?? (export.Exit.EndedBySystem || export.Exit.RanOutOfMemory
+            ? "the export process was stopped by the system, most likely because it ran out of memory."
+            : $"the export process stopped unexpectedly (exit code {export.Exit.ExitCode}). If it keeps failing, ask your administrator.");
+        return $"Training finished, but turning the model into downloadable files failed: {reason}";
     }
 }

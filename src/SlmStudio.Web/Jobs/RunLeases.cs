@@ -48,6 +48,37 @@ public sealed class RunLeases(IDbContextFactory<StudioDbContext> dbFactory, IOpt
             .ExecuteUpdateAsync(s => s.SetProperty(r => r.LeaseOwner, (string?)null).SetProperty(r => r.LeaseExpiresAt, (DateTimeOffset?)null));
     }
 
+    /// <summary>
+    /// Renews the lease every heartbeat until <paramref name="stop"/>; calls <paramref name="onLeaseLost"/> (and
+    /// returns) when another worker took the run, and <paramref name="onCancelRequested"/> once when a user asked to
+    /// cancel it from any machine.
+    /// </summary>
+    public async Task KeepAliveAsync(int runId, Action onCancelRequested, Action onLeaseLost, CancellationToken stop)
+    {
+        var period = TimeSpan.FromSeconds(options.Value.HeartbeatSeconds);
+        var asked = false;
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(period, clock, stop);
+                if (!await RenewAsync(runId, stop))
+                {
+                    onLeaseLost();
+                    return;
+                }
+                if (asked) continue;
+                await using var db = await dbFactory.CreateDbContextAsync(stop);
+                if (await db.Runs.AnyAsync(r => r.Id == runId && r.CancelRequested, stop))
+                {
+                    asked = true;
+                    onCancelRequested();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+    }
+
     /// <summary>True when a lease belongs to an earlier process on this same machine, which cannot be alive any more
     /// if its process id is gone.</summary>
     public static bool IsDeadLocalOwner(string? owner)

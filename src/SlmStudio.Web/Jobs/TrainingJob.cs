@@ -1,9 +1,7 @@
-using SlmStudio.Core.Training;
-using System.Globalization;
-using System.Text.Json;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
+using SlmStudio.Core.Processes;
+using SlmStudio.Core.Training;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Options;
 using SlmStudio.Web.Services;
@@ -13,6 +11,8 @@ namespace SlmStudio.Web.Jobs;
 
 /// <summary>
 /// Trains one run in a child <c>slm train</c> process. Thin: run id in, engine call, progress and result out.
+/// Leases live in <see cref="RunLeases"/>, database writes in <see cref="RunProgressWriter"/>, the command line and
+/// exit codes in <see cref="SlmLauncher"/>.
 /// No automatic retries: a failed hour-long run is not silently restarted; resume is explicit.
 /// </summary>
 public sealed class TrainingJob(
@@ -21,7 +21,6 @@ public sealed class TrainingJob(
     RunLeases leases,
     RunNotifier notifier,
     TrainingData trainingData,
-    IOptions<StudioOptions> options,
     TimeProvider clock,
     ILogger<TrainingJob> logger)
 {
@@ -49,21 +48,10 @@ public sealed class TrainingJob(
 
     private async Task TrainAsync(int runId, CancellationToken shutdown)
     {
-        TrainingRun run;
-        await using (var db = await dbFactory.CreateDbContextAsync(CancellationToken.None))
-        {
-            run = await db.Runs.Include(r => r.Project).SingleAsync(r => r.Id == runId, CancellationToken.None);
-            run.Status = RunStatus.Running;
-            run.StartedAt ??= clock.GetUtcNow();
-            run.Attempts++;
-            run.Error = null;
-            await db.SaveChangesAsync(CancellationToken.None);
-        }
-        notifier.Publish(new RunUpdate(runId, null, RunStatus.Running));
-
-        var runDir = paths.Run(runId);
-        Directory.CreateDirectory(runDir);
-        var folder = RunFolder.At(runDir);
+        var progress = new RunProgressWriter(dbFactory, notifier, clock, runId);
+        var run = await progress.StartAsync();
+        var folder = RunFolder.At(paths.Run(runId));
+        Directory.CreateDirectory(folder.Root);
         if (File.Exists(folder.CancelFile)) File.Delete(folder.CancelFile);
         var resume = folder.HasCheckpoint;
 
@@ -71,61 +59,58 @@ public sealed class TrainingJob(
         try
         {
             // Runs from before dataset versions resume on the copy of the files they made then.
-            var legacyInput = folder.LegacyInputDirectory;
-            dataPath = resume && run.DatasetVersionId is null && Directory.Exists(legacyInput)
-                ? legacyInput
-                : await trainingData.PrepareAsync(run, runDir, CancellationToken.None);
+            dataPath = resume && run.DatasetVersionId is null && Directory.Exists(folder.LegacyInputDirectory)
+                ? folder.LegacyInputDirectory
+                : await trainingData.PrepareAsync(run, folder.Root, CancellationToken.None);
         }
         catch (UserFacingException e)
         {
-            await FinishAsync(runId, RunStatus.Failed, e.Message);
+            await FinishAsync(progress, RunStatus.Failed, e.Message);
             return;
         }
-
         // The dataset version may have been frozen just now: open pages reload the run to show it.
-        notifier.Publish(new RunUpdate(runId, null, RunStatus.Running));
-        var args = BuildArguments(run, dataPath, runDir, resume, await BaseModelFolderAsync(run));
-        logger.LogInformation("Run {RunId} starts slm {Arguments}", runId, string.Join(' ', args));
+        progress.Reload();
 
-        using var kill = new CancellationTokenSource();
+        var request = EngineSettings(run, dataPath, folder.Root, resume, await BaseModelFolderAsync(run));
+        logger.LogInformation("Run {RunId} starts slm {Arguments}", runId, string.Join(' ', SlmLauncher.TrainCommandLine(request)));
+
+        using var stop = new TrainerStop(folder, StopGrace, logger);
         using var heartbeatStop = new CancellationTokenSource();
-        var stopReason = RunStatus.Cancelled;
         var leaseLost = false;
-        void AskToStop(RunStatus reason)
+        await using var onShutdown = shutdown.Register(() => stop.Ask(RunStatus.Interrupted));
+        var heartbeat = leases.KeepAliveAsync(runId, () => stop.Ask(RunStatus.Cancelled), () =>
         {
-            stopReason = reason;
-            try { File.WriteAllText(folder.CancelFile, reason.ToString()); } catch (IOException) { }
-            kill.CancelAfter(StopGrace);
-        }
-        await using var onShutdown = shutdown.Register(() => AskToStop(RunStatus.Interrupted));
-        var heartbeat = HeartbeatAsync(runId, () => AskToStop(RunStatus.Cancelled), () => { leaseLost = true; AskToStop(RunStatus.Interrupted); }, heartbeatStop.Token);
+            logger.LogError("Run {RunId} lost its lease; stopping this copy so it never runs twice", runId);
+            leaseLost = true;
+            stop.Ask(RunStatus.Interrupted);
+        }, heartbeatStop.Token);
 
         TrainingFinished? finished = null;
         TrainingError? error = null;
-        var writer = new ProgressWriter(dbFactory, notifier, clock, runId);
-        SlmProcessResult result;
+        EngineExit exit;
         try
         {
-            result = await SlmProcess.RunAsync(paths.Slm, args, async line =>
+            exit = await new SlmLauncher(paths.Slm).TrainAsync(request, async line =>
             {
                 var e = TrainingEvent.Parse(line);
                 if (e is null) return;
                 if (e is TrainingFinished f) finished = f;
                 if (e is TrainingError err) error = err;
-                await writer.WriteAsync(e, line.Trim());
-            }, kill.Token);
+                await progress.WriteAsync(e, line.Trim());
+            }, stop.Kill);
         }
         catch (Exception e) when (e is FileNotFoundException or System.ComponentModel.Win32Exception)
         {
-            await heartbeatStop.CancelAsync();
-            await heartbeat;
             logger.LogError(e, "Run {RunId} could not start the training process", runId);
-            await FinishAsync(runId, RunStatus.Failed, "The training engine could not be started on this server. Ask your administrator to check the installation.");
+            await FinishAsync(progress, RunStatus.Failed, "The training engine could not be started on this server. Ask your administrator to check the installation.");
             return;
         }
-        await heartbeatStop.CancelAsync();
-        await heartbeat;
-        await writer.FlushAsync();
+        finally
+        {
+            await heartbeatStop.CancelAsync();
+            await heartbeat;
+        }
+        await progress.FlushAsync();
 
         if (leaseLost)
         {
@@ -133,137 +118,58 @@ public sealed class TrainingJob(
             logger.LogWarning("Run {RunId}: this copy stopped after losing its lease", runId);
             return;
         }
-        if (finished is { Cancelled: true })
-        {
-            // Shutdown: leave it for the start-up sweep to resume. User cancel: stays cancelled, can be resumed.
-            await FinishAsync(runId, stopReason, null);
-        }
-        else if (finished is not null && result.ExitCode == 0)
-        {
-            await FinishAsync(runId, RunStatus.Trained, null, finished);
-        }
-        else if (shutdown.IsCancellationRequested || stopReason == RunStatus.Interrupted && kill.IsCancellationRequested)
-        {
-            await FinishAsync(runId, RunStatus.Interrupted, null);
-        }
-        else
-        {
-            var message = error?.Message ?? (result.ExitCode is 137 or -9 or 134 or 139
-                ? "The training process was stopped by the system, most likely because it ran out of memory. Try a smaller model size or a shorter time budget."
-                : $"The training process stopped unexpectedly (exit code {result.ExitCode}). Try again; if it keeps failing, try a smaller model size.");
-            logger.LogWarning("Run {RunId} failed with exit code {ExitCode}: {Message}; stderr: {Stderr}", runId, result.ExitCode, message, result.StandardErrorTail);
-            await FinishAsync(runId, RunStatus.Failed, message);
-        }
+        var (status, message) = Outcome(exit, finished, error, stop.Reason, shutdown.IsCancellationRequested);
+        logger.LogInformation("Run {RunId}: slm train ended with exit code {ExitCode} (ended by {EndedBy}, finished event: {Finished})",
+            runId, exit.ExitCode, exit.EndedBy, finished is null ? "none" : finished.Cancelled ? "cancelled" : "done");
+        if (status == RunStatus.Failed)
+            logger.LogWarning("Run {RunId} failed with exit code {ExitCode}: {Message}; stderr: {Stderr}", runId, exit.ExitCode, message, exit.StandardErrorTail);
+        await FinishAsync(progress, status, message, status == RunStatus.Trained ? finished : null);
     }
 
-    public static List<string> BuildArguments(TrainingRun run, string dataPath, string runDir, bool resume, string? baseModel)
+    /// <summary>What a run becomes once its trainer ended, and the message the user sees when it failed.</summary>
+    public static (RunStatus Status, string? Error) Outcome(EngineExit exit, TrainingFinished? finished, TrainingError? error, RunStatus stopReason, bool shuttingDown)
     {
-        var args = new List<string> { "train", "--data", dataPath, "--out", runDir };
-        // A base model fixes the size and the tokenizer.
-        if (baseModel is null) args.AddRange(["--preset", run.Preset]);
-        if (run.MaxStepsSetting is { } steps) args.AddRange(["--max-steps", steps.ToString(CultureInfo.InvariantCulture)]);
-        else args.AddRange(["--minutes", (run.Minutes ?? 5).ToString(CultureInfo.InvariantCulture)]);
-        if (run.VocabSize > 0 && baseModel is null) args.AddRange(["--vocab-size", run.VocabSize.ToString(CultureInfo.InvariantCulture)]);
-        args.AddRange(["--seed", run.Seed.ToString(CultureInfo.InvariantCulture)]);
-        if (run.EvalEvery is { } every)
-        {
-            args.AddRange(["--eval-every", every.ToString(CultureInfo.InvariantCulture)]);
-            // Short runs report every step or two so the curves have points to draw.
-            if (every < 20) args.AddRange(["--log-every", Math.Max(1, every / 4).ToString(CultureInfo.InvariantCulture)]);
-        }
-        if (baseModel is not null) args.AddRange(["--base", baseModel]);
-        if (resume) args.Add("--resume");
-        return args;
+        // Shutdown: left for the start-up sweep to resume. User cancel: stays cancelled, can be resumed.
+        if (finished is { Cancelled: true }) return (stopReason, null);
+        if (finished is not null && exit.ExitCode == SlmLauncher.SuccessExitCode) return (RunStatus.Trained, null);
+        if (shuttingDown || stopReason == RunStatus.Interrupted && exit.Killed) return (RunStatus.Interrupted, null);
+        return (RunStatus.Failed, error?.Message ?? (exit.EndedBySystem
+            ? "The training process was stopped by the system, most likely because it ran out of memory. Try a smaller model size or a shorter time budget."
+            : $"The training process stopped unexpectedly (exit code {exit.ExitCode}). Try again; if it keeps failing, try a smaller model size."));
     }
+
+    /// <summary>The engine settings of a run; what the run leaves open, the engine decides.</summary>
+    public static TrainArguments EngineSettings(TrainingRun run, string dataPath, string runDir, bool resume, string? baseModel) => new(dataPath, runDir)
+    {
+        // A base model fixes the size and the tokenizer.
+        Preset = baseModel is null ? run.Preset : null,
+        VocabSize = run.VocabSize > 0 && baseModel is null ? run.VocabSize : null,
+        MaxSteps = run.MaxStepsSetting,
+        Minutes = run.Minutes,
+        Seed = run.Seed,
+        EvalEvery = run.EvalEvery,
+        // Short runs report every step or two so the curves have points to draw.
+        LogEvery = run.EvalEvery is { } every && every < 20 ? Math.Max(1, every / 4) : null,
+        BaseModel = baseModel,
+        Resume = resume,
+    };
+
+    /// <summary>The <c>slm train</c> arguments of a run (what <see cref="SlmLauncher"/> starts).</summary>
+    public static IReadOnlyList<string> BuildArguments(TrainingRun run, string dataPath, string runDir, bool resume, string? baseModel) =>
+        SlmLauncher.TrainCommandLine(EngineSettings(run, dataPath, runDir, resume, baseModel));
 
     private async Task<string?> BaseModelFolderAsync(TrainingRun run)
     {
         if (run.BaseVersionId is not { } id) return null;
         await using var db = await dbFactory.CreateDbContextAsync();
         var version = await db.ModelVersions.SingleOrDefaultAsync(v => v.Id == id);
-        if (version is null) return null;
         // The run that made the version keeps its trainable HF folder (config.json, model.safetensors, tokenizer.json).
-        return Path.Combine(paths.Run(version.RunId), "model");
+        return version is null ? null : RunFolder.At(paths.Run(version.RunId)).ModelDirectory;
     }
 
-    private async Task HeartbeatAsync(int runId, Action onCancelRequested, Action onLeaseLost, CancellationToken stop)
+    private async Task FinishAsync(RunProgressWriter progress, RunStatus status, string? error, TrainingFinished? finished = null)
     {
-        var period = TimeSpan.FromSeconds(options.Value.HeartbeatSeconds);
-        var asked = false;
-        try
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                await Task.Delay(period, clock, stop);
-                if (!await leases.RenewAsync(runId, stop))
-                {
-                    logger.LogError("Run {RunId} lost its lease; stopping this copy so it never runs twice", runId);
-                    onLeaseLost();
-                    return;
-                }
-                if (asked) continue;
-                await using var db = await dbFactory.CreateDbContextAsync(stop);
-                if (await db.Runs.AnyAsync(r => r.Id == runId && r.CancelRequested, stop))
-                {
-                    asked = true;
-                    onCancelRequested();
-                }
-            }
-        }
-        catch (OperationCanceledException) { }
-    }
-
-    private async Task FinishAsync(int runId, RunStatus status, string? error, TrainingFinished? finished = null)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync();
-        var run = await db.Runs.SingleAsync(r => r.Id == runId);
-        run.Status = status;
-        run.Error = error;
-        run.CancelRequested = false;
-        if (status is RunStatus.Failed or RunStatus.Cancelled or RunStatus.Trained) run.FinishedAt = clock.GetUtcNow();
-        if (finished is not null)
-        {
-            run.ValLoss = finished.BestValLoss;
-            run.Perplexity = finished.Perplexity;
-            run.BitsPerChar = finished.BitsPerChar;
-            run.Step = finished.Step;
-            run.EtaSeconds = 0;
-        }
-        await db.SaveChangesAsync();
-        logger.LogInformation("Run {RunId} is now {Status}", runId, status);
-        notifier.Publish(new RunUpdate(runId, null, status));
-    }
-
-    /// <summary>Stores every event and the latest figures; step events are batched so the database keeps up.</summary>
-    private sealed class ProgressWriter(IDbContextFactory<StudioDbContext> dbFactory, RunNotifier notifier, TimeProvider clock, int runId)
-    {
-        private readonly List<(TrainingEvent Event, string Json)> _pending = [];
-        private DateTimeOffset _lastFlush = DateTimeOffset.MinValue;
-
-        public async Task WriteAsync(TrainingEvent e, string json)
-        {
-            _pending.Add((e, json));
-            notifier.Publish(new RunUpdate(runId, e));
-            if (e is not TrainingStep || clock.GetUtcNow() - _lastFlush > TimeSpan.FromSeconds(1)) await FlushAsync();
-        }
-
-        public async Task FlushAsync()
-        {
-            if (_pending.Count == 0) return;
-            _lastFlush = clock.GetUtcNow();
-            await using var db = await dbFactory.CreateDbContextAsync();
-            var run = await db.Runs.SingleAsync(r => r.Id == runId);
-            foreach (var (e, json) in _pending)
-            {
-                db.RunEvents.Add(new RunEvent { RunId = runId, Kind = e.Kind, Json = json, At = _lastFlush });
-                run.Apply(e);
-            }
-            _pending.Clear();
-            await db.SaveChangesAsync();
-        }
-
+        await progress.FinishAsync(status, error, finished);
+        logger.LogInformation("Run {RunId} is now {Status}", progress.RunId, status);
     }
 }
-
-/// <summary>A problem to show the user as it is (plain English, no stack trace).</summary>
-public sealed class UserFacingException(string message) : Exception(message);

@@ -4,7 +4,6 @@ using Microsoft.EntityFrameworkCore;
 using SlmStudio.Core;
 using SlmStudio.Core.Data;
 using SlmStudio.Web.Data;
-using SlmStudio.Web.Jobs;
 using SlmStudio.Web.Options;
 
 namespace SlmStudio.Web.Services;

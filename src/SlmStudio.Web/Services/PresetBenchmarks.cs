@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Options;
-using SlmStudio.Web.Training;
+using SlmStudio.Core.Processes;
 
 namespace SlmStudio.Web.Services;
 
@@ -34,12 +34,7 @@ public sealed class PresetBenchmarks(IDbContextFactory<StudioDbContext> dbFactor
     private async Task<PresetBenchmark?> MeasureCoreAsync(string preset, int vocabSize, CancellationToken ct)
     {
         string? json = null;
-        var result = await SlmProcess.RunAsync(paths.Slm,
-        [
-            "bench", "train", "--presets", preset, "--json",
-            "--vocab-size", vocabSize.ToString(CultureInfo.InvariantCulture),
-            "--steps", options.Value.BenchmarkSteps.ToString(CultureInfo.InvariantCulture),
-        ], line =>
+        var result = await new SlmLauncher(paths.Slm).BenchTrainAsync(preset, vocabSize, options.Value.BenchmarkSteps, line =>
         {
             if (line.TrimStart().StartsWith('{')) json = line;
             return Task.CompletedTask;

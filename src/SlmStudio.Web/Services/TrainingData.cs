@@ -3,7 +3,6 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SlmStudio.Core.Data;
 using SlmStudio.Web.Data;
-using SlmStudio.Web.Jobs;
 using SlmStudio.Web.Options;
 
 namespace SlmStudio.Web.Services;

@@ -1,0 +1,79 @@
+using Microsoft.EntityFrameworkCore;
+using SlmStudio.Core.Training;
+using SlmStudio.Web.Data;
+using SlmStudio.Web.Services;
+
+namespace SlmStudio.Web.Training;
+
+/// <summary>
+/// Writes one run's life to the database and tells open pages: its start, every trainer event with the latest figures
+/// (<see cref="RunProgress.Apply"/>), and how it ended. Step events are batched so the database keeps up.
+/// </summary>
+public sealed class RunProgressWriter(IDbContextFactory<StudioDbContext> dbFactory, RunNotifier notifier, TimeProvider clock, int runId)
+{
+    private static readonly TimeSpan StepBatch = TimeSpan.FromSeconds(1);
+    private readonly List<(TrainingEvent Event, string Json)> _pending = [];
+    private DateTimeOffset _lastFlush = DateTimeOffset.MinValue;
+
+    public int RunId => runId;
+
+    /// <summary>Marks the run running (one more attempt, no error) and returns it with its project.</summary>
+    public async Task<TrainingRun> StartAsync()
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(CancellationToken.None);
+        var run = await db.Runs.Include(r => r.Project).SingleAsync(r => r.Id == runId, CancellationToken.None);
+        run.Status = RunStatus.Running;
+        run.StartedAt ??= clock.GetUtcNow();
+        run.Attempts++;
+        run.Error = null;
+        await db.SaveChangesAsync(CancellationToken.None);
+        Reload();
+        return run;
+    }
+
+    /// <summary>Asks open pages to reload the run (for example once its dataset version was frozen).</summary>
+    public void Reload() => notifier.Publish(new RunUpdate(runId, null, RunStatus.Running));
+
+    public async Task WriteAsync(TrainingEvent e, string json)
+    {
+        _pending.Add((e, json));
+        notifier.Publish(new RunUpdate(runId, e));
+        if (e is not TrainingStep || clock.GetUtcNow() - _lastFlush > StepBatch) await FlushAsync();
+    }
+
+    public async Task FlushAsync()
+    {
+        if (_pending.Count == 0) return;
+        _lastFlush = clock.GetUtcNow();
+        await using var db = await dbFactory.CreateDbContextAsync();
+        var run = await db.Runs.SingleAsync(r => r.Id == runId);
+        foreach (var (e, json) in _pending)
+        {
+            db.RunEvents.Add(new RunEvent { RunId = runId, Kind = e.Kind, Json = json, At = _lastFlush });
+            run.Apply(e);
+        }
+        _pending.Clear();
+        await db.SaveChangesAsync();
+    }
+
+    /// <summary>Writes how the run ended; the final figures come from the trainer's last event when it finished.</summary>
+    public async Task FinishAsync(RunStatus status, string? error, TrainingFinished? finished = null)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync();
+        var run = await db.Runs.SingleAsync(r => r.Id == runId);
+        run.Status = status;
+        run.Error = error;
+        run.CancelRequested = false;
+        if (status is RunStatus.Failed or RunStatus.Cancelled or RunStatus.Trained) run.FinishedAt = clock.GetUtcNow();
+        if (finished is not null)
+        {
+            run.ValLoss = finished.BestValLoss;
+            run.Perplexity = finished.Perplexity;
+            run.BitsPerChar = finished.BitsPerChar;
+            run.Step = finished.Step;
+            run.EtaSeconds = 0;
+        }
+        await db.SaveChangesAsync();
+        notifier.Publish(new RunUpdate(runId, null, status));
+    }
+}
