@@ -6,7 +6,7 @@ using PhoneNumbers;
 namespace SlmStudio.Core.Data;
 
 [JsonConverter(typeof(JsonStringEnumConverter<PersonalDataKind>))]
-public enum PersonalDataKind { Email, Phone, Iban, PaymentCard, NationalId }
+public enum PersonalDataKind { Email, Phone, Iban, PaymentCard, NationalId, Name }
 
 /// <summary>One piece of personal data found: what kind, a masked form safe to show, and where it was.</summary>
 public sealed record RedactionFinding(PersonalDataKind Kind, string Masked, string File, int? Line, int Offset);
@@ -26,10 +26,14 @@ public sealed record RedactorOptions
 
     /// <summary>How long one pattern may search one chunk of text; when it is used up the redaction stops with an <see cref="EngineException"/>.</summary>
     public TimeSpan MatchTimeout { get; init; } = Redactor.DefaultMatchTimeout;
+
+    /// <summary>Find people's names too (see <see cref="NameDetector"/>).</summary>
+    public bool DetectNames { get; init; } = true;
 }
 
 /// <summary>
-/// Finds e-mail addresses, phone numbers, IBANs, payment card numbers and national ID numbers and replaces them by
+/// Finds e-mail addresses, phone numbers, IBANs, payment card numbers, national ID numbers and people's names
+/// (<see cref="NameDetector"/>) and replaces them by
 /// typed placeholders such as [EMAIL]. Each candidate found by a pattern must also pass the check that kind has:
 /// IBANs their ISO 13616 length and mod-97 checksum, cards the Luhn checksum and a known issuer prefix, phone numbers
 /// libphonenumber's validation (plus a nearby word like "phone" or a typical phone layout for numbers without +country
@@ -60,6 +64,7 @@ public sealed class Redactor(RedactorOptions? options = null)
         PersonalDataKind.Phone => "[PHONE]",
         PersonalDataKind.Iban => "[IBAN]",
         PersonalDataKind.PaymentCard => "[CARD]",
+        PersonalDataKind.Name => "[NAME]",
         _ => "[NATIONAL_ID]",
     };
 
@@ -190,6 +195,9 @@ public sealed class Redactor(RedactorOptions? options = null)
         var found = new List<PersonalDataMatch>();
         var hasDigit = text.AsSpan().IndexOfAnyInRange('0', '9') >= 0;
         if (text.Contains('@')) Collect(_p.EmailPattern, PersonalDataKind.Email, text, found, ValidEmail);
+        if (_options.DetectNames)
+            foreach (var (start, length) in NameDetector.Find(text))
+                found.Add(new PersonalDataMatch(PersonalDataKind.Name, start, length, text.Substring(start, length)));
         if (!hasDigit) return Resolve(found);
         Collect(_p.IbanPattern, PersonalDataKind.Iban, text, found, null, IbanSpan);
         Collect(_p.CardPattern, PersonalDataKind.PaymentCard, text, found, ValidCard);
@@ -237,7 +245,8 @@ public sealed class Redactor(RedactorOptions? options = null)
             PersonalDataKind.Iban => 1,
             PersonalDataKind.PaymentCard => 2,
             PersonalDataKind.NationalId => 3,
-            _ => 4,
+            PersonalDataKind.Phone => 4,
+            _ => 5,
         };
     }
 
@@ -389,6 +398,9 @@ public sealed class Redactor(RedactorOptions? options = null)
     /// <summary>A form that shows the kind and a hint of the value, never enough to recover it.</summary>
     public static string Mask(PersonalDataKind kind, string value)
     {
+        // Initials only: "Maria Gonzalez" shows as "M. G.".
+        if (kind == PersonalDataKind.Name)
+            return string.Join(' ', value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(w => char.IsUpper(w[0])).Select(w => $"{w[0]}."));
         if (kind == PersonalDataKind.Email)
         {
             var at = value.IndexOf('@');
