@@ -10,16 +10,42 @@ public sealed record SourcedRecord(string File, TextRecord Record);
 /// <summary>A removed duplicate beside the record it repeats, for the review.</summary>
 public sealed record DuplicateExample(string RemovedText, string RemovedFile, int? RemovedLine, string KeptText, string KeptFile, int? KeptLine, bool Exact, double Similarity);
 
+/// <summary>
+/// Two records that say the same thing with boilerplate-level differences (a typo, a missing "the", case or
+/// punctuation), for the review to offer "keep both" or "remove the second". <see cref="Id"/> is stable for the same
+/// two records, so a choice made in the review can be passed back in <see cref="DeduplicationOptions.RemoveNearIds"/>.
+/// </summary>
+public sealed record NearDuplicatePair(string Id, string FirstText, string FirstFile, int? FirstLine, string SecondText, string SecondFile, int? SecondLine,
+    double Similarity, bool Removed);
+
 public sealed record DeduplicationResult(IReadOnlyList<SourcedRecord> Kept, int ExactRemoved, int NearRemoved, IReadOnlyList<DuplicateExample> Examples)
 {
     public int Removed => ExactRemoved + NearRemoved;
+
+    /// <summary>Every near-duplicate pair found (the second record of a pair is the later one), removed or not.</summary>
+    public IReadOnlyList<NearDuplicatePair> NearPairs { get; init; } = [];
+}
+
+public sealed record DeduplicationOptions
+{
+    /// <summary>Word similarity from which two records are near-duplicate candidates at all; 1.0 turns near matching off.</summary>
+    public double NearThreshold { get; init; } = 0.8;
+    /// <summary>Remove the second record of every near-duplicate pair (off by default: only exact copies go unless the user chooses).</summary>
+    public bool RemoveAllNear { get; init; }
+    /// <summary>Pairs (by <see cref="NearDuplicatePair.Id"/>) whose second record the user chose to remove.</summary>
+    public IReadOnlySet<string> RemoveNearIds { get; init; } = new HashSet<string>();
+    public int MaxExamples { get; init; } = 20;
 }
 
 /// <summary>
-/// Removes exact duplicates (same text after case and whitespace are normalised) and near duplicates: records whose
-/// sets of word 3-grams overlap by at least the threshold (Jaccard similarity). Candidates are found with MinHash and
-/// locality-sensitive hashing so that the cost grows linearly with the data, then confirmed on the real 3-gram sets.
-/// The first occurrence is kept.
+/// Removes exact duplicates (same words after case, punctuation and whitespace are normalised) and finds near
+/// duplicates. Candidates are found with MinHash over word sets and locality-sensitive hashing, so the cost grows
+/// linearly with the data; a candidate is a near duplicate only when the two word sequences differ at boilerplate
+/// level: every difference is a typo of the same word or an added/dropped small function word ("the", "and"), never a
+/// different number, name or other word. Word overlap alone is no evidence: a handbook's "Dental" and "Vision"
+/// insurance paragraphs share 97% of their word 3-grams and state different facts. Exact duplicates are removed; near
+/// duplicates are reported in pairs and removed only when asked (<see cref="DeduplicationOptions"/>). The first
+/// occurrence is kept.
 /// </summary>
 public static class Deduplicator
 {
@@ -28,15 +54,25 @@ public static class Deduplicator
     private const int Rows = Hashes / Bands;
     /// <summary>Below this many words a record is compared only exactly: near-matching "Yes." and "Yes!" is noise.</summary>
     public const int MinWordsForNear = 8;
+    /// <summary>How many candidates one record is checked against at most: keeps a pathological set (thousands of near-identical form letters) linear.</summary>
+    private const int MaxCandidatesChecked = 200;
 
     private static readonly ulong[] Seeds = MakeSeeds();
 
-    public static DeduplicationResult Deduplicate(IReadOnlyList<SourcedRecord> records, double nearThreshold = 0.8, int maxExamples = 20, CancellationToken ct = default)
+    /// <summary>
+    /// Kept for existing callers: finds near duplicates with <paramref name="nearThreshold"/> and reports them in
+    /// <see cref="DeduplicationResult.NearPairs"/>, but removes only exact duplicates (the review's default).
+    /// </summary>
+    public static DeduplicationResult Deduplicate(IReadOnlyList<SourcedRecord> records, double nearThreshold = 0.8, int maxExamples = 20, CancellationToken ct = default) =>
+        Deduplicate(records, new DeduplicationOptions { NearThreshold = nearThreshold, MaxExamples = maxExamples }, ct);
+
+    public static DeduplicationResult Deduplicate(IReadOnlyList<SourcedRecord> records, DeduplicationOptions options, CancellationToken ct = default)
     {
         var kept = new List<SourcedRecord>(records.Count);
         var examples = new List<DuplicateExample>();
+        var pairs = new List<NearDuplicatePair>();
         var exact = new Dictionary<UInt128, int>();          // normalised-text hash -> index in kept
-        var keptShingles = new List<ulong[]?>();
+        var keptWords = new List<List<string>?>();
         var buckets = new Dictionary<(int Band, ulong Key), List<int>>();
         int exactRemoved = 0, nearRemoved = 0;
 
@@ -48,40 +84,47 @@ public static class Deduplicator
             if (exact.TryGetValue(key, out var same))
             {
                 exactRemoved++;
-                if (examples.Count < maxExamples) examples.Add(Example(record, kept[same], true, 1.0));
+                if (examples.Count < options.MaxExamples) examples.Add(Example(record, kept[same], true, 1.0));
                 continue;
             }
 
-            ulong[]? shingles = null;
             ulong[]? signature = null;
-            if (nearThreshold < 1.0 && words.Count >= MinWordsForNear)
+            if (options.NearThreshold < 1.0 && words.Count >= MinWordsForNear)
             {
-                shingles = Shingles(words);
-                signature = MinHash(shingles);
+                signature = MinHash(WordSet(words));
                 int match = -1;
                 double best = 0;
                 var checkedCandidates = new HashSet<int>();
-                for (int b = 0; b < Bands && match < 0; b++)
+                for (int b = 0; b < Bands && match < 0 && checkedCandidates.Count < MaxCandidatesChecked; b++)
                 {
                     if (!buckets.TryGetValue((b, BandKey(signature, b)), out var list)) continue;
                     foreach (var candidate in list)
                     {
                         if (!checkedCandidates.Add(candidate)) continue;
-                        var similarity = Jaccard(shingles, keptShingles[candidate]!);
-                        if (similarity >= nearThreshold) { match = candidate; best = similarity; break; }
+                        var similarity = NearSimilarity(words, keptWords[candidate]!);
+                        if (similarity >= options.NearThreshold) { match = candidate; best = similarity; break; }
+                        if (checkedCandidates.Count >= MaxCandidatesChecked) break;
                     }
                 }
                 if (match >= 0)
                 {
-                    nearRemoved++;
-                    if (examples.Count < maxExamples) examples.Add(Example(record, kept[match], false, best));
-                    continue;
+                    var first = kept[match];
+                    var id = PairId(first, record);
+                    var remove = options.RemoveAllNear || options.RemoveNearIds.Contains(id);
+                    pairs.Add(new NearDuplicatePair(id, first.Record.Text, first.File, first.Record.Line, record.Record.Text, record.File, record.Record.Line,
+                        Math.Round(best, 3), remove));
+                    if (remove)
+                    {
+                        nearRemoved++;
+                        if (examples.Count < options.MaxExamples) examples.Add(Example(record, first, false, best));
+                        continue;
+                    }
                 }
             }
 
             var index = kept.Count;
             kept.Add(record);
-            keptShingles.Add(shingles);
+            keptWords.Add(signature is null ? null : words);
             exact[key] = index;
             if (signature is not null)
                 for (int b = 0; b < Bands; b++)
@@ -91,7 +134,94 @@ public static class Deduplicator
                     list.Add(index);
                 }
         }
-        return new DeduplicationResult(kept, exactRemoved, nearRemoved, examples);
+        return new DeduplicationResult(kept, exactRemoved, nearRemoved, examples) { NearPairs = pairs };
+    }
+
+    /// <summary>Hash of both records' files, lines and normalised texts: the same pair gets the same id on every run.</summary>
+    private static string PairId(SourcedRecord first, SourcedRecord second)
+    {
+        var text = $"{first.File}\0{first.Record.Line}\0{string.Join(' ', Words(first.Record.Text))}\0{second.File}\0{second.Record.Line}\0{string.Join(' ', Words(second.Record.Text))}";
+        return Convert.ToHexStringLower(XxHash128.Hash(MemoryMarshal.AsBytes(text.AsSpan())));
+    }
+
+    /// <summary>Small words whose presence or absence does not change what a sentence states.</summary>
+    private static readonly HashSet<string> FunctionWords = new(StringComparer.Ordinal)
+    {
+        "a", "an", "the", "and", "or", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "is", "are", "be",
+        "that", "this", "these", "those", "it", "its", "their", "our", "your", "then", "so", "also", "just", "very", "please",
+    };
+
+    /// <summary>
+    /// 1 minus the share of words that differ, when every difference between the two word sequences is boilerplate
+    /// (a typo: the same word spelled one or two letters differently, never in a number; or a function word added or
+    /// dropped); 0 when any difference is a different word, number or name. Computed with an edit-distance alignment
+    /// over words, limited to a band of width k (the number of differences the threshold allows), so it costs O(n·k).
+    /// </summary>
+    public static double NearSimilarity(IReadOnlyList<string> a, IReadOnlyList<string> b)
+    {
+        var longer = Math.Max(a.Count, b.Count);
+        if (longer == 0) return 1.0;
+        // Allow up to a fifth of the words to differ (in boilerplate ways); more than that is not "the same paragraph".
+        var k = Math.Max(1, longer / 5);
+        if (Math.Abs(a.Count - b.Count) > k) return 0;
+        const int Infinite = int.MaxValue / 4;
+        // Row i holds cost(i, j) for |i - j| <= k at index j - i + k. A step costs 1 when it is a typo of the same
+        // word or a function word added or dropped; any other difference is not allowed at all.
+        var width = 2 * k + 1;
+        var previous = new int[width];
+        var current = new int[width];
+        Array.Fill(previous, Infinite);
+        for (int i = 0; i <= a.Count; i++)
+        {
+            for (int d = 0; d < width; d++)
+            {
+                var j = i + d - k;
+                if (j < 0 || j > b.Count) { current[d] = Infinite; continue; }
+                if (i == 0 && j == 0) { current[d] = 0; continue; }
+                var best = Infinite;
+                if (i > 0 && j > 0 && previous[d] < Infinite)
+                {
+                    if (a[i - 1] == b[j - 1]) best = previous[d];
+                    else if (IsTypo(a[i - 1], b[j - 1])) best = previous[d] + 1;
+                }
+                if (j > 0 && d > 0 && current[d - 1] < Infinite && FunctionWords.Contains(b[j - 1])) best = Math.Min(best, current[d - 1] + 1);
+                if (i > 0 && d + 1 < width && previous[d + 1] < Infinite && FunctionWords.Contains(a[i - 1])) best = Math.Min(best, previous[d + 1] + 1);
+                current[d] = best;
+            }
+            (previous, current) = (current, previous);
+        }
+        var edits = previous[b.Count - a.Count + k];
+        if (edits > k) return 0;
+        return 1.0 - (double)edits / longer;
+    }
+
+    /// <summary>The same word misspelled: no digits involved, long enough to tell, and one edit apart (two for long words).</summary>
+    public static bool IsTypo(string x, string y)
+    {
+        if (x.Any(char.IsDigit) || y.Any(char.IsDigit)) return false;
+        var shorter = Math.Min(x.Length, y.Length);
+        if (shorter < 4) return false;
+        var allowed = shorter >= 9 ? 2 : 1;
+        if (Math.Abs(x.Length - y.Length) > allowed) return false;
+        // A different first letter is more often a different word (bill/pill, dental/rental) than a typo.
+        if (x[0] != y[0]) return false;
+        return Distance(x, y) <= allowed;
+    }
+
+    /// <summary>Optimal string alignment distance (Levenshtein plus swapping two neighbouring letters).</summary>
+    private static int Distance(string s, string t)
+    {
+        var d = new int[s.Length + 1, t.Length + 1];
+        for (int i = 0; i <= s.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= t.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= s.Length; i++)
+            for (int j = 1; j <= t.Length; j++)
+            {
+                var cost = s[i - 1] == t[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && s[i - 1] == t[j - 2] && s[i - 2] == t[j - 1]) d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+            }
+        return d[s.Length, t.Length];
     }
 
     private static DuplicateExample Example(SourcedRecord removed, SourcedRecord kept, bool exact, double similarity) =>
@@ -100,7 +230,7 @@ public static class Deduplicator
     private static string Short(string s) => s.Length <= 300 ? s : s[..299] + "…";
 
     /// <summary>Lower-case words (letters and digits), punctuation dropped: what "the same text" means here.</summary>
-    internal static List<string> Words(string text)
+    public static List<string> Words(string text)
     {
         var words = new List<string>();
         var sb = new StringBuilder();
@@ -113,11 +243,11 @@ public static class Deduplicator
         return words;
     }
 
-    internal static ulong[] Shingles(List<string> words)
+    /// <summary>Hashes of the distinct words: a typo changes one element, so typo variants still meet in an LSH band.</summary>
+    internal static ulong[] WordSet(List<string> words)
     {
         var set = new HashSet<ulong>();
-        for (int i = 0; i + 3 <= words.Count; i++)
-            set.Add(XxHash3.HashToUInt64(MemoryMarshal.AsBytes($"{words[i]} {words[i + 1]} {words[i + 2]}".AsSpan())));
+        foreach (var w in words) set.Add(XxHash3.HashToUInt64(MemoryMarshal.AsBytes(w.AsSpan())));
         var array = set.ToArray();
         Array.Sort(array);
         return array;
@@ -141,19 +271,6 @@ public static class Deduplicator
         ulong h = 1469598103934665603UL;
         for (int r = 0; r < Rows; r++) h = Mix(h ^ signature[band * Rows + r]);
         return h;
-    }
-
-    internal static double Jaccard(ulong[] a, ulong[] b)
-    {
-        int i = 0, j = 0, both = 0;
-        while (i < a.Length && j < b.Length)
-        {
-            if (a[i] == b[j]) { both++; i++; j++; }
-            else if (a[i] < b[j]) i++;
-            else j++;
-        }
-        var union = a.Length + b.Length - both;
-        return union == 0 ? 1.0 : (double)both / union;
     }
 
     /// <summary>splitmix64 finaliser: a cheap, well-spread 64-bit mix used to derive the MinHash functions.</summary>

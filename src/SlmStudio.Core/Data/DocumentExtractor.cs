@@ -32,7 +32,8 @@ public static class DocumentExtractor
         {
             records = check.Kind switch
             {
-                DocumentKind.Text or DocumentKind.Markdown => Paragraphs(ReadText(storedPath)),
+                DocumentKind.Text => Paragraphs(ReadText(storedPath)),
+                DocumentKind.Markdown => MarkupCleaner.MarkdownRecords(ReadText(storedPath), ct),
                 DocumentKind.Pdf => Pdf(storedPath, display, problems, ct),
                 DocumentKind.Docx => Docx(storedPath, limits, ct),
                 DocumentKind.Html => Html(ReadText(storedPath), ct),
@@ -236,9 +237,13 @@ public static class DocumentExtractor
                     case Table t:
                         paragraph++;
                         var rows = t.Elements<TableRow>()
-                            .Select(r => string.Join(" | ", r.Elements<TableCell>().Select(c => string.Join(" ", c.Elements<Paragraph>().Select(ParagraphText)).Trim())))
-                            .Where(r => r.Replace("|", "").Trim().Length > 0);
-                        var tableText = string.Join("\n", rows);
+                            .Select(r => (IReadOnlyList<string>)[.. r.Elements<TableCell>().Select(c => string.Join(" ", c.Elements<Paragraph>().Select(ParagraphText)).Trim())])
+                            .ToList();
+                        // Word marks a header row only as "repeat at the top of each page", which few authors set; a first
+                        // row of short labels without digits above other rows is read as the header too.
+                        var header = t.Elements<TableRow>().FirstOrDefault()?.TableRowProperties?.GetFirstChild<TableHeader>() is not null
+                            || rows.Count > 1 && rows[0].All(c => c.Length is > 0 and <= 40 && !c.Any(char.IsDigit));
+                        var tableText = MarkupCleaner.TableText(rows, header);
                         if (tableText.Length > 0) records.Add(new TextRecord(tableText, paragraph));
                         break;
                     case SdtBlock or SdtContentBlock or CustomXmlBlock:
@@ -307,7 +312,13 @@ public static class DocumentExtractor
                     if (!IsVisible(element)) continue;
                     var name = element.LocalName;
                     if (name == "br") { current.Append('\n'); continue; }
-                    if (name is "td" or "th" && current.Length > 0) current.Append(" | ");
+                    if (name == "table")
+                    {
+                        Flush();
+                        var table = HtmlTable(element);
+                        if (table.Length > 0) records.Add(new TextRecord(Clean(table), ++block));
+                        continue;
+                    }
                     if (name is "img" && element.GetAttribute("alt") is { Length: > 0 } alt) current.Append(alt);
                     var isBlock = BlockElements.Contains(name);
                     if (isBlock) Flush();
@@ -323,6 +334,23 @@ public static class DocumentExtractor
             var t = string.Join("\n", current.ToString().Split('\n').Select(l => l.Trim())).Trim();
             current.Clear();
             if (t.Length > 0) records.Add(new TextRecord(Clean(t), block));
+        }
+    }
+
+    /// <summary>A table as rows of "Column: value" (see <see cref="MarkupCleaner.TableText"/>); nested tables are read as cell text.</summary>
+    private static string HtmlTable(IElement table)
+    {
+        var rows = table.QuerySelectorAll("tr").Where(r => r.Closest("table") == table && IsVisible(r)).ToList();
+        var cells = rows.Select(r => (IReadOnlyList<string>)[.. r.Children.Where(c => c.LocalName is "td" or "th" && IsVisible(c)).Select(VisibleText)]).ToList();
+        var header = rows.Count > 1 && (rows[0].ParentElement?.LocalName == "thead" || rows[0].Children.All(c => c.LocalName == "th"));
+        return MarkupCleaner.TableText(cells, header);
+
+        static string VisibleText(INode node)
+        {
+            if (node is IText t) return t.Data;
+            if (node is IElement e && !IsVisible(e)) return "";
+            if (node is IElement { LocalName: "br" }) return " ";
+            return string.Concat(node.ChildNodes.Select(VisibleText));
         }
     }
 

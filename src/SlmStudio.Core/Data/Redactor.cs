@@ -6,7 +6,7 @@ using PhoneNumbers;
 namespace SlmStudio.Core.Data;
 
 [JsonConverter(typeof(JsonStringEnumConverter<PersonalDataKind>))]
-public enum PersonalDataKind { Email, Phone, Iban, PaymentCard, NationalId }
+public enum PersonalDataKind { Email, Phone, Iban, PaymentCard, NationalId, Name }
 
 /// <summary>One piece of personal data found: what kind, a masked form safe to show, and where it was.</summary>
 public sealed record RedactionFinding(PersonalDataKind Kind, string Masked, string File, int? Line, int Offset);
@@ -23,10 +23,17 @@ public sealed record RedactorOptions
     /// written with +country code are recognised for every country.
     /// </summary>
     public IReadOnlyList<string> PhoneRegions { get; init; } = ["US", "GB", "DE", "FR", "NL", "BE", "CH", "AT", "IE", "ES", "IT", "CA", "AU"];
+
+    /// <summary>How long one pattern may search one chunk of text; when it is used up the redaction stops with an <see cref="EngineException"/>.</summary>
+    public TimeSpan MatchTimeout { get; init; } = Redactor.DefaultMatchTimeout;
+
+    /// <summary>Find people's names too (see <see cref="NameDetector"/>).</summary>
+    public bool DetectNames { get; init; } = true;
 }
 
 /// <summary>
-/// Finds e-mail addresses, phone numbers, IBANs, payment card numbers and national ID numbers and replaces them by
+/// Finds e-mail addresses, phone numbers, IBANs, payment card numbers, national ID numbers and people's names
+/// (<see cref="NameDetector"/>) and replaces them by
 /// typed placeholders such as [EMAIL]. Each candidate found by a pattern must also pass the check that kind has:
 /// IBANs their ISO 13616 length and mod-97 checksum, cards the Luhn checksum and a known issuer prefix, phone numbers
 /// libphonenumber's validation (plus a nearby word like "phone" or a typical phone layout for numbers without +country
@@ -35,6 +42,20 @@ public sealed record RedactorOptions
 public sealed class Redactor(RedactorOptions? options = null)
 {
     private readonly RedactorOptions _options = options ?? new RedactorOptions();
+    private readonly Patterns _p = options is null || options.MatchTimeout == DefaultMatchTimeout ? SharedPatterns : new Patterns(options.MatchTimeout);
+
+    /// <summary>
+    /// Text longer than this is searched in windows of this size (plus <see cref="ChunkOverlap"/> on each side), so the
+    /// work and the time of one pattern search stay bounded however long a line is (a 40 MB line without a line break
+    /// ran every pattern over the whole string and hit the time limit).
+    /// </summary>
+    public const int ChunkCharacters = 64 * 1024;
+
+    /// <summary>
+    /// Context each window sees beyond the part it is responsible for: longer than any value a pattern can match (an
+    /// e-mail address is at most 320 characters) plus the 30 characters before a phone number that decide whether it is one.
+    /// </summary>
+    public const int ChunkOverlap = 1024;
     private static readonly PhoneNumberUtil Phones = PhoneNumberUtil.GetInstance();
 
     public static string Placeholder(PersonalDataKind kind) => kind switch
@@ -43,52 +64,63 @@ public sealed class Redactor(RedactorOptions? options = null)
         PersonalDataKind.Phone => "[PHONE]",
         PersonalDataKind.Iban => "[IBAN]",
         PersonalDataKind.PaymentCard => "[CARD]",
+        PersonalDataKind.Name => "[NAME]",
         _ => "[NATIONAL_ID]",
     };
 
     private const RegexOptions Opts = RegexOptions.Compiled | RegexOptions.CultureInvariant;
-    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(2);
 
-    private static readonly Regex EmailPattern = new(
-        @"(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?<tld>[A-Za-z]{2,24})(?![\w-]|\.[A-Za-z0-9])",
-        Opts, Budget);
+    /// <summary>How long one pattern may search one chunk (see <see cref="ChunkCharacters"/>) before it gives up.</summary>
+    public static readonly TimeSpan DefaultMatchTimeout = TimeSpan.FromSeconds(2);
 
     // File names such as icon@2x.png look like addresses; no real top-level domain is one of these.
     private static readonly HashSet<string> FileExtensionTlds = new(StringComparer.OrdinalIgnoreCase)
     { "png", "jpg", "jpeg", "gif", "svg", "webp", "css", "js", "ts", "json", "xml", "txt", "pdf", "docx", "html", "htm", "md", "ico", "bmp" };
 
-    private static readonly Regex IbanPattern = new(
-        @"(?<![A-Za-z0-9])(?<cc>[A-Z]{2})(?<ck>\d{2})(?:[ -]?[A-Za-z0-9]){10,30}", Opts, Budget);
+    /// <summary>The compiled patterns, shared by every redactor with the default time limit.</summary>
+    private sealed class Patterns(TimeSpan budget)
+    {
 
-    private static readonly Regex CardPattern = new(@"(?<![\d.,/-])\d(?:[ -]?\d){12,18}(?![\d]|[.,/-]\d)", Opts, Budget);
+        public readonly Regex EmailPattern = new(
+            @"(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?<tld>[A-Za-z]{2,24})(?![\w-]|\.[A-Za-z0-9])",
+            Opts, budget);
 
-    private static readonly Regex SsnPattern = new(@"(?<![\d-])(?!000|666|9\d\d)\d{3}(?<sep>[- ])(?!00)\d{2}\k<sep>(?!0000)\d{4}(?![\d-])", Opts, Budget);
+        public readonly Regex IbanPattern = new(
+            @"(?<![A-Za-z0-9])(?<cc>[A-Z]{2})(?<ck>\d{2})(?:[ -]?[A-Za-z0-9]){10,30}", Opts, budget);
 
-    private static readonly Regex NinoPattern = new(
-        @"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", Opts, Budget);
+        public readonly Regex CardPattern = new(@"(?<![\d.,/-])\d(?:[ -]?\d){12,18}(?![\d]|[.,/-]\d)", Opts, budget);
 
-    private static readonly Regex LabelledIdPattern = new(
-        @"(?i)\b(?:ssn|social\s+security\s+(?:number|no\.?|#)|national\s+(?:id|identity|insurance)(?:\s+(?:number|no\.?|card))?|passport(?:\s+(?:number|no\.?))?|personal\s+id(?:entity)?(?:\s+(?:number|code))?|id\s+card(?:\s+(?:number|no\.?))?|identity\s+card(?:\s+number)?|bsn|burgerservicenummer|personalausweis(?:nummer)?|ausweisnummer|steuer-?id|tax\s+id(?:entification)?(?:\s+number)?|nir|num[ée]ro\s+de\s+s[ée]curit[ée]\s+sociale|dni|nie|codice\s+fiscale|pesel|personnummer)\b[ \t]*(?:is|was|:|#|no\.?|number)?[ \t]*[:#]?[ \t]*(?-i:(?<v>(?:[A-Z]{1,3}[ ](?=\d))?[A-Z]{0,3}\d[\dA-Z.\/-]*(?:[ ](?:[A-Z]{1,2}\b|[A-Z]{0,3}\d[\dA-Z.\/-]*)){0,6}))",
-        Opts, Budget);
+        public readonly Regex SsnPattern = new(@"(?<![\d-])(?!000|666|9\d\d)\d{3}(?<sep>[- ])(?!00)\d{2}\k<sep>(?!0000)\d{4}(?![\d-])", Opts, budget);
 
-    private static readonly Regex PhonePattern = new(
-        @"(?<![\w@+./-])(?:\+|\b00)?[ \t]?(?:\(\d{1,5}\)[ \t]?)?\d(?:[\d \t().\/-]{4,22})\d(?![\w@]|[.\/-]\d)", Opts, Budget);
+        public readonly Regex NinoPattern = new(
+            @"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", Opts, budget);
 
-    private static readonly Regex DateLike = new(@"^\s*(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2} \d{1,2} (?:19|20)\d{2}|(?:19|20)\d{2} \d{1,2} \d{1,2}|\d{4}\s?-\s?\d{4})\s*$", Opts, Budget);
-    private static readonly Regex UsLayout = new(@"^(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}$", Opts, Budget);
+        public readonly Regex LabelledIdPattern = new(
+            @"(?i)\b(?:ssn|social\s+security\s+(?:number|no\.?|#)|national\s+(?:id|identity|insurance)(?:\s+(?:number|no\.?|card))?|passport(?:\s+(?:number|no\.?))?|personal\s+id(?:entity)?(?:\s+(?:number|code))?|id\s+card(?:\s+(?:number|no\.?))?|identity\s+card(?:\s+number)?|bsn|burgerservicenummer|personalausweis(?:nummer)?|ausweisnummer|steuer-?id|tax\s+id(?:entification)?(?:\s+number)?|nir|num[ée]ro\s+de\s+s[ée]curit[ée]\s+sociale|dni|nie|codice\s+fiscale|pesel|personnummer)\b[ \t]*(?:is|was|:|#|no\.?|number)?[ \t]*[:#]?[ \t]*(?-i:(?<v>(?:[A-Z]{1,3}[ ](?=\d))?[A-Z]{0,3}\d[\dA-Z.\/-]*(?:[ ](?:[A-Z]{1,2}\b|[A-Z]{0,3}\d[\dA-Z.\/-]*)){0,6}))",
+            Opts, budget);
 
-    private static readonly Regex PhoneWords = new(
-        @"(?i)(?:\b(?:tel|tele|telephone|phone|ph|call|calls|ring|mobile|mob|cell|fax|contact|reach|whatsapp|sms|text|dial|hotline|helpline|telefon|telefoon|téléphone|tél|handy|mobil|portable|numero|nummer)\b|☎|📞)",
-        Opts, Budget);
+        public readonly Regex PhonePattern = new(
+            @"(?<![\w@+./-])(?:\+|\b00)?[ \t]?(?:\(\d{1,5}\)[ \t]?)?\d(?:[\d \t().\/-]{4,22})\d(?![\w@]|[.\/-]\d)", Opts, budget);
 
-    private static readonly Regex NotPhoneWords = new(
-        @"(?i)\b(?:order|invoice|inv|ref|reference|tracking|ticket|case|sku|serial|isbn|issn|po|account|acct|customer|client|contract|policy|claim|shipment|parcel|batch|lot|item|article|art|part|model|version|build|id|no|nr|#)\b\W{0,3}$",
-        Opts, Budget);
+        public readonly Regex DateLike = new(@"^\s*(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2} \d{1,2} (?:19|20)\d{2}|(?:19|20)\d{2} \d{1,2} \d{1,2}|\d{4}\s?-\s?\d{4})\s*$", Opts, budget);
+        public readonly Regex UsLayout = new(@"^(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}$", Opts, budget);
+
+        public readonly Regex PhoneWords = new(
+            @"(?i)(?:\b(?:tel|tele|telephone|phone|ph|call|calls|ring|mobile|mob|cell|fax|contact|reach|whatsapp|sms|text|dial|hotline|helpline|telefon|telefoon|téléphone|tél|handy|mobil|portable|numero|nummer)\b|☎|📞)",
+            Opts, budget);
+
+        public readonly Regex NotPhoneWords = new(
+            @"(?i)\b(?:order|invoice|inv|ref|reference|tracking|ticket|case|sku|serial|isbn|issn|po|account|acct|customer|client|contract|policy|claim|shipment|parcel|batch|lot|item|article|art|part|model|version|build|id|no|nr|#)\b\W{0,3}$",
+            Opts, budget);
+    }
+
+    private static readonly Patterns SharedPatterns = new(DefaultMatchTimeout);
 
     /// <summary>Replaces every finding by its placeholder.</summary>
+    /// <exception cref="EngineException">The search for personal data failed on this text; the message names <paramref name="file"/>.</exception>
     public RedactionResult Redact(string text, string file = "", int? line = null)
     {
-        var matches = Detect(text);
+        var matches = Detect(text, file, line);
         if (matches.Count == 0) return new RedactionResult(text, []);
         var sb = new StringBuilder(text.Length);
         var findings = new List<RedactionFinding>(matches.Count);
@@ -104,23 +136,80 @@ public sealed class Redactor(RedactorOptions? options = null)
     }
 
     /// <summary>All findings in <paramref name="text"/>, in order, never overlapping.</summary>
-    public IReadOnlyList<PersonalDataMatch> Detect(string text)
+    /// <exception cref="EngineException">The search failed (for example a pattern ran out of time).</exception>
+    public IReadOnlyList<PersonalDataMatch> Detect(string text) => Detect(text, "", null);
+
+    private List<PersonalDataMatch> Detect(string text, string file, int? line)
+    {
+        try
+        {
+            return text.Length <= ChunkCharacters + 2 * ChunkOverlap ? DetectInWindow(text) : DetectInChunks(text);
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            var where = file.Length == 0 ? "this text" : line is { } l ? $"'{file}' (at line, row or page {l})" : $"'{file}'";
+            throw new EngineException(
+                $"Looking for personal data in {where} took too long and was stopped, so the text could not be checked. " +
+                "Split the file into smaller files, or make sure it is ordinary text (not a data dump or an encoded file), and upload it again.", e);
+        }
+    }
+
+    /// <summary>
+    /// Searches window after window. A window owns the matches that start in its middle part; it also sees
+    /// <see cref="ChunkOverlap"/> characters before and after, so a value that crosses a border is found whole by the
+    /// window where it starts, and a tail of it is never taken for a value of its own by the next window.
+    /// </summary>
+    private List<PersonalDataMatch> DetectInChunks(string text)
+    {
+        var all = new List<PersonalDataMatch>();
+        int ownedStart = 0;
+        while (ownedStart < text.Length)
+        {
+            var ownedEnd = SafeBoundary(text, Math.Min(text.Length, ownedStart + ChunkCharacters));
+            var windowStart = Math.Max(0, ownedStart - ChunkOverlap);
+            var windowEnd = Math.Min(text.Length, ownedEnd + ChunkOverlap);
+            foreach (var m in DetectInWindow(text.Substring(windowStart, windowEnd - windowStart)))
+            {
+                var start = m.Start + windowStart;
+                if (start < ownedStart || start >= ownedEnd) continue;
+                // A value found by the previous window may reach into this one; the one that starts first wins.
+                if (all.Count > 0 && all[^1].Start + all[^1].Length > start) continue;
+                all.Add(m with { Start = start });
+            }
+            ownedStart = ownedEnd;
+        }
+        return all;
+    }
+
+    /// <summary>Moves a window border back to the nearest space or line break (within 256 characters), where no value is cut.</summary>
+    private static int SafeBoundary(string text, int end)
+    {
+        if (end >= text.Length) return text.Length;
+        for (int i = end; i > end - 256; i--)
+            if (char.IsWhiteSpace(text[i - 1])) return i;
+        return end;
+    }
+
+    private List<PersonalDataMatch> DetectInWindow(string text)
     {
         var found = new List<PersonalDataMatch>();
         var hasDigit = text.AsSpan().IndexOfAnyInRange('0', '9') >= 0;
-        if (text.Contains('@')) Collect(EmailPattern, PersonalDataKind.Email, text, found, ValidEmail);
+        if (text.Contains('@')) Collect(_p.EmailPattern, PersonalDataKind.Email, text, found, ValidEmail);
+        if (_options.DetectNames)
+            foreach (var (start, length) in NameDetector.Find(text))
+                found.Add(new PersonalDataMatch(PersonalDataKind.Name, start, length, text.Substring(start, length)));
         if (!hasDigit) return Resolve(found);
-        Collect(IbanPattern, PersonalDataKind.Iban, text, found, null, IbanSpan);
-        Collect(CardPattern, PersonalDataKind.PaymentCard, text, found, ValidCard);
-        Collect(SsnPattern, PersonalDataKind.NationalId, text, found, null);
-        Collect(NinoPattern, PersonalDataKind.NationalId, text, found, null);
-        foreach (Match m in LabelledIdPattern.Matches(text))
+        Collect(_p.IbanPattern, PersonalDataKind.Iban, text, found, null, IbanSpan);
+        Collect(_p.CardPattern, PersonalDataKind.PaymentCard, text, found, ValidCard);
+        Collect(_p.SsnPattern, PersonalDataKind.NationalId, text, found, null);
+        Collect(_p.NinoPattern, PersonalDataKind.NationalId, text, found, null);
+        foreach (Match m in _p.LabelledIdPattern.Matches(text))
         {
             var v = m.Groups["v"];
             var value = v.Value.TrimEnd('.', '/', '-');
             if (value.Count(char.IsAsciiDigit) >= 5) found.Add(new PersonalDataMatch(PersonalDataKind.NationalId, v.Index, value.Length, value));
         }
-        foreach (Match m in PhonePattern.Matches(text))
+        foreach (Match m in _p.PhonePattern.Matches(text))
         {
             var (start, length) = TrimSpan(text, m.Index, m.Length);
             if (IsPhone(text, start, length)) found.Add(new PersonalDataMatch(PersonalDataKind.Phone, start, length, text.Substring(start, length)));
@@ -156,7 +245,8 @@ public sealed class Redactor(RedactorOptions? options = null)
             PersonalDataKind.Iban => 1,
             PersonalDataKind.PaymentCard => 2,
             PersonalDataKind.NationalId => 3,
-            _ => 4,
+            PersonalDataKind.Phone => 4,
+            _ => 5,
         };
     }
 
@@ -271,12 +361,12 @@ public sealed class Redactor(RedactorOptions? options = null)
         var candidate = text.Substring(start, length);
         var digits = candidate.Count(char.IsAsciiDigit);
         if (digits is < 7 or > 15) return false;
-        if (DateLike.IsMatch(candidate)) return false;
+        if (_p.DateLike.IsMatch(candidate)) return false;
         if (candidate.Count(c => c == '(') != candidate.Count(c => c == ')')) return false;
 
         var before = text.Substring(Math.Max(0, start - 30), Math.Min(30, start));
-        var positive = PhoneWords.IsMatch(before);
-        if (!positive && NotPhoneWords.IsMatch(before)) return false;
+        var positive = _p.PhoneWords.IsMatch(before);
+        if (!positive && _p.NotPhoneWords.IsMatch(before)) return false;
 
         var international = candidate.StartsWith('+') || candidate.StartsWith("00", StringComparison.Ordinal);
         if (international)
@@ -288,7 +378,7 @@ public sealed class Redactor(RedactorOptions? options = null)
         // ask for a word like "phone" nearby, or a layout people use for phone numbers (trunk 0, (area) code, 3-3-4).
         var layout = candidate.StartsWith('0') && candidate.Any(c => !char.IsAsciiDigit(c))
             || candidate.StartsWith('(')
-            || UsLayout.IsMatch(candidate);
+            || _p.UsLayout.IsMatch(candidate);
         if (!positive && !layout) return false;
         return _options.PhoneRegions.Any(r => Valid(candidate, r));
 
@@ -308,6 +398,9 @@ public sealed class Redactor(RedactorOptions? options = null)
     /// <summary>A form that shows the kind and a hint of the value, never enough to recover it.</summary>
     public static string Mask(PersonalDataKind kind, string value)
     {
+        // Initials only: "Maria Gonzalez" shows as "M. G.".
+        if (kind == PersonalDataKind.Name)
+            return string.Join(' ', value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(w => char.IsUpper(w[0])).Select(w => $"{w[0]}."));
         if (kind == PersonalDataKind.Email)
         {
             var at = value.IndexOf('@');

@@ -24,22 +24,25 @@ public sealed class DatasetBuilderTests
         {
             new("a.txt", new TextRecord("The quick brown fox jumps over the lazy dog near the river bank today, while the farmer watches from his old red tractor.", 1)),
             new("b.txt", new TextRecord("the quick brown fox   jumps over the lazy dog, near the river bank today; while the farmer watches from his old red tractor!", 4)),
-            new("b.txt", new TextRecord("The quick brown fox jumps over the lazy dog near the river bank today, while the farmer watches from his old blue tractor.", 9)),
+            new("b.txt", new TextRecord("The quick brown fox jumps over the lazy dog near the river bank today, while the farmer watches from his old red tracter.", 9)),
             new("c.txt", new TextRecord("A completely different paragraph about quarterly revenue and the bank's costs.", 2)),
             new("c.txt", new TextRecord("Yes.", 3)),
             new("c.txt", new TextRecord("Yes!", 5)),
             new("c.txt", new TextRecord("No.", 6)),
         };
-        var result = Deduplicator.Deduplicate(records);
+        // By default near duplicates are only reported; removing them is the user's choice (issue 12).
+        Assert.Equal(0, Deduplicator.Deduplicate(records).NearRemoved);
+        Assert.Single(Deduplicator.Deduplicate(records).NearPairs);
+        var result = Deduplicator.Deduplicate(records, new DeduplicationOptions { RemoveAllNear = true });
         Assert.Equal(2, result.ExactRemoved);   // punctuation/case/space variant, and "Yes!"
-        Assert.Equal(1, result.NearRemoved);    // "blue" instead of "red"
+        Assert.Equal(1, result.NearRemoved);    // the typo "tracter"
         Assert.Equal(["a.txt", "c.txt", "c.txt", "c.txt"], result.Kept.Select(k => k.File));
         var near = Assert.Single(result.Examples, e => !e.Exact);
         Assert.Equal(("b.txt", (int?)9, "a.txt", (int?)1), (near.RemovedFile, near.RemovedLine, near.KeptFile, near.KeptLine));
         Assert.InRange(near.Similarity, 0.6, 0.99);
 
         // With near matching off only exact copies go.
-        Assert.Equal(0, Deduplicator.Deduplicate(records, nearThreshold: 1.0).NearRemoved);
+        Assert.Empty(Deduplicator.Deduplicate(records, new DeduplicationOptions { NearThreshold = 1.0, RemoveAllNear = true }).NearPairs);
     }
 
     [Fact]

@@ -53,12 +53,12 @@ public sealed class ExtractionTests
     }
 
     [Fact]
-    public void MarkdownIsKeptAsWritten()
+    public void MarkdownBecomesPlainProse()
     {
         using var dir = new TempFolder();
         var doc = Extract(dir.Write("m", "# Leave policy\n\nEmployees get **25 days**.\n"), "policy.md");
         Assert.Equal(DocumentKind.Markdown, doc.Kind);
-        Assert.Equal(["# Leave policy", "Employees get **25 days**."], Texts(doc));
+        Assert.Equal(["Leave policy", "Employees get 25 days."], Texts(doc));
     }
 
     [Fact]
@@ -114,7 +114,7 @@ public sealed class ExtractionTests
             [["City", "Limit"], ["Paris", "150 EUR"], ["Berlin", "110 EUR"]]);
         var doc = Extract(dir.Write("d", docx), "travel.docx");
         Assert.True(doc.IsUsable, string.Join("; ", doc.Problems.Select(p => p.Message)));
-        Assert.Equal(["Travel expenses", "Book trains in second class.", "Hotels up to 120 EUR per night.", "City | Limit\nParis | 150 EUR\nBerlin | 110 EUR"], Texts(doc));
+        Assert.Equal(["Travel expenses", "Book trains in second class.", "Hotels up to 120 EUR per night.", "City: Paris; Limit: 150 EUR\nCity: Berlin; Limit: 110 EUR"], Texts(doc));
         Assert.Equal(DocumentKind.Docx, doc.Kind);
     }
 
@@ -132,7 +132,7 @@ public sealed class ExtractionTests
             """;
         using var dir = new TempFolder();
         var doc = Extract(dir.Write("h", html), "hours.html");
-        Assert.Equal(["Opening hours", "We are open Monday to Friday.\nClosed on holidays.", "Mon | 9-17"], Texts(doc));
+        Assert.Equal(["Opening hours", "We are open Monday to Friday.\nClosed on holidays.", "Mon; 9-17"], Texts(doc));
         var all = string.Join(" ", Texts(doc));
         foreach (var hidden in new[] { "secret", "Title bar", "color", "Hidden upsell", "Also hidden", "icon", "Enable JavaScript", "tpl" })
             Assert.DoesNotContain(hidden, all);

@@ -7,7 +7,8 @@ namespace SlmStudio.Core.Tests.Data;
 
 public sealed class RedactionTests(ITestOutputHelper output)
 {
-    private readonly Redactor _redactor = new();
+    // These tests measure the number-and-address kinds; names are measured on their own (NameDetectionTests).
+    private readonly Redactor _redactor = new(new RedactorOptions { DetectNames = false });
 
     [Fact]
     public void ReplacesWithTypedPlaceholdersAndReportsWhere()
@@ -53,7 +54,7 @@ public sealed class RedactionTests(ITestOutputHelper output)
     {
         var examples = RedactionTestSet.Generate(new Random(20240601));
         Assert.True(examples.Count >= 200, $"{examples.Count} examples");
-        var kinds = Enum.GetValues<PersonalDataKind>();
+        var kinds = Enum.GetValues<PersonalDataKind>().Where(k => k != PersonalDataKind.Name).ToArray();
         var tp = kinds.ToDictionary(k => k, _ => 0);
         var fp = kinds.ToDictionary(k => k, _ => 0);
         var fn = kinds.ToDictionary(k => k, _ => 0);
@@ -326,7 +327,7 @@ public sealed class RedactionHeldOutTests(ITestOutputHelper output)
     [Fact]
     public void ReportsFiguresOnHandWrittenSentences()
     {
-        var redactor = new Redactor();
+        var redactor = new Redactor(new RedactorOptions { DetectNames = false });
         int tp = 0, fn = 0, fp = 0;
         var notes = new StringBuilder();
         foreach (var (text, truths) in Sentences)
