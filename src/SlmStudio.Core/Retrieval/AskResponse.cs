@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -42,6 +43,8 @@ public sealed record AskResponse(
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         WriteIndented = true,
+        // Headings and answers as people wrote them ("›", "don't"), not as \u escapes; the JSON is never put into HTML as is.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     public static AskResponse From(SearchResults results, WrittenAnswer? answer = null)

@@ -93,9 +93,17 @@ public static class DatasetSearch
             throw new DatasetSearchUnavailableException(state, state == DatasetSearchState.NoPassages ? NoPassagesMessage : PassagesChangedMessage);
         var indexFolder = IndexFolder(version.Folder);
         if (TryOpenIntact(indexFolder, recorded!.Sha256) is { } intact) return intact;
-        SetAside(indexFolder);
-        return SearchIndex.Build(PassagesFile.Read(PassagesPath(version.Folder)), indexFolder, progress, ct);
+        // One rebuild at a time per version in this process: a second caller waits and then opens the first one's
+        // index instead of setting it aside as damaged while it is being used.
+        lock (RebuildLocks.GetOrAdd(indexFolder, _ => new Lock()))
+        {
+            if (TryOpenIntact(indexFolder, recorded.Sha256) is { } builtMeanwhile) return builtMeanwhile;
+            SetAside(indexFolder);
+            return SearchIndex.Build(PassagesFile.Read(PassagesPath(version.Folder)), indexFolder, progress, ct);
+        }
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lock> RebuildLocks = new(StringComparer.Ordinal);
 
     private static DatasetSearchState PassagesState(DatasetVersion version, out DatasetFile? recorded)
     {

@@ -85,6 +85,25 @@ public sealed class DatasetSearchTests(ReviewedHandbook handbook) : IClassFixtur
     }
 
     [Fact]
+    public async Task Concurrent_opens_of_a_missing_index_build_it_once_and_all_can_search()
+    {
+        var version = FreezeWithSearch();
+        Directory.Delete(DatasetSearch.IndexFolder(version.Folder), recursive: true);
+        int builds = 0;
+        var counting = new SynchronousProgress<IndexProgress>(p => { if (p.Done == 0) Interlocked.Increment(ref builds); });
+        var opened = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => DatasetSearch.Open(version.Folder, counting))));
+        try
+        {
+            Assert.All(opened, index => Assert.NotEmpty(index.Search("moonlighting").Hits));
+            Assert.Equal(1, builds);
+        }
+        finally
+        {
+            foreach (var index in opened) index.Dispose();
+        }
+    }
+
+    [Fact]
     public void A_version_frozen_without_passages_says_to_freeze_again_and_freezing_again_adds_them()
     {
         var root = temp.File("datasets");
