@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using SlmStudio.Core;
 using SlmStudio.Core.Data;
+using SlmStudio.Core.Retrieval;
 
 using static SlmStudio.Cli.CliOptions;
 namespace SlmStudio.Cli.Commands;
@@ -32,7 +33,9 @@ public sealed class PrepareCommand : SlmCommand
         numbers) with placeholders such as [EMAIL], splits the records into training and validation sets and freezes
         them as <out>/<id>/ with train.txt, val.txt (and train.jsonl/val.jsonl for labelled or question-answer data)
         and dataset.json (content hash, source files and their SHA-256, settings, statistics). The same data and
-        settings always give the same id; an existing version is never rewritten.
+        settings always give the same id; an existing version is never rewritten. The version also gets its documents
+        split into passages (passages.jsonl, hashed in dataset.json) and a search index of them (search-index/) for
+        'slm ask'; a version frozen before that gets them added, with the same id and training files.
 
         Prints a summary, every problem found (file, row, what is wrong, what to do) and the dataset folder.
         Exit codes: 0 dataset written, 1 nothing usable, 2 wrong arguments.
@@ -93,7 +96,9 @@ public sealed class PrepareCommand : SlmCommand
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
         }
-        var version = DatasetBuilder.Freeze(review, settings, root, null, cancellationToken);
+        // Only the search steps report while freezing: writing the split is quick.
+        var freezeProgress = new SyncProgress(p => { if (p.Stage is "passages" or "index") progress.Report(p); });
+        var version = DatasetSearch.Freeze(review, settings, root, freezeProgress, cancellationToken);
         var totalSeconds = watch.Elapsed.TotalSeconds;
 
         var inv = CultureInfo.InvariantCulture;
@@ -115,6 +120,7 @@ public sealed class PrepareCommand : SlmCommand
         if (review.RedactionFindingsTotal > 10) Console.WriteLine($"  … and {review.RedactionFindingsTotal - 10:N0} more");
         Console.WriteLine($"Time:                {totalSeconds.ToString("0.0", inv)} s ({extractSeconds.ToString("0.0", inv)} s reading files)");
         PrintProblems(version.Problems);
+        Console.WriteLine($"Search index:        {File.ReadLines(DatasetSearch.PassagesPath(version.Folder)).Count(l => l.Length > 0):N0} passages (ask them with 'slm ask {version.Folder} --question \"...\"')");
         Console.WriteLine($"Task:                {version.Task}");
         Console.WriteLine($"Dataset version:     {version.Id}");
         Console.WriteLine($"Folder:              {version.Folder}");

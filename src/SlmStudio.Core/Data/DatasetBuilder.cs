@@ -203,8 +203,14 @@ public static class DatasetBuilder
 
     /// <summary>Freezes an already reviewed preparation (what the user saw is exactly what is written).</summary>
     /// <param name="clock">Stamps <see cref="DatasetVersion.CreatedAt"/>; the system clock unless a test sets one.</param>
+    /// <param name="writeDerivedFiles">
+    /// Writes files made from the same review into the folder being frozen (the search passages and index:
+    /// <c>Retrieval.DatasetSearch.Freeze</c> passes it, so that this folder does not depend on the search code) and
+    /// returns those to record in <c>dataset.json</c>. They are hashed with the others but are not part of the id.
+    /// </param>
     public static DatasetVersion Freeze(PreparationReview review, DatasetSettings settings, string datasetsRoot,
-        IProgress<DataProgress>? progress = null, CancellationToken ct = default, TimeProvider? clock = null)
+        IProgress<DataProgress>? progress = null, CancellationToken ct = default, TimeProvider? clock = null,
+        Func<string, CancellationToken, IReadOnlyList<DatasetFile>>? writeDerivedFiles = null)
     {
         if (settings.ValidationFraction is < 0 or >= 1)
             throw new EngineException("The validation share must be at least 0 and less than 1 (for example 0.1 for 10%).");
@@ -247,6 +253,9 @@ public static class DatasetBuilder
 
             var finalFolder = Path.Combine(datasetsRoot, id);
             if (Directory.Exists(finalFolder)) return DatasetVersion.Load(finalFolder);
+            // Derived files stay out of the id: they are another view of the same records, and a change in how they
+            // are made must not turn the same training data into a new dataset version.
+            if (writeDerivedFiles is not null) version = version with { Files = [.. files, .. writeDerivedFiles(temp, ct)] };
             File.WriteAllText(Path.Combine(temp, DatasetVersion.ManifestName), JsonSerializer.Serialize(version, DatasetVersion.Json));
             try
             {

@@ -379,13 +379,14 @@ public static partial class PassageSplitter
     [GeneratedRegex(@"[ \t]+")] private static partial Regex Spaces();
 }
 
-/// <summary>Passages as JSON lines (<c>passages.jsonl</c>), one passage per line.</summary>
+/// <summary>
+/// Passages as JSON lines (<c>passages.jsonl</c>), one passage per line. The file is written exactly as
+/// <see cref="SearchIndex.HashPassages"/> hashes, so its SHA-256 equals the passage hash in an index's manifest: a
+/// dataset version's recorded file hash tells, without reading the passages, whether an index belongs to them.
+/// </summary>
 public static class PassagesFile
 {
-    private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web)
-    {
-        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
-    };
+    private static System.Text.Json.JsonSerializerOptions Json => SearchIndex.PassageJson;
 
     public static void Write(string path, IEnumerable<Passage> passages) => AtomicFile.Write(path, temp =>
     {

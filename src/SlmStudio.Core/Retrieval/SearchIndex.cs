@@ -117,7 +117,8 @@ public sealed class SearchIndex : IDisposable
     private const int MaxQueryTerms = 64;
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
-    private static readonly JsonSerializerOptions PassageJson = new(JsonSerializerDefaults.Web)
+    // Shared with PassagesFile: the file's bytes are what HashPassages hashes.
+    internal static readonly JsonSerializerOptions PassageJson = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
