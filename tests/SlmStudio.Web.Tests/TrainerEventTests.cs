@@ -68,6 +68,8 @@ public class TrainerEventTests
         Assert.Equal((RunStatus.Cancelled, null), TrainingJob.Outcome(clean, Done with { Cancelled = true }, null, RunStatus.Cancelled, false));
         // Killed after the grace period during a shutdown: resumable, not failed.
         Assert.Equal((RunStatus.Interrupted, null), TrainingJob.Outcome(new EngineExit(137, "", EndReason.Killed), null, null, RunStatus.Interrupted, true));
+        // Killed after the grace period of a user's cancel (a busy machine): cancelled and resumable, not failed.
+        Assert.Equal((RunStatus.Cancelled, null), TrainingJob.Outcome(new EngineExit(137, "", EndReason.Killed), null, null, RunStatus.Cancelled, false));
 
         var (status, message) = TrainingJob.Outcome(new EngineExit(137, "", EndReason.None), null, null, RunStatus.Cancelled, false);
         Assert.Equal(RunStatus.Failed, status);

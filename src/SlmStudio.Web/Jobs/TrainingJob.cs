@@ -132,7 +132,10 @@ public sealed class TrainingJob(
         // Shutdown: left for the start-up sweep to resume. User cancel: stays cancelled, can be resumed.
         if (finished is { Cancelled: true }) return (stopReason, null);
         if (finished is not null && exit.ExitCode == SlmLauncher.SuccessExitCode) return (RunStatus.Trained, null);
-        if (shuttingDown || stopReason == RunStatus.Interrupted && exit.Killed) return (RunStatus.Interrupted, null);
+        if (shuttingDown) return (RunStatus.Interrupted, null);
+        // Killed by us after the grace period of a stop request (a busy machine can take longer than that to reach the
+        // next step): the run is what was asked for, resumable from its last checkpoint, not a failure.
+        if (exit.Killed && stopReason is RunStatus.Interrupted or RunStatus.Cancelled) return (stopReason, null);
         return (RunStatus.Failed, error?.Message ?? (exit.EndedBySystem
             ? "The training process was stopped by the system, most likely because it ran out of memory. Try a smaller model size or a shorter time budget."
             : $"The training process stopped unexpectedly (exit code {exit.ExitCode}). Try again; if it keeps failing, try a smaller model size."));
