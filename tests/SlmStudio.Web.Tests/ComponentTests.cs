@@ -23,7 +23,8 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         _host = await StudioTestHost.StartAsync();
         JSInterop.Mode = JSRuntimeMode.Loose;
         Services.AddMudServices();
-        Services.AddSingleton(_host.Get<IDbContextFactory<StudioDbContext>>());
+        Services.AddSingleton(_host.Get<ProjectService>());
+        Services.AddSingleton(_host.Get<RunService>());
         Services.AddSingleton(_host.Get<RunNotifier>());
         Services.AddSingleton(_host.Get<RunScheduler>());
     }
@@ -123,6 +124,33 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         first.Instance.Dispose();
         Assert.Equal(1, notifier.SubscriberCount(runId));
     }
+
+    [Fact]
+    public async Task Steps_that_arrive_between_redraws_are_drawn_by_the_pages_own_timer()
+    {
+        var project = await _host.AddProjectAsync();
+        int runId;
+        await using (var db = await _host.DbAsync())
+        {
+            var run = new TrainingRun { ProjectId = project.Id, Status = RunStatus.Running, CreatedAt = DateTimeOffset.UtcNow, Preset = "tiny" };
+            db.Runs.Add(run);
+            await db.SaveChangesAsync();
+            runId = run.Id;
+        }
+        var notifier = _host.Get<RunNotifier>();
+        var page = Render<RunPage>(p => p.Add(x => x.Id, runId));
+        page.WaitForAssertion(() => Assert.Contains("Training run", page.Markup));
+
+        // The first step redraws at once; the next, right behind it, waits for the deferred redraw, and nothing
+        // else arrives to trigger one.
+        notifier.Publish(new RunUpdate(runId, TrainingEvent.Parse("""{"event":"step","step":7,"maxSteps":50,"loss":2.5,"lr":0.001,"tokensPerSecond":10,"etaSeconds":9}""")));
+        page.WaitForAssertion(() => Assert.Contains("7 / 50", page.Find("#run-figures").TextContent), TimeSpan.FromSeconds(10));
+        notifier.Publish(new RunUpdate(runId, TrainingEvent.Parse("""{"event":"step","step":8,"maxSteps":50,"loss":2.4,"lr":0.001,"tokensPerSecond":10,"etaSeconds":8}""")));
+        page.WaitForAssertion(() => Assert.Contains("8 / 50", page.Find("#run-figures").TextContent), TimeSpan.FromSeconds(10));
+
+        page.Instance.Dispose();
+        Assert.Equal(0, notifier.SubscriberCount(runId));
+    }
 }
 
 public sealed class DataStepComponentTests : BunitContext, IAsyncLifetime
@@ -134,7 +162,6 @@ public sealed class DataStepComponentTests : BunitContext, IAsyncLifetime
         _host = await StudioTestHost.StartAsync();
         JSInterop.Mode = JSRuntimeMode.Loose;
         Services.AddMudServices();
-        Services.AddSingleton(_host.Get<IDbContextFactory<StudioDbContext>>());
         Services.AddSingleton(_host.Get<DataUploads>());
         Services.AddSingleton(_host.Get<DataPreparation>());
         Services.AddSingleton(_host.Get<DataNotifier>());
