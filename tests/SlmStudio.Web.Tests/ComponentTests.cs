@@ -155,6 +155,10 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
 
 public sealed class DataStepComponentTests : BunitContext, IAsyncLifetime
 {
+    /// <summary>Reading files runs child processes; on a busy shared machine that takes far longer than it should, and
+    /// this only bounds how long a broken page is waited for.</summary>
+    private static readonly TimeSpan ReadingFiles = TimeSpan.FromMinutes(3);
+
     private StudioTestHost _host = default!;
 
     public async Task InitializeAsync()
@@ -191,7 +195,7 @@ public sealed class DataStepComponentTests : BunitContext, IAsyncLifetime
             Assert.Contains("numbers.csv", failed);
             Assert.Contains("No column of this file holds text", failed);
             Assert.Contains("1 of 2 usable", cut.Find("#data-stats").TextContent);
-        }, TimeSpan.FromSeconds(30));
+        }, ReadingFiles);
 
         // Progress pushed by an extraction shows as a bar with the file being read, and goes when it is finished.
         notifier.Publish(new DataUpdate(project.Id, new Core.Data.DataProgress("extract", 3, 10, "big.pdf")));
@@ -204,5 +208,24 @@ public sealed class DataStepComponentTests : BunitContext, IAsyncLifetime
         cut.Find("#data-review").Click();
         cut.WaitForAssertion(() => Assert.Contains("No emails, phone numbers", cut.Find("#review-redactions").TextContent));
         Assert.NotNull(cut.Find("#data-continue"));
+    }
+
+    [Fact]
+    public async Task Files_picked_on_the_data_step_are_stored_or_refused_with_the_reason()
+    {
+        var project = await _host.AddProjectAsync();
+        var cut = Render<DataStep>(p => p.Add(x => x.ProjectId, project.Id));
+        cut.WaitForAssertion(() => Assert.Contains("No documents yet", cut.Markup));
+
+        cut.FindComponent<Microsoft.AspNetCore.Components.Forms.InputFile>().UploadFiles(
+            InputFileContent.CreateFromText(DataDocuments.Prose("returns", 20), "returns.txt"),
+            InputFileContent.CreateFromBinary([0x4D, 0x5A, 0x90, 0, 3, 0, 0, 0], "tool.exe"));
+
+        cut.WaitForAssertion(() =>
+        {
+            Assert.Contains("tool.exe", cut.Find("#upload-problems").TextContent);
+            Assert.Contains("returns.txt", cut.Find("#data-files").TextContent);
+        }, ReadingFiles);
+        Assert.Single(await _host.Get<DataUploads>().FilesAsync(project.Id));
     }
 }
