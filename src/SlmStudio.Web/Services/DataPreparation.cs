@@ -67,7 +67,9 @@ public sealed class DataPreparation(
                 {
                     var offset = done;
                     Report(new DataProgress("extract", offset, total, batch[0].OriginalName));
-                    var progress = new Progress<DataProgress>(p => { if (p.Done > 0) Report(new DataProgress("extract", offset + p.Done, total, p.File)); });
+                    // Reported on the extracting thread, not posted to the thread pool as Progress<T> does: a posted
+                    // report could land after the "finished" update below and leave the page showing a bar forever.
+                    var progress = new InlineProgress(p => { if (p.Done > 0) Report(new DataProgress("extract", offset + p.Done, total, p.File)); });
                     var files = batch.Select(f => new UploadedFile(uploads.StoredPath(f), f.OriginalName, f.Mapping is { } m ? ColumnMapping.Parse(m) : null)).ToList();
                     IReadOnlyList<ExtractedDocument> docs;
                     try
@@ -98,6 +100,11 @@ public sealed class DataPreparation(
             _running[projectId] = p;
             notifier.Publish(new DataUpdate(projectId, p, filesChanged));
         }
+    }
+
+    private sealed class InlineProgress(Action<DataProgress> report) : IProgress<DataProgress>
+    {
+        public void Report(DataProgress value) => report(value);
     }
 
     private async Task SaveAsync(DataFile[] batch, IReadOnlyList<ExtractedDocument> docs, CancellationToken ct)
