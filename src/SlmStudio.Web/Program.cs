@@ -7,12 +7,15 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     ContentRootPath = StudioHost.FindContentRoot(),
 });
 
-builder.AddStudioCore();
+// Options, database, page services, jobs and the worker.
+builder.AddStudioServices();
+// Blazor with MudBlazor.
 builder.AddStudioWeb();
 
 var app = builder.Build();
 
 await app.MigrateStudioDatabaseAsync();
+// Pages, jobs dashboard and file endpoints.
 app.UseStudioWeb();
 
 app.Run();

@@ -1,5 +1,3 @@
-using Microsoft.EntityFrameworkCore;
-using SlmStudio.Web.Data;
 using SlmStudio.Web.Services;
 
 namespace SlmStudio.Web;
@@ -9,10 +7,9 @@ public static class StudioApi
 {
     public static void MapStudioApi(this WebApplication app)
     {
-        app.MapGet("/api/versions/{id:int}/download", async (int id, IDbContextFactory<StudioDbContext> dbFactory, ModelRegistry registry) =>
+        app.MapGet("/api/versions/{id:int}/download", async (int id, ModelRegistry registry) =>
         {
-            await using var db = await dbFactory.CreateDbContextAsync();
-            var version = await db.ModelVersions.Include(v => v.Project).SingleOrDefaultAsync(v => v.Id == id);
+            var version = await registry.FindAsync(id);
             if (version is null) return Results.NotFound("There is no model version with that number.");
             if (!Directory.Exists(registry.FolderOf(version))) return Results.Problem("The files of this version are missing on the server.", statusCode: 410);
             var name = $"{Slug(version.Project!.Name)}-v{version.Number}.zip";

@@ -26,30 +26,54 @@ public static class StudioHost
         return AppContext.BaseDirectory;
     }
 
-    /// <summary>Options, database, engine adapters, jobs and the worker (when this process is one).</summary>
-    public static void AddStudioCore(this WebApplicationBuilder builder)
+    /// <summary>Options, the database, the services the pages call, the background jobs and, when this process is
+    /// one, the worker that runs them.</summary>
+    public static void AddStudioServices(this WebApplicationBuilder builder)
     {
-        var services = builder.Services;
-        services.AddOptions<StudioOptions>().BindConfiguration(StudioOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<StudioPaths>();
-        services.AddDbContextFactory<StudioDbContext>((sp, db) =>
+        builder.AddStudioOptions();
+        builder.AddStudioDatabase();
+        builder.Services.AddPageServices();
+        builder.Services.AddJobs();
+        builder.AddWorkerWhenConfigured();
+    }
+
+    private static void AddStudioOptions(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<StudioOptions>().BindConfiguration(StudioOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<StudioPaths>();
+    }
+
+    private static void AddStudioDatabase(this WebApplicationBuilder builder) =>
+        builder.Services.AddDbContextFactory<StudioDbContext>((sp, db) =>
         {
             var path = sp.GetRequiredService<StudioPaths>().Database;
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             db.UseSqlite($"Data Source={path};Default Timeout=30");
         });
 
-        services.AddSingleton<RunNotifier>();
-        services.AddSingleton<RunLeases>();
-        services.AddSingleton<RunScheduler>();
+    /// <summary>One service per area the pages show: projects, data, runs, models.</summary>
+    private static void AddPageServices(this IServiceCollection services)
+    {
+        services.AddSingleton<ProjectService>();
+
         services.AddSingleton<DataUploads>();
         services.AddSingleton<DataNotifier>();
         services.AddSingleton<DataPreparation>();
         services.AddSingleton<TrainingData>();
-        services.AddSingleton<ModelRegistry>();
+
+        services.AddSingleton<RunService>();
+        services.AddSingleton<RunNotifier>();
         services.AddSingleton<PresetBenchmarks>();
+
+        services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelGeneration>();
+    }
+
+    private static void AddJobs(this IServiceCollection services)
+    {
+        services.AddSingleton<RunLeases>();
+        services.AddSingleton<RunScheduler>();
         services.AddSingleton<RunSweeper>();
         services.AddTransient<TrainingJob>();
         services.AddTransient<ExportJob>();
@@ -65,7 +89,12 @@ public static class StudioHost
                 .UseSQLiteStorage(path, new SQLiteStorageOptions { QueuePollInterval = TimeSpan.FromSeconds(1) });
         });
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TrainingJob.StopGrace + TimeSpan.FromSeconds(15));
+    }
 
+    /// <summary>The Hangfire servers and the sweeper, only in a process whose role includes the worker.</summary>
+    private static void AddWorkerWhenConfigured(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
         var role = builder.Configuration.GetSection(StudioOptions.Section).Get<StudioOptions>() ?? new StudioOptions();
         if (!role.RunsWorker) return;
         services.AddHangfireServer((sp, o) =>
@@ -99,6 +128,7 @@ public static class StudioHost
         await db.Database.MigrateAsync();
     }
 
+    /// <summary>Pages, static files, the jobs dashboard and the file endpoints, when this process serves the web.</summary>
     public static void UseStudioWeb(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<StudioOptions>>().Value;

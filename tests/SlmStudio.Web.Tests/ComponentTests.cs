@@ -23,7 +23,8 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         _host = await StudioTestHost.StartAsync();
         JSInterop.Mode = JSRuntimeMode.Loose;
         Services.AddMudServices();
-        Services.AddSingleton(_host.Get<IDbContextFactory<StudioDbContext>>());
+        Services.AddSingleton(_host.Get<ProjectService>());
+        Services.AddSingleton(_host.Get<RunService>());
         Services.AddSingleton(_host.Get<RunNotifier>());
         Services.AddSingleton(_host.Get<RunScheduler>());
     }
@@ -123,10 +124,41 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         first.Instance.Dispose();
         Assert.Equal(1, notifier.SubscriberCount(runId));
     }
+
+    [Fact]
+    public async Task Steps_that_arrive_between_redraws_are_drawn_by_the_pages_own_timer()
+    {
+        var project = await _host.AddProjectAsync();
+        int runId;
+        await using (var db = await _host.DbAsync())
+        {
+            var run = new TrainingRun { ProjectId = project.Id, Status = RunStatus.Running, CreatedAt = DateTimeOffset.UtcNow, Preset = "tiny" };
+            db.Runs.Add(run);
+            await db.SaveChangesAsync();
+            runId = run.Id;
+        }
+        var notifier = _host.Get<RunNotifier>();
+        var page = Render<RunPage>(p => p.Add(x => x.Id, runId));
+        page.WaitForAssertion(() => Assert.Contains("Training run", page.Markup));
+
+        // The first step redraws at once; the next, right behind it, waits for the deferred redraw, and nothing
+        // else arrives to trigger one.
+        notifier.Publish(new RunUpdate(runId, TrainingEvent.Parse("""{"event":"step","step":7,"maxSteps":50,"loss":2.5,"lr":0.001,"tokensPerSecond":10,"etaSeconds":9}""")));
+        page.WaitForAssertion(() => Assert.Contains("7 / 50", page.Find("#run-figures").TextContent), TimeSpan.FromSeconds(10));
+        notifier.Publish(new RunUpdate(runId, TrainingEvent.Parse("""{"event":"step","step":8,"maxSteps":50,"loss":2.4,"lr":0.001,"tokensPerSecond":10,"etaSeconds":8}""")));
+        page.WaitForAssertion(() => Assert.Contains("8 / 50", page.Find("#run-figures").TextContent), TimeSpan.FromSeconds(10));
+
+        page.Instance.Dispose();
+        Assert.Equal(0, notifier.SubscriberCount(runId));
+    }
 }
 
 public sealed class DataStepComponentTests : BunitContext, IAsyncLifetime
 {
+    /// <summary>Reading files runs child processes; on a busy shared machine that takes far longer than it should, and
+    /// this only bounds how long a broken page is waited for.</summary>
+    private static readonly TimeSpan ReadingFiles = TimeSpan.FromMinutes(3);
+
     private StudioTestHost _host = default!;
 
     public async Task InitializeAsync()
@@ -134,7 +166,6 @@ public sealed class DataStepComponentTests : BunitContext, IAsyncLifetime
         _host = await StudioTestHost.StartAsync();
         JSInterop.Mode = JSRuntimeMode.Loose;
         Services.AddMudServices();
-        Services.AddSingleton(_host.Get<IDbContextFactory<StudioDbContext>>());
         Services.AddSingleton(_host.Get<DataUploads>());
         Services.AddSingleton(_host.Get<DataPreparation>());
         Services.AddSingleton(_host.Get<DataNotifier>());
@@ -164,7 +195,7 @@ public sealed class DataStepComponentTests : BunitContext, IAsyncLifetime
             Assert.Contains("numbers.csv", failed);
             Assert.Contains("No column of this file holds text", failed);
             Assert.Contains("1 of 2 usable", cut.Find("#data-stats").TextContent);
-        }, TimeSpan.FromSeconds(30));
+        }, ReadingFiles);
 
         // Progress pushed by an extraction shows as a bar with the file being read, and goes when it is finished.
         notifier.Publish(new DataUpdate(project.Id, new Core.Data.DataProgress("extract", 3, 10, "big.pdf")));
@@ -177,5 +208,24 @@ public sealed class DataStepComponentTests : BunitContext, IAsyncLifetime
         cut.Find("#data-review").Click();
         cut.WaitForAssertion(() => Assert.Contains("No emails, phone numbers", cut.Find("#review-redactions").TextContent));
         Assert.NotNull(cut.Find("#data-continue"));
+    }
+
+    [Fact]
+    public async Task Files_picked_on_the_data_step_are_stored_or_refused_with_the_reason()
+    {
+        var project = await _host.AddProjectAsync();
+        var cut = Render<DataStep>(p => p.Add(x => x.ProjectId, project.Id));
+        cut.WaitForAssertion(() => Assert.Contains("No documents yet", cut.Markup));
+
+        cut.FindComponent<Microsoft.AspNetCore.Components.Forms.InputFile>().UploadFiles(
+            InputFileContent.CreateFromText(DataDocuments.Prose("returns", 20), "returns.txt"),
+            InputFileContent.CreateFromBinary([0x4D, 0x5A, 0x90, 0, 3, 0, 0, 0], "tool.exe"));
+
+        cut.WaitForAssertion(() =>
+        {
+            Assert.Contains("tool.exe", cut.Find("#upload-problems").TextContent);
+            Assert.Contains("returns.txt", cut.Find("#data-files").TextContent);
+        }, ReadingFiles);
+        Assert.Single(await _host.Get<DataUploads>().FilesAsync(project.Id));
     }
 }

@@ -19,6 +19,15 @@ public sealed class DataComponentTests : BunitContext
         "body", ColumnMapping.Labelled("body", "team"), []);
 
     [Fact]
+    public void A_saved_mapping_that_cannot_be_read_falls_back_to_the_suggestion_and_says_so()
+    {
+        var cut = Render<ColumnMappingEditor>(p => p.Add(x => x.Preview, Tickets()).Add(x => x.FileId, 3).Add(x => x.Current, "body"));
+
+        Assert.Equal("body", cut.Find("#mapping-text-3").GetAttribute("value"));
+        Assert.Contains("could not be read, so the suggestion is shown", cut.Find(".mapping-error").TextContent);
+    }
+
+    [Fact]
     public void Column_mapping_shows_the_suggestion_and_applies_the_chosen_text_column()
     {
         ColumnMapping? applied = null;

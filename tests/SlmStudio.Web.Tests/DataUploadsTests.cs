@@ -1,5 +1,6 @@
 using System.Text;
 using SlmStudio.Core.Data;
+using SlmStudio.Web.Data;
 using SlmStudio.Web.Services;
 
 namespace SlmStudio.Web.Tests;
@@ -75,5 +76,21 @@ public class DataUploadsTests
         Assert.Equal(count, stats.UsableFiles);
         Assert.True(stats.Characters > 150_000, $"{stats.Characters} characters");
         Assert.True(stats.Enough);
+    }
+
+    [Fact]
+    public void Damaged_stored_findings_show_as_a_problem_instead_of_vanishing()
+    {
+        var intact = new DataFile { ProjectId = 1, OriginalName = "a.txt", StoredName = "x.txt", Kind = "Text", Sha256 = "",
+            ProblemsJson = """[{"file":"a.txt","row":null,"severity":"Warning","message":"Short.","fix":"Add text."}]""", LabelCountsJson = """{"hr":2}""" };
+        var damaged = new DataFile { ProjectId = 1, OriginalName = "b.csv", StoredName = "y.csv", Kind = "Csv", Sha256 = "",
+            ProblemsJson = "[{", LabelCountsJson = """{"hr":2}""" };
+        var damagedLabels = new DataFile { ProjectId = 1, OriginalName = "c.csv", StoredName = "z.csv", Kind = "Csv", Sha256 = "", LabelCountsJson = "{oops" };
+
+        Assert.Equal("Short.", Assert.Single(DataUploads.Problems(intact)).Message);
+        Assert.Equal(2, DataUploads.LabelCounts(intact)["hr"]);
+        Assert.Contains("could not be read back", Assert.Single(DataUploads.Problems(damaged)).Message);
+        Assert.Equal("Remove the file and upload it again.", Assert.Single(DataUploads.Problems(damagedLabels)).Fix);
+        Assert.Empty(DataUploads.LabelCounts(damagedLabels));
     }
 }

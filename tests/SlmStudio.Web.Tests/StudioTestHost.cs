@@ -9,7 +9,7 @@ using SlmStudio.Web.Data;
 namespace SlmStudio.Web.Tests;
 
 /// <summary>
-/// The portal's real service composition (AddStudioCore) over a fresh folder: a real SQLite database file, real
+/// The portal's real service composition (AddStudioServices) over a fresh folder: a real SQLite database file, real
 /// Hangfire SQLite storage, real jobs/ and models/ folders. Web-only role, so no Hangfire server picks jobs up behind
 /// the test's back; tests call the jobs themselves.
 /// </summary>
@@ -44,7 +44,7 @@ public sealed class StudioTestHost : IAsyncDisposable
             ["Urls"] = "http://127.0.0.1:0",
         });
         if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
-        builder.AddStudioCore();
+        builder.AddStudioServices();
         var app = builder.Build();
         await app.MigrateStudioDatabaseAsync();
         // Hangfire's static client needs its storage initialised, as the running portal does on start.

@@ -122,6 +122,15 @@ public sealed record ArtifactManifest
         Check(entry, new FileInfo(full).Length, Sha256Of(full));
     }
 
+    /// <summary>The listed files that are missing from <paramref name="dir"/> or differ in size or SHA-256; empty when all match.
+    /// For checking a whole folder at once (registering, auditing) where a list reads better than the first failure.</summary>
+    public IReadOnlyList<string> Mismatches(string dir) =>
+        [.. Files.Where(f =>
+        {
+            var full = System.IO.Path.Combine(dir, f.Path);
+            return !File.Exists(full) || new FileInfo(full).Length != f.Bytes || !string.Equals(Sha256Of(full), f.Sha256, StringComparison.OrdinalIgnoreCase);
+        }).Select(f => f.Path)];
+
     private static void Check(ManifestFile entry, long bytes, string sha)
     {
         if (bytes != entry.Bytes || !string.Equals(sha, entry.Sha256, StringComparison.OrdinalIgnoreCase))

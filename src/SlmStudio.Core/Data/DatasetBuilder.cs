@@ -55,47 +55,6 @@ public sealed record PreparationReview(
     IReadOnlyList<RedactionFinding> RedactionFindings,
     int RedactionFindingsTotal);
 
-/// <summary>A frozen dataset: the content of <c>dataset.json</c> in its folder.</summary>
-public sealed record DatasetVersion(
-    string Id,
-    string ContentSha256,
-    DateTimeOffset CreatedAt,
-    DatasetTask Task,
-    IReadOnlyList<DatasetSource> Sources,
-    DatasetSettings Settings,
-    DocumentStats Total,
-    DocumentStats Train,
-    DocumentStats Validation,
-    int ExactDuplicatesRemoved,
-    int NearDuplicatesRemoved,
-    IReadOnlyDictionary<string, int> RedactionCounts,
-    IReadOnlyList<DatasetFile> Files,
-    IReadOnlyList<DataProblem> Problems)
-{
-    public const string ManifestName = "dataset.json";
-
-    [JsonIgnore]
-    public string Folder { get; init; } = "";
-
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
-
-    public static DatasetVersion Load(string folder)
-    {
-        var path = Path.Combine(folder, ManifestName);
-        if (!File.Exists(path)) throw new EngineException($"'{folder}' is not a dataset version folder (it has no {ManifestName}).");
-        var version = JsonSerializer.Deserialize<DatasetVersion>(File.ReadAllText(path), Json)
-            ?? throw new EngineException($"{path} is empty.");
-        return version with { Folder = Path.GetFullPath(folder) };
-    }
-
-    /// <summary>Checks that the files of the folder still have the hashes recorded when it was frozen.</summary>
-    public bool Verify() => Files.All(f =>
-    {
-        var p = Path.Combine(Folder, f.Name);
-        return File.Exists(p) && DocumentExtractor.HashFile(p).Sha256 == f.Sha256;
-    });
-}
-
 /// <summary>
 /// Turns extracted documents into a dataset version: redaction, duplicate removal, a seeded stratified split, and an
 /// immutable folder named by its content hash. The trainer reads <c>train.txt</c> and <c>val.txt</c> (records

@@ -8,39 +8,8 @@ using SlmStudio.Web.Options;
 
 namespace SlmStudio.Web.Services;
 
-/// <summary>What an open data step hears: extraction progress, and when files changed.</summary>
-public sealed record DataUpdate(int ProjectId, DataProgress? Progress, bool FilesChanged = false, bool Finished = false);
-
-/// <summary>In-process fan-out of a project's data preparation progress to the pages that show it.</summary>
-public sealed class DataNotifier(ILogger<DataNotifier> logger)
-{
-    private readonly ConcurrentDictionary<int, ConcurrentDictionary<Guid, Func<DataUpdate, Task>>> _subscribers = new();
-
-    public IDisposable Subscribe(int projectId, Func<DataUpdate, Task> handler)
-    {
-        var id = Guid.NewGuid();
-        _subscribers.GetOrAdd(projectId, _ => new())[id] = handler;
-        return new Subscription(() => { if (_subscribers.TryGetValue(projectId, out var h)) h.TryRemove(id, out _); });
-    }
-
-    public void Publish(DataUpdate update)
-    {
-        if (!_subscribers.TryGetValue(update.ProjectId, out var handlers)) return;
-        foreach (var handler in handlers.Values) _ = Deliver(handler, update);
-    }
-
-    private async Task Deliver(Func<DataUpdate, Task> handler, DataUpdate update)
-    {
-        try { await handler(update); }
-        catch (Exception e) { logger.LogWarning(e, "A page failed to take a data update of project {ProjectId}", update.ProjectId); }
-    }
-
-    private sealed class Subscription(Action dispose) : IDisposable
-    {
-        private int _disposed;
-        public void Dispose() { if (Interlocked.Exchange(ref _disposed, 1) == 0) dispose(); }
-    }
-}
+/// <summary>The data step's switches for a project, and the dataset version frozen with them.</summary>
+public sealed record DataOptions(bool RedactPersonalData, bool RemoveDuplicates, UseCase UseCase, DatasetVersionRecord? Frozen);
 
 /// <summary>A review the user saw, with the settings it was made with: freezing writes exactly this.</summary>
 public sealed record DataReview(int ProjectId, PreparationReview Review, DatasetSettings Settings);
@@ -97,7 +66,9 @@ public sealed class DataPreparation(
                 {
                     var offset = done;
                     Report(new DataProgress("extract", offset, total, batch[0].OriginalName));
-                    var progress = new Progress<DataProgress>(p => { if (p.Done > 0) Report(new DataProgress("extract", offset + p.Done, total, p.File)); });
+                    // Reported on the extracting thread, not posted to the thread pool as Progress<T> does: a posted
+                    // report could land after the "finished" update below and leave the page showing a bar forever.
+                    var progress = new InlineProgress(p => { if (p.Done > 0) Report(new DataProgress("extract", offset + p.Done, total, p.File)); });
                     var files = batch.Select(f => new UploadedFile(uploads.StoredPath(f), f.OriginalName, f.Mapping is { } m ? ColumnMapping.Parse(m) : null)).ToList();
                     IReadOnlyList<ExtractedDocument> docs;
                     try
@@ -130,6 +101,11 @@ public sealed class DataPreparation(
         }
     }
 
+    private sealed class InlineProgress(Action<DataProgress> report) : IProgress<DataProgress>
+    {
+        public void Report(DataProgress value) => report(value);
+    }
+
     private async Task SaveAsync(DataFile[] batch, IReadOnlyList<ExtractedDocument> docs, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -152,6 +128,25 @@ public sealed class DataPreparation(
             if (doc.Kind != DocumentKind.Unknown) row.Kind = doc.Kind.ToString();
         }
         await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>The project's data switches, its use case and its current frozen dataset version (null when the data
+    /// changed since it was last frozen).</summary>
+    public async Task<DataOptions> OptionsAsync(int projectId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var project = await db.Projects.SingleAsync(p => p.Id == projectId, ct);
+        var frozen = project.DatasetVersionId is { } id ? await db.DatasetVersions.SingleOrDefaultAsync(d => d.Id == id, ct) : null;
+        return new DataOptions(project.RedactPersonalData, project.RemoveDuplicates, project.UseCase, frozen);
+    }
+
+    /// <summary>Saves the data switches; the frozen dataset no longer matches them, so the next continue freezes anew.</summary>
+    public async Task SetOptionsAsync(int projectId, bool redactPersonalData, bool removeDuplicates, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await db.Projects.Where(p => p.Id == projectId).ExecuteUpdateAsync(s => s
+            .SetProperty(p => p.RedactPersonalData, redactPersonalData).SetProperty(p => p.RemoveDuplicates, removeDuplicates)
+            .SetProperty(p => p.DatasetVersionId, (int?)null), ct);
     }
 
     /// <summary>The settings the project's switches ask for.</summary>

@@ -115,6 +115,13 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
 
     public TabularPreview PreviewTable(DataFile file) => DocumentExtractor.PreviewTable(StoredPath(file), file.OriginalName, Limits);
 
+    /// <summary>The project's uploads in the order they arrived.</summary>
+    public async Task<List<DataFile>> FilesAsync(int projectId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.DataFiles.Where(f => f.ProjectId == projectId).OrderBy(f => f.Id).ToListAsync(ct);
+    }
+
     public async Task<DataStatistics> StatisticsAsync(int projectId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -136,13 +143,30 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
             if (f.Status == DataFileStatus.Ready && f.Problem is null && f.Records > 0 && seen.Add(f.Sha256)) yield return f;
     }
 
-    public static IReadOnlyList<DataProblem> Problems(DataFile f) => Read<List<DataProblem>>(f.ProblemsJson) ?? [];
-    public static IReadOnlyDictionary<string, int> LabelCounts(DataFile f) => Read<Dictionary<string, int>>(f.LabelCountsJson) ?? [];
-
-    private static T? Read<T>(string json)
+    /// <summary>What the engine found wrong with the file. When the stored findings (or label counts) cannot be read
+    /// back, that is said as a problem of its own, so the user sees why the file looks incomplete and what to do.</summary>
+    public static IReadOnlyList<DataProblem> Problems(DataFile f)
     {
-        try { return JsonSerializer.Deserialize<T>(json, DatasetVersion.Json); }
-        catch (JsonException) { return default; }
+        var readable = TryRead<List<DataProblem>>(f.ProblemsJson, out var problems);
+        problems ??= [];
+        if (!readable || !TryRead<Dictionary<string, int>>(f.LabelCountsJson, out _)) problems.Add(DamagedDetails(f));
+        return problems;
+    }
+
+    /// <summary>Label -> records; empty when the stored counts are damaged (<see cref="Problems"/> then tells the user).</summary>
+    public static IReadOnlyDictionary<string, int> LabelCounts(DataFile f) =>
+        TryRead<Dictionary<string, int>>(f.LabelCountsJson, out var counts) ? counts ?? [] : [];
+
+    private static DataProblem DamagedDetails(DataFile f) => new(SafeFileName.ForDisplay(f.OriginalName), null, ProblemSeverity.Warning,
+        "The details saved about this file could not be read back, so some of its findings or label counts are not shown.",
+        "Remove the file and upload it again.");
+
+    private static bool TryRead<T>(string json, out T? value)
+    {
+        value = default;
+        if (string.IsNullOrEmpty(json)) return true;
+        try { value = JsonSerializer.Deserialize<T>(json, DatasetVersion.Json); return true; }
+        catch (JsonException) { return false; }
     }
 
     /// <summary>Removes one upload: its row, its stored bytes and its extracted text. Frozen dataset versions are copies and stay intact.</summary>

@@ -1,11 +1,17 @@
 using System.IO.Compression;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using SlmStudio.Core.Export;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Options;
 
 namespace SlmStudio.Web.Services;
+
+/// <summary>What the models page lists.</summary>
+public sealed record RegistryContents(List<Project> Projects, List<ModelAlias> Aliases);
+
+/// <summary>A version to pick in a list.</summary>
+public sealed record VersionChoice(int Id, string Label);
 
 /// <summary>
 /// The registry: append-only numbered versions per project, each a folder of artifacts with a manifest of SHA-256
@@ -13,7 +19,7 @@ namespace SlmStudio.Web.Services;
 /// </summary>
 public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, TimeProvider clock, ILogger<ModelRegistry> logger)
 {
-    public const string ManifestFile = "manifest.json";
+    public const string ManifestFile = ArtifactManifest.FileName;
     public const string Production = "production";
 
     public static string CodeVersion { get; } =
@@ -34,8 +40,7 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
         Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
         Directory.Move(stagedFolder, folder);
 
-        var manifest = WriteManifest(folder);
-        var parity = ParityOf(folder);
+        var manifest = CheckedManifest(folder);
         var version = new ModelVersion
         {
             ProjectId = run.ProjectId,
@@ -49,8 +54,9 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
             Perplexity = run.Perplexity,
             BitsPerChar = run.BitsPerChar,
             Parameters = run.Parameters,
-            ManifestJson = JsonSerializer.Serialize(manifest),
-            ParityResult = parity,
+            // path -> SHA-256, the shape the registry has always stored and the lineage view shows.
+            ManifestJson = JsonSerializer.Serialize(new SortedDictionary<string, string>(manifest.Files.ToDictionary(f => f.Path, f => f.Sha256), StringComparer.Ordinal)),
+            ParityResult = ParityOf(manifest),
             SettingsJson = JsonSerializer.Serialize(new
             {
                 run.Preset, run.VocabSize, run.BaseVersionId, run.Minutes, MaxSteps = run.MaxStepsSetting, run.Seed, run.EvalEvery, run.Device,
@@ -64,60 +70,29 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
     }
 
     /// <summary>
-    /// Reads the exporter's manifest.json (files with their SHA-256) and checks every listed file against it; writes
-    /// one in the same shape when the folder has none. Returns path -> SHA-256.
+    /// The exporter's manifest of a folder, after checking every listed file against it; a folder that does not match
+    /// is refused, so the registry never records hashes of files that were changed after export.
     /// </summary>
-    public static SortedDictionary<string, string> WriteManifest(string folder)
+    public static ArtifactManifest CheckedManifest(string folder)
     {
-        var path = Path.Combine(folder, ManifestFile);
-        var manifest = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        if (File.Exists(path))
-        {
-            // The exporter's manifest: {"files":[{"path","sha256","bytes"}], ...}.
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            foreach (var f in doc.RootElement.GetProperty("files").EnumerateArray())
-                manifest[f.GetProperty("path").GetString()!] = f.GetProperty("sha256").GetString()!;
-            var wrong = manifest.Where(kv => !File.Exists(Path.Combine(folder, kv.Key)) || Sha256Of(Path.Combine(folder, kv.Key)) != kv.Value).Select(kv => kv.Key).ToList();
-            if (wrong.Count > 0)
-                throw new InvalidDataException($"The exported files do not match their manifest: {string.Join(", ", wrong)}.");
-            return manifest;
-        }
-        var files = new List<object>();
-        foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-        {
-            var name = Path.GetRelativePath(folder, file).Replace('\\', '/');
-            manifest[name] = Sha256Of(file);
-            files.Add(new { path = name, sha256 = manifest[name], bytes = new FileInfo(file).Length });
-        }
-        Core.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { files }, new JsonSerializerOptions { WriteIndented = true }));
+        var manifest = ArtifactManifest.Load(folder);
+        var wrong = manifest.Mismatches(folder);
+        if (wrong.Count > 0)
+            throw new InvalidDataException($"The exported files do not match their manifest: {string.Join(", ", wrong)}.");
         return manifest;
     }
 
-    /// <summary>The exporter's parity verdict from manifest.json, in words; null when it recorded none.</summary>
-    public static string? ParityOf(string folder)
-    {
-        var path = Path.Combine(folder, ManifestFile);
-        if (!File.Exists(path)) return null;
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
-        if (!doc.RootElement.TryGetProperty("parity", out var p) || p.ValueKind != JsonValueKind.Object) return null;
-        var passed = p.TryGetProperty("passed", out var ok) && ok.ValueKind == JsonValueKind.True;
-        var diff = Math.Max(p.TryGetProperty("prefillMaxAbsDiff", out var a) ? a.GetDouble() : 0, p.TryGetProperty("decodeMaxAbsDiff", out var b) ? b.GetDouble() : 0);
-        var tolerance = p.TryGetProperty("tolerance", out var t) ? t.GetDouble() : 0;
-        return $"{(passed ? "Passed" : "FAILED")}: ONNX and training model logits differ by at most {diff:G3} (tolerance {tolerance:G3})";
-    }
+    /// <summary>The exporter's parity verdict in words; null when it recorded none.</summary>
+    public static string? ParityOf(ArtifactManifest manifest) => manifest.Parity is not { } p ? null
+        : $"{(p.Passed ? "Passed" : "FAILED")}: ONNX and training model logits differ by at most {Math.Max(p.PrefillMaxAbsDiff, p.DecodeMaxAbsDiff):G3} (tolerance {p.Tolerance:G3})";
 
-    public static string Sha256Of(string file)
-    {
-        using var stream = File.OpenRead(file);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
-
-    /// <summary>Checks every artifact against the recorded hashes; returns the names that do not match.</summary>
+    /// <summary>Checks every artifact against the hashes recorded when the version was registered (not the folder's
+    /// own manifest.json, which could have been edited with the files); returns the names that do not match.</summary>
     public List<string> Verify(ModelVersion version)
     {
-        var folder = Path.Combine(paths.Models, version.Folder);
-        var manifest = JsonSerializer.Deserialize<Dictionary<string, string>>(version.ManifestJson) ?? [];
-        return manifest.Where(kv => !File.Exists(Path.Combine(folder, kv.Key)) || Sha256Of(Path.Combine(folder, kv.Key)) != kv.Value)
+        var folder = FolderOf(version);
+        var recorded = JsonSerializer.Deserialize<Dictionary<string, string>>(version.ManifestJson) ?? [];
+        return recorded.Where(kv => !File.Exists(Path.Combine(folder, kv.Key)) || ArtifactManifest.Sha256Of(Path.Combine(folder, kv.Key)) != kv.Value)
             .Select(kv => kv.Key).ToList();
     }
 
@@ -130,6 +105,36 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
         var temp = Path.Combine(Path.GetTempPath(), $"slm-{Guid.NewGuid():N}.zip");
         ZipFile.CreateFromDirectory(folder, temp, CompressionLevel.Fastest, includeBaseDirectory: false);
         return new FileStream(temp, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 81920, FileOptions.DeleteOnClose);
+    }
+
+    /// <summary>Every project with its versions (and their dataset versions), by name, and every alias.</summary>
+    public async Task<RegistryContents> ContentsAsync(CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var projects = await db.Projects.Include(p => p.Versions).ThenInclude(v => v.DatasetVersion).OrderBy(p => p.Name).ToListAsync(ct);
+        return new RegistryContents(projects, await db.Aliases.ToListAsync(ct));
+    }
+
+    /// <summary>Every version as "Project — version N", ordered by project and number.</summary>
+    public async Task<List<VersionChoice>> ChoicesAsync(CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.ModelVersions.Include(v => v.Project).OrderBy(v => v.ProjectId).ThenBy(v => v.Number)
+            .Select(v => new VersionChoice(v.Id, v.Project!.Name + " — version " + v.Number)).ToListAsync(ct);
+    }
+
+    /// <summary>The project's versions, oldest first.</summary>
+    public async Task<List<ModelVersion>> VersionsOfAsync(int projectId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.ModelVersions.Where(v => v.ProjectId == projectId).OrderBy(v => v.Number).ToListAsync(ct);
+    }
+
+    /// <summary>The version with its project; null when it does not exist.</summary>
+    public async Task<ModelVersion?> FindAsync(int versionId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.ModelVersions.Include(v => v.Project).SingleOrDefaultAsync(v => v.Id == versionId, ct);
     }
 
     /// <summary>Points the alias at a version of the same project; moving it is the only change a registry allows.</summary>

@@ -18,6 +18,11 @@ public sealed class PresetBenchmarks(IDbContextFactory<StudioDbContext> dbFactor
 {
     public static IReadOnlyList<ModelPreset> Presets => ModelPresets.All;
 
+    /// <summary>The sizes every machine can try, measured as soon as the architecture step opens (once per machine:
+    /// cached); the larger ones only on request, because measuring them takes minutes and gigabytes on a CPU. Core's
+    /// presets say nothing about cost to measure, so the portal makes this choice, here only.</summary>
+    public static IReadOnlyList<string> MeasuredWhenShown { get; } = ["tiny", "small"];
+
     private readonly ConcurrentDictionary<string, Task<PresetBenchmark?>> _running = new();
 
     public async Task<PresetBenchmark?> CachedAsync(string preset, int vocabSize)
