@@ -1,5 +1,5 @@
 using System.Text.Json;
-using SlmStudio.Core.Export;
+using SlmStudio.Core.Artifacts;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Services;
 

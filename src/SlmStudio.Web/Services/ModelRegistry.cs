@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
-using SlmStudio.Core.Export;
+using SlmStudio.Core.Artifacts;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Options;
 
