@@ -72,7 +72,7 @@ public sealed class CliTests : IDisposable
     [InlineData("extract", new[] { "<stored file>", "--name", "--out", "--mapping", "--max-bytes", "--max-uncompressed-bytes", "Exit codes: 0 result written", "3 out of memory", "internal command" })]
     [InlineData("export", new[] { "<run folder | Hugging Face model folder>", "--out", "manifest.json" })]
     [InlineData("prepare", new[] { "--data", "--out", "--no-redact", "--keep-duplicates", "--seed", "--validation", "--mapping", "--task", "--timeout-seconds", "--isolate", "Exit codes:" })]
-    [InlineData("generate", new[] { "<artifact folder>", "--prompt", "--max-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--stop", "--show-probabilities" })]
+    [InlineData("generate", new[] { "<artifact folder>", "--prompt", "--max-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--stop", "--show-probabilities", "--json" })]
     [InlineData("eval", new[] { "<artifact folder>", "--data", "--context", "--json" })]
     [InlineData("bench train", new[] { "--presets", "--vocab-size", "--steps", "--device", "--json" })]
     [InlineData("bench tokenizer", new[] { "--data", "--vocab-size", "--bytes" })]
