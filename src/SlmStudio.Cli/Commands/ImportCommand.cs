@@ -35,6 +35,7 @@ public sealed class ImportCommand : SlmCommand
         Console.WriteLine(string.Create(inv, $"parameters:     {entry.ParameterCount:N0}"));
         Console.WriteLine(string.Create(inv, $"context length: {entry.ContextLength:N0} tokens"));
         Console.WriteLine($"licence:        {entry.Licence ?? "not stated (no license in README.md)"}");
+        Console.WriteLine($"chat format:    {entry.ChatFormat ?? (entry.HasChatTemplate ? "template not recognised (plain-text fine-tuning only)" : "none (no chat_template)")}");
         Console.WriteLine(string.Create(inv, $"disk size:      {entry.DiskBytes:N0} bytes"));
         Console.WriteLine($"weights sha256: {entry.WeightsSha256}");
         Console.WriteLine($"folder:         {library.PathOf(entry.Name)}");

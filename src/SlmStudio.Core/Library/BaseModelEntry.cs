@@ -31,6 +31,9 @@ public sealed record BaseModelEntry
     public required IReadOnlyList<string> WeightFiles { get; init; }
     /// <summary>True when tokenizer_config.json carries a <c>chat_template</c>.</summary>
     public bool HasChatTemplate { get; init; }
+    /// <summary>The chat format SLM Studio recognised in that template (ChatMl, Llama3, MistralInst, Phi3), or null
+    /// when there is no template or it is one SLM Studio cannot render (the model can still be fine-tuned on plain text).</summary>
+    public string? ChatFormat { get; init; }
     /// <summary>The folder or zip file it was imported from, for the record.</summary>
     public string? Source { get; init; }
     public DateTimeOffset ImportedAt { get; init; }

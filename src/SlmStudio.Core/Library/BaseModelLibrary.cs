@@ -173,9 +173,17 @@ public sealed class BaseModelLibrary
             WeightsSha256 = HashOneAfterAnother(weightFiles, ct),
             WeightFiles = weightFiles.Select(Path.GetFileName).ToList()!,
             HasChatTemplate = tokenizerConfig?["chat_template"] is not null,
+            ChatFormat = RecognisedChatFormat(tokenizerConfig),
             Source = source,
             ImportedAt = _time.GetUtcNow(),
         };
+    }
+
+    private static string? RecognisedChatFormat(JsonObject? tokenizerConfig)
+    {
+        if (tokenizerConfig is null) return null;
+        try { return ChatTemplate.FromTokenizerConfig(tokenizerConfig)?.Format.ToString(); }
+        catch (UnsupportedModelException) { return null; }
     }
 
     private static JsonObject? ReadOptionalJson(string folder, string file)

@@ -59,6 +59,8 @@ public sealed class BaseModelLibraryTests : IDisposable
         Assert.Equal(323, entry.VocabularySize);
         Assert.Equal("F32", entry.WeightsType);
         Assert.Null(entry.Licence);
+        Assert.False(entry.HasChatTemplate);
+        Assert.Null(entry.ChatFormat);
         Assert.Equal(["model.safetensors"], entry.WeightFiles);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(source, "model.safetensors")))), entry.WeightsSha256);
         // expected.json is a test file, not part of a model: it is not copied.
@@ -79,6 +81,9 @@ public sealed class BaseModelLibraryTests : IDisposable
     {
         var source = CopyFixture("tiny-qwen2-hf", "my-qwen");
         File.WriteAllText(Path.Combine(source, "README.md"), "---\nlanguage:\n- en\nlicense: \"apache-2.0\"\ntags:\n  - license: not-this-one\n---\n# My Qwen\n");
+        var tokenizerConfig = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "tokenizer_config.json")))!.AsObject();
+        tokenizerConfig["chat_template"] = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}";
+        File.WriteAllText(Path.Combine(source, "tokenizer_config.json"), tokenizerConfig.ToJsonString());
         var zip = Path.Combine(_root, "upload.zip");
         ZipFile.CreateFromDirectory(source, zip, CompressionLevel.Fastest, includeBaseDirectory: true);
 
@@ -86,6 +91,8 @@ public sealed class BaseModelLibraryTests : IDisposable
         Assert.Equal("qwen-from-zip", entry.Name);
         Assert.Equal("Qwen2ForCausalLM", entry.Architecture);
         Assert.Equal("apache-2.0", entry.Licence);
+        Assert.True(entry.HasChatTemplate);
+        Assert.Equal("ChatMl", entry.ChatFormat);
         Assert.True(File.Exists(Path.Combine(LibraryPath, "qwen-from-zip", "README.md")));
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(source, "model.safetensors")))), entry.WeightsSha256);
         AssertLibraryHoldsOnly("qwen-from-zip");
