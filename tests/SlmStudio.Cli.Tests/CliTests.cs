@@ -68,7 +68,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
-    [InlineData("train", new[] { "--data", "--out", "--preset", "--minutes", "--max-steps", "--base", "--resume", "--seed", "--vocab-size", "--eval-every", "--log-every", "--batch-size", "--context", "--grad-accum", "--lr", "--warmup", "--device" })]
+    [InlineData("train", new[] { "--data", "--out", "--preset", "--minutes", "--max-steps", "--base", "--library", "--resume", "--seed", "--vocab-size", "--eval-every", "--log-every", "--batch-size", "--context", "--grad-accum", "--lr", "--warmup", "--device" })]
     [InlineData("extract", new[] { "<stored file>", "--name", "--out", "--mapping", "--max-bytes", "--max-uncompressed-bytes", "Exit codes: 0 result written", "3 out of memory", "internal command" })]
     [InlineData("export", new[] { "<run folder | Hugging Face model folder>", "--out", "manifest.json" })]
     [InlineData("prepare", new[] { "--data", "--out", "--no-redact", "--keep-duplicates", "--seed", "--validation", "--mapping", "--task", "--timeout-seconds", "--isolate", "Exit codes:" })]

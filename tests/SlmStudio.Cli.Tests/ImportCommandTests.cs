@@ -28,6 +28,27 @@ public sealed class ImportCommandTests : IDisposable
     }
 
     [Fact]
+    public void TrainFindsABaseModelByItsLibraryName()
+    {
+        var library = Path.Combine(_dir, "base");
+        var (importExit, _, importErr) = GenerateJsonTests.Slm("import", FixturePaths.Fixture("tiny-llama-hf"), "--name", "tiny", "--library", library);
+        Assert.True(importExit == 0, importErr);
+        var data = Path.Combine(_dir, "stories.txt");
+        File.WriteAllText(data, string.Concat(Enumerable.Repeat("the cat and the dog sat in the win. the dog and the cat ran.\n", 60)));
+
+        var (exit, stdout, err) = GenerateJsonTests.Slm("train", "--base", "tiny", "--library", library, "--data", data, "--out", Path.Combine(_dir, "run"),
+            "--max-steps", "2", "--eval-every", "2", "--log-every", "1", "--batch-size", "2", "--context", "16", "--device", "cpu");
+        Assert.True(exit == 0, err + stdout);
+        Assert.Contains("\"event\":\"finished\"", stdout);
+
+        var (unknown, unknownOut, unknownErr) = GenerateJsonTests.Slm("train", "--base", "nope", "--library", library, "--data", data, "--out", Path.Combine(_dir, "run2"));
+        Assert.Equal(1, unknown);
+        Assert.Contains("'nope' is neither a model folder nor a base model in the library", unknownErr);
+        Assert.Contains("The library has: tiny.", unknownErr);
+        Assert.Contains("\"event\":\"error\"", unknownOut);
+    }
+
+    [Fact]
     public void ARefusedModelIsExitCode1WithTheReasonAndNoFolder()
     {
         var source = FixturePaths.CopyFixture("tiny-llama-hf", Path.Combine(_dir, "odd"));

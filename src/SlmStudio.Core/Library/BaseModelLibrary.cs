@@ -51,6 +51,19 @@ public sealed class BaseModelLibrary
     public BaseModelEntry? Get(string name) =>
         IsValidName(name) && Directory.Exists(PathOf(name)) ? ReadEntry(PathOf(name)) : null;
 
+    /// <summary>
+    /// The model folder that <paramref name="folderOrName"/> means: an existing folder as it is, otherwise the library
+    /// model of that name. Throws, saying what to do, when it is neither.
+    /// </summary>
+    public string ResolveFolder(string folderOrName)
+    {
+        if (Directory.Exists(folderOrName)) return folderOrName;
+        if (Get(folderOrName) is not null) return PathOf(folderOrName);
+        var names = List().Select(e => e.Name).ToList();
+        throw new EngineException($"'{folderOrName}' is neither a model folder nor a base model in the library ({Folder}). " +
+            (names.Count == 0 ? "The library is empty: add the model with 'slm import <folder or zip>' first." : $"The library has: {string.Join(", ", names)}."));
+    }
+
     /// <summary>The folder that holds model <paramref name="name"/> (for loading it).</summary>
     public string PathOf(string name) => Path.Combine(Folder, name);
 
