@@ -30,6 +30,7 @@ public static class SlmCommandLine
         root.Subcommands.Add(new ExportCommand());
         root.Subcommands.Add(new ExtractCommand());
         root.Subcommands.Add(new GenerateCommand());
+        root.Subcommands.Add(new ImportCommand());
         root.Subcommands.Add(new PrepareCommand());
         root.Subcommands.Add(new TrainCommand());
         var help = root.Options.OfType<HelpOption>().Single();

@@ -8,7 +8,7 @@ namespace SlmStudio.Cli.Tests;
 /// <summary>Runs the real <c>slm</c> as a child process, as the portal and scripts do.</summary>
 public sealed class CliTests : IDisposable
 {
-    private static readonly string[] Commands = ["bench generate", "bench tokenizer", "bench train", "eval", "export", "extract", "generate", "prepare", "train"];
+    private static readonly string[] Commands = ["bench generate", "bench tokenizer", "bench train", "eval", "export", "extract", "generate", "import", "prepare", "train"];
 
     private readonly string _dir = Directory.CreateTempSubdirectory("slm-cli-test-").FullName;
 
@@ -68,11 +68,12 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
-    [InlineData("train", new[] { "--data", "--out", "--preset", "--minutes", "--max-steps", "--base", "--resume", "--seed", "--vocab-size", "--eval-every", "--log-every", "--batch-size", "--context", "--grad-accum", "--lr", "--warmup", "--device" })]
+    [InlineData("train", new[] { "--data", "--out", "--preset", "--minutes", "--max-steps", "--base", "--library", "--resume", "--seed", "--vocab-size", "--eval-every", "--log-every", "--batch-size", "--context", "--grad-accum", "--lr", "--warmup", "--device" })]
     [InlineData("extract", new[] { "<stored file>", "--name", "--out", "--mapping", "--max-bytes", "--max-uncompressed-bytes", "Exit codes: 0 result written", "3 out of memory", "internal command" })]
     [InlineData("export", new[] { "<run folder | Hugging Face model folder>", "--out", "manifest.json" })]
     [InlineData("prepare", new[] { "--data", "--out", "--no-redact", "--keep-duplicates", "--seed", "--validation", "--mapping", "--task", "--timeout-seconds", "--isolate", "Exit codes:" })]
-    [InlineData("generate", new[] { "<artifact folder>", "--prompt", "--max-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--stop", "--show-probabilities" })]
+    [InlineData("generate", new[] { "<artifact folder>", "--prompt", "--max-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--stop", "--show-probabilities", "--json" })]
+    [InlineData("import", new[] { "<folder | zip>", "--name", "--library", "slm-base-model.json", "Exit codes:" })]
     [InlineData("eval", new[] { "<artifact folder>", "--data", "--context", "--json" })]
     [InlineData("bench train", new[] { "--presets", "--vocab-size", "--steps", "--device", "--json" })]
     [InlineData("bench tokenizer", new[] { "--data", "--vocab-size", "--bytes" })]

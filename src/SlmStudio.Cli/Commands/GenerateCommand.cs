@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using SlmStudio.Core.Inference;
 using static SlmStudio.Cli.CliOptions;
 
@@ -19,13 +20,21 @@ public sealed class GenerateCommand : SlmCommand
     private readonly Option<int?> _seed = Int("--seed", "S", "random seed, for the same text every time");
     private readonly Option<string?> _stop = Text("--stop", "text", "end generation at this text (not printed)");
     private readonly Option<bool> _showProbabilities = Flag("--show-probabilities", "print each token's probability");
+    private readonly Option<bool> _json = Flag("--json", "print one JSON line per generated token (id, text, probability) instead of the text");
+
+    private static readonly JsonSerializerOptions JsonLine = new(JsonSerializerDefaults.Web);
 
     public GenerateCommand() : base("generate", "Generate text with an exported model (ONNX Runtime), streamed to the console.", """
-        Streams the continuation of the prompt token by token.
+        Streams the continuation of the prompt token by token. With --json, prints one line per generated token instead,
+        for example {"id":302,"text":" cat","probability":0.41}: id is the token id, text what it adds to the output
+        (empty while a character spans several tokens), probability the model's own probability of it (before
+        temperature, penalty and filtering). The prompt is not printed. Generation ends at the end-of-text token, which
+        is not printed. The repetition penalty is on by default; --repetition-penalty 1 switches it off, as scripts
+        that compare ids with Hugging Face greedy decoding need.
         """)
     {
         Arguments.Add(_artifact);
-        foreach (var option in new Option[] { _prompt, _maxTokens, _temperature, _topK, _topP, _repetitionPenalty, _seed, _stop, _showProbabilities })
+        foreach (var option in new Option[] { _prompt, _maxTokens, _temperature, _topK, _topP, _repetitionPenalty, _seed, _stop, _showProbabilities, _json })
             Options.Add(option);
     }
 
@@ -46,10 +55,21 @@ public sealed class GenerateCommand : SlmCommand
             StopSequences = stop is null ? null : [stop],
         };
         var showProbabilities = parsed.GetValue(_showProbabilities);
+        var json = parsed.GetValue(_json);
+        if (json && showProbabilities) throw new UsageException("--json already includes each token's probability; leave out --show-probabilities.");
         var artifactDir = parsed.GetValue(_artifact) ?? throw new UsageException("Give the artifact folder (made by 'slm export').");
 
         using var artifact = OnnxArtifact.Open(artifactDir);
         var generator = new TextGenerator(artifact);
+        if (json)
+        {
+            await foreach (var token in generator.GenerateAsync(prompt, settings, cancellationToken))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { id = token.Id, text = token.Text, probability = token.Probability }, JsonLine));
+                Console.Out.Flush();
+            }
+            return 0;
+        }
         Console.Write(prompt);
         await foreach (var token in generator.GenerateAsync(prompt, settings, cancellationToken))
         {

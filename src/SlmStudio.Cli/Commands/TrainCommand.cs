@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using SlmStudio.Core.Library;
 using SlmStudio.Core.Training;
 using static SlmStudio.Cli.CliOptions;
 
@@ -15,7 +16,8 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<string?> _preset = Text("--preset", "name", $"tiny, small, medium, large or auto (default: {Defaults.Preset} picks the size for your data and time)");
     private readonly Option<double?> _minutes = Double("--minutes", "N", string.Create(CultureInfo.InvariantCulture, $"time budget for the whole run (default {TrainingOptions.DefaultMinutes} when --max-steps is not given)"), 0.05, 100_000);
     private readonly Option<int?> _maxSteps = Int("--max-steps", "N", "exact number of optimizer steps instead of a time budget", 1);
-    private readonly Option<string?> _base = Text("--base", "folder", "fine-tune this Hugging Face Llama-family model folder instead of starting from scratch");
+    private readonly Option<string?> _base = Text("--base", "folder|name", "fine-tune this Hugging Face model folder, or this model of the base model library (slm import), instead of starting from scratch");
+    private readonly Option<string?> _library = Text("--library", "folder", $"the base model library that --base names are looked up in (default {BaseModelLibrary.DefaultFolder}/)");
     private readonly Option<bool> _resume = Flag("--resume", "continue the run in --out from its last checkpoint");
     private readonly Option<int?> _seed = Int("--seed", "N", $"random seed (default {Defaults.Seed})", 0);
     private readonly Option<int?> _vocabSize = Int("--vocab-size", "N", $"tokenizer vocabulary size when training from scratch (default {Defaults.VocabSize})", 260, 1_000_000);
@@ -37,7 +39,7 @@ public sealed class TrainCommand : SlmCommand
         keeps a checkpoint, and --resume continues it.
         """)
     {
-        foreach (var option in new Option[] { _data, _out, _preset, _minutes, _maxSteps, _base, _resume, _seed, _vocabSize, _evalEvery,
+        foreach (var option in new Option[] { _data, _out, _preset, _minutes, _maxSteps, _base, _library, _resume, _seed, _vocabSize, _evalEvery,
                      _logEvery, _batchSize, _context, _gradAccum, _lr, _warmup, _device })
             Options.Add(option);
         Validators.Add(result =>
@@ -57,7 +59,7 @@ public sealed class TrainCommand : SlmCommand
             Preset = parsed.GetValue(_preset) ?? given.Preset,
             Minutes = parsed.GetValue(_minutes),
             MaxSteps = parsed.GetValue(_maxSteps),
-            BaseModel = parsed.GetValue(_base),
+            BaseModel = null,
             Seed = parsed.GetValue(_seed) ?? given.Seed,
             VocabSize = parsed.GetValue(_vocabSize) ?? given.VocabSize,
             EvalEvery = parsed.GetValue(_evalEvery) ?? given.EvalEvery,
@@ -73,6 +75,8 @@ public sealed class TrainCommand : SlmCommand
         var writer = new JsonLinesProgress();
         try
         {
+            if (parsed.GetValue(_base) is { } baseModel)
+                options = options with { BaseModel = new BaseModelLibrary(parsed.GetValue(_library) ?? BaseModelLibrary.DefaultFolder).ResolveFolder(baseModel) };
             new Trainer(options, writer).Run(resume, cancellationToken);
             return Task.FromResult(0);
         }

@@ -99,28 +99,59 @@ internal sealed class Pattern
                 yield return (i, _literal.Length);
             yield break;
         }
-        foreach (Match m in _regex!.Matches(WithBmpStandIns(text)))
-            if (m.Length > 0) yield return (m.Index, m.Length);
+        var (copy, offsets) = WithBmpStandIns(text);
+        foreach (Match m in _regex!.Matches(copy))
+        {
+            if (m.Length == 0) continue;
+            if (offsets is null) yield return (m.Index, m.Length);
+            else yield return (offsets[m.Index], offsets[m.Index + m.Length] - offsets[m.Index]);
+        }
     }
 
     /// <summary>
-    /// .NET regular expressions see a character beyond the Basic Multilingual Plane as two surrogates, neither of
-    /// them \p{L}, where Hugging Face's regex engine sees one letter. Matching runs on a copy in which each such
-    /// letter is two BMP letters ('ª', category Lo, never named by a pattern), so the indices stay the same.
-    /// Supplementary digits stay surrogates (a pattern such as \p{N}{1,3} counts characters).
+    /// .NET regular expressions see a character beyond the Basic Multilingual Plane as two surrogates (category Cs),
+    /// where Hugging Face's regex engine sees one letter, digit or symbol: \p{L}+ would stop at 𝔘, \p{N}{1,3} would not
+    /// count 𝟙 as a digit. Matching therefore runs on a copy in which each such character is one BMP character of the
+    /// same Unicode category (never one a pattern names literally); <c>offsets</c> maps the copy's indices back
+    /// (null when the text has no such character and the copy is the text itself).
     /// </summary>
-    private static string WithBmpStandIns(string text)
+    private static (string Copy, int[]? Offsets) WithBmpStandIns(string text)
     {
         int first = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDBFF');
-        if (first < 0) return text;
-        var chars = text.ToCharArray();
-        for (int i = first; i + 1 < chars.Length; i++)
+        if (first < 0) return (text, null);
+        var copy = new StringBuilder(text.Length);
+        var offsets = new List<int>(text.Length + 1);
+        for (int i = 0; i < text.Length;)
         {
-            if (!char.IsSurrogatePair(chars[i], chars[i + 1])) continue;
-            if (System.Text.Rune.IsLetter(new System.Text.Rune(chars[i], chars[i + 1]))) chars[i] = chars[i + 1] = '\u00AA';
-            i++;
+            offsets.Add(i);
+            if (i + 1 < text.Length && char.IsSurrogatePair(text[i], text[i + 1]))
+            {
+                copy.Append(StandIns[(int)CharUnicodeInfo.GetUnicodeCategory(text, i)]);
+                i += 2;
+            }
+            else copy.Append(text[i++]);
         }
-        return new string(chars);
+        offsets.Add(text.Length);
+        return (copy.ToString(), [.. offsets]);
+    }
+
+    /// <summary>For each Unicode category, the first character from U+00A1 on that has it: outside ASCII, so no
+    /// pattern's literal ('s, \r, \n, space) can match it, even ignoring case.</summary>
+    private static readonly char[] StandIns = BuildStandIns();
+
+    private static char[] BuildStandIns()
+    {
+        var table = new char[32];
+        var found = new bool[32];
+        for (int c = 0xA1; c <= 0xFFFF; c++)
+        {
+            if (c is >= 0xD800 and <= 0xDFFF) continue;
+            int category = (int)CharUnicodeInfo.GetUnicodeCategory((char)c);
+            if (found[category]) continue;
+            table[category] = (char)c;
+            found[category] = true;
+        }
+        return table;
     }
 }
 
