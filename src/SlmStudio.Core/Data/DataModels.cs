@@ -26,8 +26,40 @@ public enum DocumentKind { Unknown, Text, Markdown, Pdf, Docx, Csv, Jsonl, Html 
 /// One unit of text: a paragraph of a document or a row of a table. <paramref name="Line"/> is the 1-based line, row
 /// (spreadsheet numbering: the header is row 1) or page where it starts. Label/Prompt/Response are filled for
 /// classification and question-answer data; <paramref name="Text"/> always holds the text a language model reads.
+/// <paramref name="Structure"/> says what the record is in its document (heading, table, list...) where the file said
+/// so; the text itself never carries markup for that.
 /// </summary>
-public sealed record TextRecord(string Text, int? Line = null, string? Label = null, string? Prompt = null, string? Response = null);
+public sealed record TextRecord(string Text, int? Line = null, string? Label = null, string? Prompt = null, string? Response = null,
+    TextStructure? Structure = null);
+
+[JsonConverter(typeof(JsonStringEnumConverter<RecordKind>))]
+public enum RecordKind { Paragraph, Heading, Table, List, Code }
+
+/// <summary>
+/// Where a record sits in its document's structure, kept as data because the extracted text is clean prose (no
+/// <c>#</c>, <c>|</c> or tags, issue 12) while search still needs headings and table rows (issue 11).
+/// <paramref name="Level"/> is a heading's depth (1 = outermost, as h1 or "Heading 1"; 0 = a document title above those).
+/// A table record holds one line per row ("Column: value; Column: value"); <paramref name="Columns"/> are its header
+/// cells (null without a header row) and <paramref name="Rows"/> the table row number of each line (the header is row 1,
+/// as in a spreadsheet). Set by the extractor for Markdown, HTML and Word; null where the file does not say (plain
+/// text, PDF, CSV/JSONL rows).
+/// </summary>
+public sealed record TextStructure(RecordKind Kind, int Level = 0, IReadOnlyList<string>? Columns = null, IReadOnlyList<int>? Rows = null)
+{
+    public static TextStructure Paragraph { get; } = new(RecordKind.Paragraph);
+    public static TextStructure List { get; } = new(RecordKind.List);
+    public static TextStructure Code { get; } = new(RecordKind.Code);
+    public static TextStructure Heading(int level) => new(RecordKind.Heading, level);
+    public static TextStructure Table(IReadOnlyList<string>? columns, IReadOnlyList<int> rows) => new(RecordKind.Table, 0, columns, rows);
+
+    // Lists compare by their items, so a record read back from the isolated extractor's JSON equals the one written.
+    public bool Equals(TextStructure? other) => other is not null && Kind == other.Kind && Level == other.Level
+        && Same(Columns, other.Columns) && Same(Rows, other.Rows);
+
+    public override int GetHashCode() => HashCode.Combine(Kind, Level, Columns?.Count, Rows?.Count);
+
+    private static bool Same<T>(IReadOnlyList<T>? a, IReadOnlyList<T>? b) => a is null ? b is null : b is not null && a.SequenceEqual(b);
+}
 
 public sealed record DocumentStats(long Characters, long EstimatedTokens, int Records, IReadOnlyDictionary<string, int> LabelCounts)
 {

@@ -218,6 +218,7 @@ public static class DocumentExtractor
         // The inflated size was checked already; the SDK's own per-part cap is a second guard.
         using var doc = WordprocessingDocument.Open(path, false, new OpenSettings { MaxCharactersInPart = limits.MaxUncompressedBytes });
         var body = doc.MainDocumentPart?.Document?.Body ?? throw new InvalidDataException("The document has no body.");
+        var headingStyles = HeadingStyles(doc.MainDocumentPart!.StyleDefinitionsPart);
         int paragraph = 0;
         Walk(body);
         return records;
@@ -232,7 +233,10 @@ public static class DocumentExtractor
                     case Paragraph p:
                         paragraph++;
                         var text = ParagraphText(p).Trim();
-                        if (text.Length > 0) records.Add(new TextRecord(text, paragraph));
+                        if (text.Length > 0)
+                            records.Add(new TextRecord(text, paragraph, Structure: HeadingLevel(p, headingStyles) is { } level
+                                ? TextStructure.Heading(level)
+                                : p.ParagraphProperties?.NumberingProperties is not null ? TextStructure.List : TextStructure.Paragraph));
                         break;
                     case Table t:
                         paragraph++;
@@ -243,14 +247,26 @@ public static class DocumentExtractor
                         // row of short labels without digits above other rows is read as the header too.
                         var header = t.Elements<TableRow>().FirstOrDefault()?.TableRowProperties?.GetFirstChild<TableHeader>() is not null
                             || rows.Count > 1 && rows[0].All(c => c.Length is > 0 and <= 40 && !c.Any(char.IsDigit));
-                        var tableText = MarkupCleaner.TableText(rows, header);
-                        if (tableText.Length > 0) records.Add(new TextRecord(tableText, paragraph));
+                        if (MarkupCleaner.TableRecord(rows, header, paragraph) is { } table) records.Add(table);
                         break;
                     case SdtBlock or SdtContentBlock or CustomXmlBlock:
                         Walk(element);
                         break;
                 }
             }
+        }
+
+        static int? HeadingLevel(Paragraph p, Dictionary<string, int> headingStyles)
+        {
+            // Direct formatting first (an outline level set on the paragraph itself), then its style.
+            if (p.ParagraphProperties?.OutlineLevel?.Val?.Value is { } outline && outline < 9) return outline + 1;
+            var styleId = p.ParagraphProperties?.ParagraphStyleId?.Val?.Value;
+            if (styleId is null) return null;
+            if (headingStyles.TryGetValue(styleId, out var level)) return level;
+            // Documents without a styles part (made by other tools) still name Word's built-in style ids.
+            var m = System.Text.RegularExpressions.Regex.Match(styleId, @"^heading\s?([1-9])$", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+            return m.Success ? int.Parse(m.Groups[1].ValueSpan, provider: System.Globalization.CultureInfo.InvariantCulture)
+                : string.Equals(styleId, "Title", StringComparison.OrdinalIgnoreCase) ? 0 : null;
         }
 
         static string ParagraphText(Paragraph p)
@@ -268,6 +284,31 @@ public static class DocumentExtractor
             }
             return Clean(sb.ToString());
         }
+    }
+
+    /// <summary>
+    /// Heading level per paragraph style id. Style ids are translated with Word's interface language ("berschrift1" in
+    /// German), but the style names of built-in styles are always English ("heading 1", "Title"), and a custom style
+    /// counts when it carries an outline level or is based on a heading style.
+    /// </summary>
+    private static Dictionary<string, int> HeadingStyles(StyleDefinitionsPart? part)
+    {
+        var levels = new Dictionary<string, int>(StringComparer.Ordinal);
+        var styles = part?.Styles?.Elements<Style>().Where(s => s.StyleId?.Value is not null).ToList() ?? [];
+        foreach (var style in styles)
+        {
+            var name = style.StyleName?.Val?.Value ?? "";
+            int? level = style.StyleParagraphProperties?.OutlineLevel?.Val?.Value is { } outline && outline < 9 ? outline + 1
+                : name.StartsWith("heading ", StringComparison.OrdinalIgnoreCase) && int.TryParse(name.AsSpan(8), out var n) && n is >= 1 and <= 9 ? n
+                : string.Equals(name, "Title", StringComparison.OrdinalIgnoreCase) ? 0
+                : null;
+            if (level is { } l) levels[style.StyleId!.Value!] = l;
+        }
+        // One step of inheritance covers "My Heading" based on "Heading 2".
+        foreach (var style in styles)
+            if (!levels.ContainsKey(style.StyleId!.Value!) && style.BasedOn?.Val?.Value is { } parent && levels.TryGetValue(parent, out var inherited))
+                levels[style.StyleId!.Value!] = inherited;
+        return levels;
     }
 
     // ---------------------------------------------------------------- HTML
@@ -291,6 +332,7 @@ public static class DocumentExtractor
         var records = new List<TextRecord>();
         var current = new StringBuilder();
         int block = 0;
+        var kind = TextStructure.Paragraph;
         if (document.Body is { } body) Walk(body, preformatted: false);
         Flush();
         return records;
@@ -315,15 +357,17 @@ public static class DocumentExtractor
                     if (name == "table")
                     {
                         Flush();
-                        var table = HtmlTable(element);
-                        if (table.Length > 0) records.Add(new TextRecord(Clean(table), ++block));
+                        if (HtmlTable(element, ++block) is { } table) records.Add(table);
                         continue;
                     }
                     if (name is "img" && element.GetAttribute("alt") is { Length: > 0 } alt) current.Append(alt);
                     var isBlock = BlockElements.Contains(name);
                     if (isBlock) Flush();
+                    var outer = kind;
+                    if (isBlock) kind = HtmlKind(name) ?? kind;
                     Walk(element, preformatted || name == "pre");
                     if (isBlock) Flush();
+                    kind = outer;
                 }
             }
         }
@@ -333,17 +377,26 @@ public static class DocumentExtractor
             block++;
             var t = string.Join("\n", current.ToString().Split('\n').Select(l => l.Trim())).Trim();
             current.Clear();
-            if (t.Length > 0) records.Add(new TextRecord(Clean(t), block));
+            if (t.Length > 0) records.Add(new TextRecord(Clean(t), block, Structure: kind));
         }
     }
 
-    /// <summary>A table as rows of "Column: value" (see <see cref="MarkupCleaner.TableText"/>); nested tables are read as cell text.</summary>
-    private static string HtmlTable(IElement table)
+    private static TextStructure? HtmlKind(string element) => element switch
+    {
+        "h1" or "h2" or "h3" or "h4" or "h5" or "h6" => TextStructure.Heading(element[1] - '0'),
+        "li" or "dt" or "dd" => TextStructure.List,
+        "pre" => TextStructure.Code,
+        "blockquote" or "figcaption" or "caption" => TextStructure.Paragraph,
+        _ => null,
+    };
+
+    /// <summary>A table as rows of "Column: value" (see <see cref="MarkupCleaner.TableRecord"/>); nested tables are read as cell text.</summary>
+    private static TextRecord? HtmlTable(IElement table, int block)
     {
         var rows = table.QuerySelectorAll("tr").Where(r => r.Closest("table") == table && IsVisible(r)).ToList();
         var cells = rows.Select(r => (IReadOnlyList<string>)[.. r.Children.Where(c => c.LocalName is "td" or "th" && IsVisible(c)).Select(VisibleText)]).ToList();
         var header = rows.Count > 1 && (rows[0].ParentElement?.LocalName == "thead" || rows[0].Children.All(c => c.LocalName == "th"));
-        return MarkupCleaner.TableText(cells, header);
+        return MarkupCleaner.TableRecord(cells, header, block);
 
         static string VisibleText(INode node)
         {

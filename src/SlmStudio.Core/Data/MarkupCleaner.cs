@@ -24,7 +24,10 @@ public static class MarkupCleaner
         .UseFootnotes()
         .Build();
 
-    /// <summary>One record per heading, paragraph, list, table or code block, with the 1-based line it starts on.</summary>
+    /// <summary>
+    /// One record per heading, paragraph, list, table or code block, with the 1-based line it starts on and what it is
+    /// (<see cref="TextStructure"/>: heading levels and table columns survive as data, not as markup).
+    /// </summary>
     public static List<TextRecord> MarkdownRecords(string markdown, CancellationToken ct = default)
     {
         var document = Markdown.Parse(markdown, Pipeline);
@@ -40,25 +43,26 @@ public static class MarkupCleaner
         switch (block)
         {
             case HeadingBlock heading:
-                Add(records, InlineText(heading.Inline), line);
+                Add(records, InlineText(heading.Inline), line, TextStructure.Heading(heading.Level));
                 break;
             case ParagraphBlock paragraph:
-                Add(records, InlineText(paragraph.Inline), line);
+                Add(records, InlineText(paragraph.Inline), line, TextStructure.Paragraph);
                 break;
             case ListBlock list:
                 var items = new List<string>();
                 ListLines(list, items);
-                Add(records, string.Join('\n', items), line);
+                Add(records, string.Join('\n', items), line, TextStructure.List);
                 break;
             case Table table:
-                Add(records, TableText(TableRows(table), firstRowIsHeader: table.Count > 0 && table[0] is TableRow { IsHeader: true }), line);
+                if (TableRecord(TableRows(table), firstRowIsHeader: table.Count > 0 && table[0] is TableRow { IsHeader: true }, line) is { } tableRecord)
+                    records.Add(tableRecord);
                 break;
             case CodeBlock code:
                 // Code is kept as written (without the fences): it is the user's content, and rewording it would break it.
-                Add(records, code.Lines.ToString().TrimEnd(), line);
+                Add(records, code.Lines.ToString().TrimEnd(), line, TextStructure.Code);
                 break;
             case HtmlBlock html:
-                Add(records, HtmlToText(html.Lines.ToString()), line);
+                Add(records, HtmlToText(html.Lines.ToString()), line, TextStructure.Paragraph);
                 break;
             case LinkReferenceDefinitionGroup or ThematicBreakBlock or BlankLineBlock:
                 break;
@@ -96,12 +100,29 @@ public static class MarkupCleaner
     /// A table as one line per row. With a header row each cell is named by its column ("Plan: Dental; Cost: 12 EUR"),
     /// which a model can read as a statement; without one the cells are joined by semicolons.
     /// </summary>
-    public static string TableText(IReadOnlyList<IReadOnlyList<string>> rows, bool firstRowIsHeader)
+    public static string TableText(IReadOnlyList<IReadOnlyList<string>> rows, bool firstRowIsHeader) =>
+        string.Join('\n', TableLines(rows, firstRowIsHeader).Lines);
+
+    /// <summary>
+    /// A table as one record (see <see cref="TableText(IReadOnlyList{IReadOnlyList{string}}, bool)"/>) that remembers
+    /// its column names and the table row of each line, so search can offer every row as a passage of its own; null
+    /// when the table holds no text.
+    /// </summary>
+    public static TextRecord? TableRecord(IReadOnlyList<IReadOnlyList<string>> rows, bool firstRowIsHeader, int? line)
+    {
+        var (lines, rowNumbers, columns) = TableLines(rows, firstRowIsHeader);
+        if (lines.Count == 0) return null;
+        return new TextRecord(DocumentExtractor.Clean(string.Join('\n', lines)), line, Structure: TextStructure.Table(columns, rowNumbers));
+    }
+
+    private static (List<string> Lines, List<int> Rows, List<string>? Columns) TableLines(IReadOnlyList<IReadOnlyList<string>> rows, bool firstRowIsHeader)
     {
         var lines = new List<string>();
+        var rowNumbers = new List<int>();
         var header = firstRowIsHeader && rows.Count > 1 ? rows[0] : null;
-        foreach (var row in header is null ? rows : rows.Skip(1))
+        for (int r = header is null ? 0 : 1; r < rows.Count; r++)
         {
+            var row = rows[r];
             var cells = new List<string>();
             for (int i = 0; i < row.Count; i++)
             {
@@ -110,9 +131,11 @@ public static class MarkupCleaner
                 var name = header is not null && i < header.Count ? Squash(header[i]) : "";
                 cells.Add(name.Length > 0 ? $"{name}: {value}" : value);
             }
-            if (cells.Count > 0) lines.Add(string.Join("; ", cells));
+            if (cells.Count == 0) continue;
+            lines.Add(string.Join("; ", cells));
+            rowNumbers.Add(r + 1);   // spreadsheet numbering: the first row of the table is row 1
         }
-        return string.Join('\n', lines);
+        return (lines, rowNumbers, header?.Select(Squash).ToList());
     }
 
     private static string TableText(List<List<string>> rows, bool firstRowIsHeader) =>
@@ -154,9 +177,9 @@ public static class MarkupCleaner
         return string.Join('\n', (document.Body?.TextContent ?? "").Split('\n').Select(Squash).Where(l => l.Length > 0));
     }
 
-    private static void Add(List<TextRecord> records, string text, int line)
+    private static void Add(List<TextRecord> records, string text, int line, TextStructure structure)
     {
         text = DocumentExtractor.Clean(text).Trim();
-        if (text.Length > 0) records.Add(new TextRecord(text, line));
+        if (text.Length > 0) records.Add(new TextRecord(text, line, Structure: structure));
     }
 }

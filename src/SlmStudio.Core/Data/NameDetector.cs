@@ -25,9 +25,14 @@ public static class NameDetector
     private static readonly HashSet<string> IntroducingWords = new(StringComparer.OrdinalIgnoreCase)
     { "contact", "ask", "cc", "attn", "attention", "colleague", "manager", "welcome", "signed", "approved" };
 
+    // Matched against a trimmed line of at most MaxSignOffLength characters: with leading and trailing "\s*" in the
+    // pattern, a long run of spaces after "Regards" made the search quadratic.
     private static readonly Regex SignOffLine = new(
-        @"^\s*(?:(?:kind|best|warm|warmest|many|with)\s+)?(?:regards|wishes|thanks|thank you|cheers|sincerely|best|yours(?:\s+(?:sincerely|truly|faithfully))?|mit freundlichen grüßen|viele grüße|liebe grüße|cordialement|bien à vous|saludos|un saluto|met vriendelijke groet(?:en)?|groeten)\s*[,.!]?\s*$",
-        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+        @"^(?:(?:kind|best|warm|warmest|many|with)\s+)?(?:regards|wishes|thanks|thank you|cheers|sincerely|best|yours(?:\s+(?:sincerely|truly|faithfully))?|mit freundlichen grüßen|viele grüße|liebe grüße|cordialement|bien à vous|saludos|un saluto|met vriendelijke groet(?:en)?|groeten)\s*[,.!]?$",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(Redactor.DefaultMatchTimeoutSeconds));
+
+    /// <summary>The longest sign-off line ("Met vriendelijke groeten,") with room to spare.</summary>
+    private const int MaxSignOffLength = 40;
 
     /// <summary>Capitalised words after a name that make the phrase something other than a person.</summary>
     private static readonly HashSet<string> NotSurnames = new(StringComparer.OrdinalIgnoreCase)
@@ -43,7 +48,9 @@ public static class NameDetector
     private static readonly HashSet<string> Particles = new(StringComparer.Ordinal)
     { "van", "von", "de", "der", "den", "da", "di", "del", "della", "du", "des", "dos", "das", "la", "le", "ter", "ten", "al", "el", "bin", "ben", "zu" };
 
-    private static readonly Regex Word = new(@"\p{L}[\p{L}\p{M}'’-]*", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    // One character class loop: linear, nothing to backtrack into. The limit is the redactor's, not a tighter one, so
+    // that a loaded machine never stops ordinary text here (see Redactor.DefaultMatchTimeout).
+    private static readonly Regex Word = new(@"\p{L}[\p{L}\p{M}'’-]*", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(Redactor.DefaultMatchTimeoutSeconds));
 
     private readonly record struct Token(int Start, int Length, string Text)
     {
@@ -94,7 +101,8 @@ public static class NameDetector
         if (lineStart >= 0 && text.AsSpan(lineStart + 1, start - lineStart - 1).Trim().Length == 0)
         {
             var previousStart = lineStart == 0 ? 0 : text.LastIndexOf('\n', lineStart - 1) + 1;
-            if (SignOffLine.IsMatch(text.AsSpan(previousStart, lineStart - previousStart).ToString())) return NameContext.Strong;
+            var previousLine = text.AsSpan(previousStart, lineStart - previousStart).Trim();
+            if (previousLine.Length <= MaxSignOffLength && SignOffLine.IsMatch(previousLine)) return NameContext.Strong;
         }
         if (i == 0) return NameContext.None;
         var previous = tokens[i - 1];

@@ -17,10 +17,12 @@ namespace SlmStudio.Core.Retrieval;
 /// start on), and freezing should call <see cref="Split(string, DocumentKind, IReadOnlyList{TextRecord}, PassageOptions?)"/>
 /// per source file with the records after redaction and duplicate removal (so the index never holds text the
 /// dataset itself left out) and write them with <see cref="PassagesFile.Write"/> as <c>passages.jsonl</c>.
-/// What the records keep decides what can be recovered: Markdown records are the raw paragraphs (real heading levels
-/// and tables); Word, HTML, PDF and plain text records have lost their heading styles, so a short single-line
-/// paragraph without closing punctuation is taken as a heading there (the first one of a file as its title) and
-/// numbered headings ("2.1 Sick leave") nest by their numbering.
+/// The structure comes from the records too, never from markup in their text (the extractor returns clean prose):
+/// Markdown, HTML and Word records say whether they are a heading (with its level), a table (with its columns and the
+/// row of each line), a list or a paragraph (<see cref="TextStructure"/>). PDF and plain text records cannot say, so a
+/// short single-line paragraph without closing punctuation is taken as a heading there (the first one of a file as its
+/// title) and numbered headings ("2.1 Sick leave") nest by their numbering; Word paragraphs without a heading style are
+/// guessed the same way, under the last styled heading.
 /// </remarks>
 public static partial class PassageSplitter
 {
@@ -52,9 +54,8 @@ public static partial class PassageSplitter
     {
         var blocks = kind switch
         {
-            DocumentKind.Markdown => MarkdownBlocks(records),
             DocumentKind.Csv or DocumentKind.Jsonl => [.. records.Select(r => new Block(BlockKind.TableRow, r.Text.Trim(), Row: r.Line))],
-            _ => ProseBlocks(records, isPdf: kind == DocumentKind.Pdf),
+            _ => Blocks(records, kind),
         };
         return Pack(fileName, blocks, options ?? PassageOptions.Default);
     }
@@ -169,187 +170,87 @@ public static partial class PassageSplitter
         return pieces;
     }
 
-    // ---------------------------------------------------------------- Markdown
+    // ---------------------------------------------------------------- records to blocks
 
-    private static List<Block> MarkdownBlocks(IReadOnlyList<TextRecord> records)
+    /// <summary>
+    /// Records that carry their structure (<see cref="TextStructure"/>: Markdown, HTML, Word) are taken as they say;
+    /// records without it (plain text, PDF) fall back to guessing headings from the text. Word documents are also
+    /// guessed within: many authors make headings by hand (a short bold line) instead of with a heading style, so a
+    /// guessed heading there nests under the last styled one. Markdown and HTML mark every heading, so nothing is guessed.
+    /// </summary>
+    private static List<Block> Blocks(IReadOnlyList<TextRecord> records, DocumentKind kind)
     {
         var blocks = new List<Block>();
-        var pending = new List<(string Text, bool ListItem)>();
-        int? pendingLine = null;
-        var fence = new List<string>();
-        int? fenceLine = null;
-        string? fenceMarker = null;
+        var isPdf = kind == DocumentKind.Pdf;
+        var guessInStructured = kind == DocumentKind.Docx;
+        int? explicitLevel = null;
 
         foreach (var record in records)
         {
-            var lines = record.Text.Split('\n');
-            var baseLine = record.Line ?? 0;
-            var hasTable = lines.Any(l => TableSeparator().IsMatch(l));
-            List<string>? header = null;
-            int tableRow = 0;
-
-            for (int j = 0; j < lines.Length; j++)
-            {
-                var raw = lines[j];
-                int lineNo = baseLine + j;
-                if (fenceMarker is not null)
-                {
-                    if (raw.TrimStart().StartsWith(fenceMarker, StringComparison.Ordinal))
-                    {
-                        if (fence.Count > 0) blocks.Add(new Block(BlockKind.Paragraph, string.Join("\n", fence), Line: fenceLine));
-                        fence.Clear();
-                        fenceMarker = null;
-                    }
-                    else fence.Add(raw);
-                    continue;
-                }
-                if (FenceOpen().Match(raw) is { Success: true } open)
-                {
-                    FlushPending();
-                    fenceMarker = open.Groups[1].Value;
-                    fenceLine = lineNo + 1;
-                    continue;
-                }
-                if (AtxHeading().Match(raw) is { Success: true } atx)
-                {
-                    FlushPending();
-                    AddHeading(atx.Groups[1].Length, atx.Groups[2].Value);
-                    continue;
-                }
-                if (SetextUnderline().Match(raw) is { Success: true } underline && pending.Count == 1 && !pending[0].ListItem && !hasTable)
-                {
-                    var title = pending[0].Text;
-                    pending.Clear();
-                    AddHeading(underline.Groups[1].Value.StartsWith('=') ? 1 : 2, title);
-                    continue;
-                }
-                if (ThematicBreak().IsMatch(raw) || ReferenceDefinition().IsMatch(raw))
-                {
-                    FlushPending();
-                    continue;
-                }
-                if (hasTable && raw.Contains('|'))
-                {
-                    FlushPending();
-                    if (TableSeparator().IsMatch(raw)) continue;
-                    var cells = TableCells(raw);
-                    tableRow++;
-                    if (header is null) header = cells;
-                    else
-                    {
-                        var rowText = RowText(header, cells);
-                        if (rowText.Length > 0) blocks.Add(new Block(BlockKind.TableRow, rowText, Row: tableRow, Line: lineNo));
-                    }
-                    continue;
-                }
-                var content = Blockquote().Replace(raw, "");
-                var item = ListMarker().Match(content);
-                if (item.Success) content = content[item.Length..];
-                var clean = MarkdownText.Clean(content);
-                if (clean.Length == 0) continue;
-                if (pending.Count == 0) pendingLine = lineNo;
-                pending.Add((clean, item.Success));
-            }
-            // A blank line (a record boundary) ends a Markdown paragraph.
-            FlushPending();
-        }
-        if (fence.Count > 0) blocks.Add(new Block(BlockKind.Paragraph, string.Join("\n", fence), Line: fenceLine));
-        return blocks;
-
-        void AddHeading(int level, string text)
-        {
-            var clean = MarkdownText.Clean(text);
-            if (clean.Length > 0) blocks.Add(new Block(BlockKind.Heading, clean, level));
-        }
-
-        void FlushPending()
-        {
-            if (pending.Count == 0) return;
-            var sb = new StringBuilder();
-            foreach (var (text, listItem) in pending)
-            {
-                if (sb.Length > 0) sb.Append(listItem ? '\n' : ' ');
-                sb.Append(text);
-            }
-            blocks.Add(new Block(BlockKind.Paragraph, sb.ToString(), Line: pendingLine));
-            pending.Clear();
-        }
-    }
-
-    private static List<string> TableCells(string line)
-    {
-        var t = line.Trim().Replace("\\|", "\u0000", StringComparison.Ordinal);
-        if (t.StartsWith('|')) t = t[1..];
-        if (t.EndsWith('|')) t = t[..^1];
-        return [.. t.Split('|').Select(c => MarkdownText.Clean(c.Replace('\u0000', '|')))];
-    }
-
-    /// <summary>"Leave type: Parental leave; Days: 20": each value with its column name, empty cells left out.</summary>
-    private static string RowText(IReadOnlyList<string> header, IReadOnlyList<string> cells)
-    {
-        var parts = new List<string>();
-        for (int i = 0; i < cells.Count; i++)
-        {
-            if (cells[i].Length == 0) continue;
-            var name = i < header.Count ? header[i] : "";
-            parts.Add(name.Length > 0 && !string.Equals(name, cells[i], StringComparison.OrdinalIgnoreCase) ? $"{name}: {cells[i]}" : cells[i]);
-        }
-        return string.Join("; ", parts);
-    }
-
-    // ---------------------------------------------------------------- Word, HTML, PDF, plain text
-
-    private static List<Block> ProseBlocks(IReadOnlyList<TextRecord> records, bool isPdf)
-    {
-        var blocks = new List<Block>();
-        List<string>? header = null;
-        int tableRow = 0;
-        int? tablePage = null;
-
-        for (int i = 0; i < records.Count; i++)
-        {
-            var record = records[i];
             int? page = isPdf ? record.Line : null;
             int? line = isPdf ? null : record.Line;
-            var lines = record.Text.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-            if (lines.Length == 0) continue;
+            var text = record.Text.Trim();
+            if (text.Length == 0) continue;
 
-            // The extractor writes Word table rows (one record per table) and HTML table rows (one record per row)
-            // with their cells joined by " | "; consecutive such rows form one table whose first row is the header.
-            if (lines.All(l => l.Contains(" | ", StringComparison.Ordinal)))
+            switch (record.Structure)
             {
-                if (header is null || tablePage != page) { header = null; tableRow = 0; tablePage = page; }
-                foreach (var l in lines)
-                {
-                    var cells = l.Split(" | ").Select(c => c.Trim()).ToList();
-                    tableRow++;
-                    if (header is null) { header = cells; continue; }
-                    var rowText = RowText(header, cells);
-                    if (rowText.Length > 0) blocks.Add(new Block(BlockKind.TableRow, rowText, Page: page, Row: tableRow, Line: line));
-                }
-                continue;
+                case { Kind: RecordKind.Heading } heading:
+                    blocks.Add(new Block(BlockKind.Heading, Spaces().Replace(text.ReplaceLineEndings(" "), " "), heading.Level));
+                    explicitLevel = heading.Level;
+                    break;
+                case { Kind: RecordKind.Table } table:
+                    var rows = text.Split('\n', StringSplitOptions.TrimEntries);
+                    var numbers = table.Rows;
+                    // Redaction keeps lines apart; should a row ever have been merged, rows are counted on from the first.
+                    var consistent = numbers is not null && numbers.Count == rows.Length;
+                    var first = numbers is { Count: > 0 } ? numbers[0] : table.Columns is null ? 1 : 2;
+                    for (int r = 0; r < rows.Length; r++)
+                        if (rows[r].Length > 0)
+                            blocks.Add(new Block(BlockKind.TableRow, rows[r], Page: page, Row: consistent ? numbers![r] : first + r, Line: line));
+                    break;
+                case { Kind: RecordKind.Paragraph } when guessInStructured && GuessedHeading(text, blocks.Count == 0, explicitLevel) is { } guessed:
+                    blocks.Add(guessed);
+                    break;
+                case { } structured:
+                    // Markdown, HTML and Word records are already clean, with line breaks only where the author put them
+                    // (list items, code lines, hard breaks).
+                    blocks.Add(new Block(BlockKind.Paragraph, text, Page: page, Line: line));
+                    break;
+                case null when GuessedHeading(text, blocks.Count == 0, explicitLevel) is { } guessed:
+                    blocks.Add(guessed);
+                    break;
+                case null:
+                    blocks.Add(new Block(BlockKind.Paragraph, JoinWrappedLines(text), Page: page, Line: line));
+                    break;
             }
-            header = null;
-
-            if (lines.Length == 1 && LooksLikeHeading(lines[0]))
-            {
-                var numbered = NumberedHeading().Match(lines[0]);
-                int level = numbered.Success ? numbered.Groups[1].Value.Split('.', StringSplitOptions.RemoveEmptyEntries).Length
-                    : blocks.Count == 0 ? 0 : 1;
-                blocks.Add(new Block(BlockKind.Heading, lines[0], level));
-                continue;
-            }
-
-            // Text and PDF lines are usually wrapped by width, not meaning: join them, keeping list items apart.
-            var sb = new StringBuilder();
-            foreach (var l in lines)
-            {
-                if (sb.Length > 0) sb.Append(ListMarker().IsMatch(l) ? '\n' : ' ');
-                sb.Append(l);
-            }
-            blocks.Add(new Block(BlockKind.Paragraph, Spaces().Replace(sb.ToString(), " "), Page: page, Line: line));
         }
         return blocks;
+    }
+
+    /// <summary>
+    /// A heading recognised from its text alone (see <see cref="LooksLikeHeading"/>): numbered headings ("2.1 Sick leave")
+    /// nest by their numbering, others sit one level under the last real heading, or, with none, the first of a file is
+    /// its title and the rest are its sections.
+    /// </summary>
+    private static Block? GuessedHeading(string text, bool isFirst, int? explicitLevel)
+    {
+        if (text.Contains('\n') || !LooksLikeHeading(text)) return null;
+        var numbered = NumberedHeading().Match(text);
+        var depth = numbered.Success ? numbered.Groups[1].Value.Split('.', StringSplitOptions.RemoveEmptyEntries).Length : (int?)null;
+        var level = explicitLevel is { } outer ? outer + (depth ?? 1) : depth ?? (isFirst ? 0 : 1);
+        return new Block(BlockKind.Heading, text, level);
+    }
+
+    /// <summary>Text and PDF lines are usually wrapped by width, not meaning: join them, keeping list items apart.</summary>
+    private static string JoinWrappedLines(string text)
+    {
+        var sb = new StringBuilder();
+        foreach (var l in text.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (sb.Length > 0) sb.Append(ListMarker().IsMatch(l) ? '\n' : ' ');
+            sb.Append(l);
+        }
+        return Spaces().Replace(sb.ToString(), " ");
     }
 
     /// <summary>
@@ -366,13 +267,6 @@ public static partial class PassageSplitter
         return !".,;:".Contains(line[^1]);
     }
 
-    [GeneratedRegex(@"^\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")] private static partial Regex AtxHeading();
-    [GeneratedRegex(@"^\s{0,3}(=+|-{2,})\s*$")] private static partial Regex SetextUnderline();
-    [GeneratedRegex(@"^\s{0,3}([-*_])(\s*\1){2,}\s*$")] private static partial Regex ThematicBreak();
-    [GeneratedRegex(@"^\s{0,3}(```+|~~~+)")] private static partial Regex FenceOpen();
-    [GeneratedRegex(@"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")] private static partial Regex TableSeparator();
-    [GeneratedRegex(@"^\s{0,3}\[[^\]]+\]:\s*\S+")] private static partial Regex ReferenceDefinition();
-    [GeneratedRegex(@"^\s*(?:>\s?)+")] private static partial Regex Blockquote();
     [GeneratedRegex(@"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")] private static partial Regex ListMarker();
     [GeneratedRegex(@"^(\d+(?:\.\d+)*)\.?\s+\S")] private static partial Regex NumberedHeading();
     [GeneratedRegex(@"(?<=[.!?])\s+(?=[\p{Lu}\d""'(])")] private static partial Regex SentenceEnd();
