@@ -162,7 +162,7 @@ public sealed class BenchGenerateCommand : SlmCommand
                         Console.WriteLine($"{"engine",-12} {"precision",-9} {"prefill tok/s",14} {"decode tok/s",13} {"first token ms",15} {"size bytes",14} {"loss vs fp32",13} {"decode vs fp32",15}");
                         foreach (var row in results)
                         {
-                            var loss = row.LossChangePercent is { } l ? string.Create(inv, $"{l:+0.00;-0.00}%") : row.Precision == "fp32" ? "-" : "n/a";
+                            var loss = row.LossChangePercent is { } l ? string.Create(inv, $"{Math.Round(l, 2) + 0.0:+0.00;-0.00}%") : row.Precision == "fp32" ? "-" : "n/a";
                             var speedup = fp32Result is null ? "n/a" : string.Create(inv, $"{row.DecodeTokensPerSecond / fp32Result.DecodeTokensPerSecond:F2}x");
                             Console.WriteLine(string.Create(inv, $"{row.Engine,-12} {row.Precision,-9} {row.PrefillTokensPerSecond,14:N0} {row.DecodeTokensPerSecond,13:N0} {row.FirstTokenMs,15:F1} {row.SizeBytes,14:N0} {loss,13} {speedup,15}"));
                         }

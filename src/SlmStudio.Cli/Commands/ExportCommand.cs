@@ -37,7 +37,7 @@ public sealed class ExportCommand : SlmCommand
         if (result.Quality is { } q)
         {
             Console.WriteLine(string.Create(inv, $"precision: {q.Precision} ({q.Operator}, {q.Bits}-bit blocks of {q.BlockSize}); logits differ from fp32 by {q.MeanAbsLogitDiff:E2} on average (max {Math.Max(result.Parity.PrefillMaxAbsDiff, result.Parity.DecodeMaxAbsDiff):E2})"));
-            Console.WriteLine(string.Create(inv, $"quality on {q.EvaluationText}, {q.Tokens:N0} tokens: loss {q.Fp32Loss:F4} (fp32) -> {q.QuantizedLoss:F4} ({q.LossIncreasePercent:+0.00;-0.00}%, allowed {q.MaxLossIncreasePercent:0.#}%), same next token {q.Top1Agreement:P1}, greedy {q.GreedyIdenticalTokens}/{q.GreedyTokens} identical"));
+            Console.WriteLine(string.Create(inv, $"quality on {q.EvaluationText}, {q.Tokens:N0} tokens: loss {q.Fp32Loss:F4} (fp32) -> {q.QuantizedLoss:F4} ({Math.Round(q.LossIncreasePercent, 2) + 0.0:+0.00;-0.00}%, allowed {q.MaxLossIncreasePercent:0.#}%), same next token {q.Top1Agreement:P1}, greedy {q.GreedyIdenticalTokens}/{q.GreedyTokens} identical"));
         }
         else
             Console.WriteLine(string.Create(inv, $"parity: prefill max abs diff {result.Parity.PrefillMaxAbsDiff:E2}, decode {result.Parity.DecodeMaxAbsDiff:E2} (tolerance {result.Parity.Tolerance:E0}), greedy {(result.Parity.GreedyMatches ? "identical" : "DIFFERS")}"));

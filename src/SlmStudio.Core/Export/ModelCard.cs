@@ -86,7 +86,7 @@ public static class ModelCard
         if (quantization is not null)
         {
             sb.AppendLine(string.Create(inv, $"Weights of the linear layers: **{quantization.Precision}** ({quantization.Bits}-bit blocks of {quantization.BlockSize} with a scale and zero point each, ONNX Runtime's `{quantization.Operator}`, accuracy level {quantization.AccuracyLevel}; final projection {(quantization.LmHeadQuantized ? "quantised" : "fp32")}; embedding fp32). ") +
-                string.Create(inv, $"Quality check against the fp32 model on {quantization.EvaluationText} ({quantization.Tokens:N0} tokens): loss {quantization.Fp32Loss:F4} -> {quantization.QuantizedLoss:F4} ({quantization.LossIncreasePercent:+0.00;-0.00}%, allowed {quantization.MaxLossIncreasePercent:0.#}%): **{(quantization.Passed ? "passed" : "FAILED")}**; ") +
+                string.Create(inv, $"Quality check against the fp32 model on {quantization.EvaluationText} ({quantization.Tokens:N0} tokens): loss {quantization.Fp32Loss:F4} -> {quantization.QuantizedLoss:F4} ({Math.Round(quantization.LossIncreasePercent, 2) + 0.0:+0.00;-0.00}%, allowed {quantization.MaxLossIncreasePercent:0.#}%): **{(quantization.Passed ? "passed" : "FAILED")}**; ") +
                 string.Create(inv, $"same most likely next token at {quantization.Top1Agreement:P1} of positions; greedy continuations {quantization.GreedyIdenticalTokens} of {quantization.GreedyTokens} tokens identical."));
             sb.AppendLine();
             sb.AppendLine("Logit difference from the fp32 training model (quantisation changes the logits by design, so the 1e-4 parity tolerance does not apply):");

@@ -111,7 +111,7 @@ public static class ModelExporter
             parityClock.Stop();
             if (quality is not null)
                 progress?.Report(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"Quality {(quality.Passed ? "check passed" : "check FAILED")}: loss {quality.Fp32Loss:F4} (fp32) -> {quality.QuantizedLoss:F4} ({quality.Precision}), {quality.LossIncreasePercent:+0.00;-0.00}% (allowed {quality.MaxLossIncreasePercent:0.#}%); same top token {quality.Top1Agreement:P1}; greedy {quality.GreedyIdenticalTokens}/{quality.GreedyTokens} tokens identical"));
+                    $"Quality {(quality.Passed ? "check passed" : "check FAILED")}: loss {quality.Fp32Loss:F4} (fp32) -> {quality.QuantizedLoss:F4} ({quality.Precision}), {Math.Round(quality.LossIncreasePercent, 2) + 0.0:+0.00;-0.00}% (allowed {quality.MaxLossIncreasePercent:0.#}%); same top token {quality.Top1Agreement:P1}; greedy {quality.GreedyIdenticalTokens}/{quality.GreedyTokens} tokens identical"));
             else progress?.Report(parity.Passed
                 ? $"Parity passed: max abs logit difference {parity.PrefillMaxAbsDiff:E2} (prefill), {parity.DecodeMaxAbsDiff:E2} (decode) <= {parity.Tolerance:E0}"
                 : $"Parity FAILED: max abs logit difference {parity.PrefillMaxAbsDiff:E2} (prefill), {parity.DecodeMaxAbsDiff:E2} (decode) > {parity.Tolerance:E0}");
