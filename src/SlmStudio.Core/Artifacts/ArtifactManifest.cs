@@ -35,6 +35,31 @@ public sealed record ParityReport(
     [property: JsonPropertyName("passed")] bool Passed,
     [property: JsonPropertyName("cases")] IReadOnlyList<ParityCase> Cases);
 
+/// <summary>
+/// The quality check of a quantised export: the quantised ONNX model against the fp32 training model on the same tokens
+/// (validation data when the run has some, else text sampled from the fp32 model). Losses are mean nats per predicted
+/// token; agreement is the share of positions where both pick the same most likely next token; the greedy figures
+/// compare continuations of a few prompts through the quantised model's KV cache.
+/// </summary>
+public sealed record QuantizationReport(
+    [property: JsonPropertyName("precision")] string Precision,
+    [property: JsonPropertyName("operator")] string Operator,
+    [property: JsonPropertyName("bits")] int Bits,
+    [property: JsonPropertyName("blockSize")] int BlockSize,
+    [property: JsonPropertyName("accuracyLevel")] int AccuracyLevel,
+    [property: JsonPropertyName("lmHeadQuantized")] bool LmHeadQuantized,
+    [property: JsonPropertyName("evaluationText")] string EvaluationText,
+    [property: JsonPropertyName("tokens")] long Tokens,
+    [property: JsonPropertyName("fp32Loss")] double Fp32Loss,
+    [property: JsonPropertyName("quantizedLoss")] double QuantizedLoss,
+    [property: JsonPropertyName("lossIncreasePercent")] double LossIncreasePercent,
+    [property: JsonPropertyName("maxLossIncreasePercent")] double MaxLossIncreasePercent,
+    [property: JsonPropertyName("top1Agreement")] double Top1Agreement,
+    [property: JsonPropertyName("meanAbsLogitDiff")] double MeanAbsLogitDiff,
+    [property: JsonPropertyName("greedyTokens")] int GreedyTokens,
+    [property: JsonPropertyName("greedyIdenticalTokens")] int GreedyIdenticalTokens,
+    [property: JsonPropertyName("passed")] bool Passed);
+
 /// <summary>Where an artifact came from.</summary>
 public sealed record ArtifactSource(
     [property: JsonPropertyName("kind")] string Kind,
@@ -61,6 +86,10 @@ public sealed record ArtifactManifest
     [JsonPropertyName("source")] public ArtifactSource? Source { get; init; }
     [JsonPropertyName("metrics")] public Dictionary<string, double>? Metrics { get; init; }
     [JsonPropertyName("parity")] public ParityReport? Parity { get; init; }
+    /// <summary>How the linear layers' weights are stored: fp32, int8 or int4 (artifacts from before quantisation are fp32).</summary>
+    [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
+    /// <summary>The quality check of a quantised export; null for fp32.</summary>
+    [JsonPropertyName("quantization")] public QuantizationReport? Quantization { get; init; }
     [JsonPropertyName("files")] public IReadOnlyList<ManifestFile> Files { get; init; } = [];
 
     internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };

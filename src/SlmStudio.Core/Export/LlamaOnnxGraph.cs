@@ -1,4 +1,5 @@
 using Onnx;
+using SlmStudio.Core.Export.Quantization;
 using SlmStudio.Core.Models;
 using static SlmStudio.Core.Export.OnnxGraphBuilder;
 
@@ -28,9 +29,12 @@ public static class LlamaOnnxGraph
     /// <summary>
     /// Builds the model. Float weights are HF tensors by name (as <see cref="SafetensorsFile.Read"/> or
     /// <see cref="ModelFolder.ReadWeights"/> return them), in the family's own layout or already under our Llama names.
+    /// With a quantising <paramref name="quantization"/>, every linear layer (and, if chosen, the final projection)
+    /// becomes ONNX Runtime's <c>com.microsoft.MatMulNBits</c> over block-quantised weights; everything else is unchanged.
     /// </summary>
-    public static ModelProto Build(LlamaConfig config, IReadOnlyDictionary<string, NamedTensor> weights, string producerVersion = "1")
+    public static ModelProto Build(LlamaConfig config, IReadOnlyDictionary<string, NamedTensor> weights, string producerVersion = "1", QuantizationOptions? quantization = null)
     {
+        quantization ??= QuantizationOptions.Fp32;
         config.Validate();
         weights = CheckpointLayout.ToModelNames(config, weights, CheckpointLayout.ModelParameters(config));
         int d = config.HiddenSize, h = config.NumHeads, kv = config.NumKvHeads, hd = config.HeadDim, v = config.VocabSize;
@@ -152,13 +156,25 @@ public static class LlamaOnnxGraph
             return g.Node("Mul", prefix + "/scale", [g.Node("Div", prefix + "/div", [input, std]), wName]);
         }
 
+        // Quantised linear layer: MatMulNBits takes the weight in Hugging Face's own [out, in] layout (N rows of K).
+        string QuantizedMatMul(string input, string name, string nodeName, float[] rowsByIn, int outDim, int inDim, bool namedOutput = false)
+        {
+            var q = BlockQuantizer.Quantize(rowsByIn, outDim, inDim, quantization.Precision.Bits(), quantization.BlockSize);
+            var data = g.Uint8Tensor(name + ".weight.quantized", q.Data, outDim, q.BlocksPerRow, q.BlobSize);
+            var scales = g.FloatTensor(name + ".weight.scales", q.Scales, outDim, q.BlocksPerRow);
+            var zeroPoints = g.Uint8Tensor(name + ".weight.zero_points", q.ZeroPoints, outDim, q.ZeroPointBytesPerRow);
+            return g.MicrosoftNode("MatMulNBits", nodeName, [input, data, scales, zeroPoints], namedOutput,
+                Int("K", inDim), Int("N", outDim), Int("bits", q.Bits), Int("block_size", q.BlockSize), Int("accuracy_level", quantization.AccuracyLevel));
+        }
+
         // Linear layer as MatMul against the transposed weight(s), side by side, plus their biases when the config has them.
         string Linear(string input, string name, string nodeName, string[] parts, int inDim, bool bias)
         {
             var ws = parts.Select(part => W(part + ".weight", -1, inDim)).ToList();
             int outDim = ws.Sum(t => (int)t.Shape[0]);
-            var wName = g.FloatTensor(name + ".weight.transposed", TransposeConcat(ws, inDim), inDim, outDim);
-            var y = g.Node("MatMul", nodeName, [input, wName]);
+            var y = quantization.IsQuantized
+                ? QuantizedMatMul(input, name, nodeName, ws.SelectMany(t => t.Data).ToArray(), outDim, inDim)
+                : g.Node("MatMul", nodeName, [input, g.FloatTensor(name + ".weight.transposed", TransposeConcat(ws, inDim), inDim, outDim)]);
             if (!bias) return y;
             var b = parts.SelectMany(part => W(part + ".bias", ws[Array.IndexOf(parts, part)].Shape[0]).Data).ToArray();
             return g.Node("Add", nodeName + "_bias", [y, g.FloatTensor(name + ".bias", b, outDim)]);
@@ -241,25 +257,35 @@ public static class LlamaOnnxGraph
         }
 
         var final = Norm(x, "model.norm", "final_norm");
-        string lmHead;
-        if (config.TieWordEmbeddings || !weights.ContainsKey("lm_head.weight"))
+        bool tied = config.TieWordEmbeddings || !weights.ContainsKey("lm_head.weight");
+        if (tied && !config.TieWordEmbeddings)
+            throw new InvalidModelFileException("The weights file has no 'lm_head.weight' and config.json does not tie the embeddings (tie_word_embeddings); the model is incomplete.");
+        string logits;
+        if (quantization.IsQuantized && quantization.QuantizeLmHead)
         {
-            if (!config.TieWordEmbeddings)
-                throw new InvalidModelFileException("The weights file has no 'lm_head.weight' and config.json does not tie the embeddings (tie_word_embeddings); the model is incomplete.");
-            // Tied: transpose the one embedding initializer in the graph (constant-folded by the runtime), so the file holds it once.
-            lmHead = g.Node("Transpose", "lm_head/tied_transpose", [embedName], Ints("perm", 1, 0));
+            // Tied or not, the projection is a [vocab, hidden] matrix, MatMulNBits' layout; a tied model then stores the
+            // embedding twice (fp32 for the lookup, quantised for the projection), which the smaller projection outweighs in speed.
+            var lmWeight = tied ? embed : W("lm_head.weight", v, d);
+            logits = QuantizedMatMul(final, "lm_head", config.LmHeadBias ? "lm_head" : "logits", lmWeight.Data, v, d, namedOutput: !config.LmHeadBias);
         }
         else
         {
-            var lm = W("lm_head.weight", v, d);
-            lmHead = g.FloatTensor("lm_head.weight.transposed", TransposeConcat([lm], d), d, v);
+            string lmHead;
+            if (tied)
+                // Tied: transpose the one embedding initializer in the graph (constant-folded by the runtime), so the file holds it once.
+                lmHead = g.Node("Transpose", "lm_head/tied_transpose", [embedName], Ints("perm", 1, 0));
+            else
+            {
+                var lm = W("lm_head.weight", v, d);
+                lmHead = g.FloatTensor("lm_head.weight.transposed", TransposeConcat([lm], d), d, v);
+            }
+            logits = config.LmHeadBias ? g.Node("MatMul", "lm_head", [final, lmHead]) : g.NodeNamed("MatMul", "logits", [final, lmHead]);
         }
         if (config.LmHeadBias)
         {
             var lmBias = W("lm_head.bias", v);
-            g.NodeNamed("Add", "logits", [g.Node("MatMul", "lm_head", [final, lmHead]), g.FloatTensor("lm_head.bias", lmBias.Data, v)]);
+            g.NodeNamed("Add", "logits", [logits, g.FloatTensor("lm_head.bias", lmBias.Data, v)]);
         }
-        else g.NodeNamed("MatMul", "logits", [final, lmHead]);
 
         var model = new ModelProto
         {
@@ -272,6 +298,7 @@ public static class LlamaOnnxGraph
             Graph = g.Graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        if (g.UsesMicrosoftDomain) model.OpsetImport.Add(new OperatorSetIdProto { Domain = OnnxGraphBuilder.MicrosoftDomain, Version = 1 });
         return model;
     }
 

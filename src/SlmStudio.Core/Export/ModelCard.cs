@@ -11,7 +11,9 @@ namespace SlmStudio.Core.Export;
 public static class ModelCard
 {
     /// <param name="bosId">The beginning-of-text id when the tokenizer prepends it to every text (onnxruntime-genai's tokenizer does not, so the card shows how to add it).</param>
-    public static string Write(LlamaConfig config, ParityReport parity, ArtifactSource source, JsonObject? run, IReadOnlyDictionary<string, double>? metrics, string name, int? bosId = null)
+    /// <param name="quantization">The quality check of a quantised export (its logits differ from the training model's by design).</param>
+    public static string Write(LlamaConfig config, ParityReport parity, ArtifactSource source, JsonObject? run, IReadOnlyDictionary<string, double>? metrics, string name, int? bosId = null,
+        QuantizationReport? quantization = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
@@ -77,12 +79,21 @@ public static class ModelCard
 
         sb.AppendLine("## ONNX export and parity");
         sb.AppendLine();
-        sb.AppendLine(string.Create(inv, $"`model.onnx` is a decoder with a KV cache, ONNX opset {LlamaOnnxGraph.Opset}, standard operators only, fp32. ") +
+        sb.AppendLine(string.Create(inv, $"`model.onnx` is a decoder with a KV cache, ONNX opset {LlamaOnnxGraph.Opset}, {(quantization is null ? "standard operators only, fp32" : "standard operators plus ONNX Runtime's com.microsoft.MatMulNBits for the quantised weights")}. ") +
                            "Inputs: `input_ids`, `attention_mask`, `position_ids` [batch, sequence] (int64), `past_key_values.{i}.key|value` " +
                            "[batch, kv_heads, past_sequence, head_dim]; outputs: `logits` [batch, sequence, vocab] and `present.{i}.key|value`.");
         sb.AppendLine();
-        sb.AppendLine(string.Create(inv, $"Parity with the training model ({parity.Reference}), maximum absolute logit difference: ") +
-                           string.Create(inv, $"**{(parity.Passed ? "passed" : "FAILED")}** (tolerance {parity.Tolerance:E0}); greedy continuation {(parity.GreedyMatches ? "identical" : "differs")}."));
+        if (quantization is not null)
+        {
+            sb.AppendLine(string.Create(inv, $"Weights of the linear layers: **{quantization.Precision}** ({quantization.Bits}-bit blocks of {quantization.BlockSize} with a scale and zero point each, ONNX Runtime's `{quantization.Operator}`, accuracy level {quantization.AccuracyLevel}; final projection {(quantization.LmHeadQuantized ? "quantised" : "fp32")}; embedding fp32). ") +
+                string.Create(inv, $"Quality check against the fp32 model on {quantization.EvaluationText} ({quantization.Tokens:N0} tokens): loss {quantization.Fp32Loss:F4} -> {quantization.QuantizedLoss:F4} ({Math.Round(quantization.LossIncreasePercent, 2) + 0.0:+0.00;-0.00}%, allowed {quantization.MaxLossIncreasePercent:0.#}%): **{(quantization.Passed ? "passed" : "FAILED")}**; ") +
+                string.Create(inv, $"same most likely next token at {quantization.Top1Agreement:P1} of positions; greedy continuations {quantization.GreedyIdenticalTokens} of {quantization.GreedyTokens} tokens identical."));
+            sb.AppendLine();
+            sb.AppendLine("Logit difference from the fp32 training model (quantisation changes the logits by design, so the 1e-4 parity tolerance does not apply):");
+        }
+        else
+            sb.AppendLine(string.Create(inv, $"Parity with the training model ({parity.Reference}), maximum absolute logit difference: ") +
+                               string.Create(inv, $"**{(parity.Passed ? "passed" : "FAILED")}** (tolerance {parity.Tolerance:E0}); greedy continuation {(parity.GreedyMatches ? "identical" : "differs")}."));
         sb.AppendLine();
         sb.AppendLine("| Batch | Prompt tokens | Decode steps | Prefill max abs diff | Decode max abs diff |");
         sb.AppendLine("|---|---|---|---|---|");

@@ -1,4 +1,5 @@
 using SlmStudio.Core.Artifacts;
+using SlmStudio.Core.Export.Quantization;
 using SlmStudio.Core.Training;
 using System.Diagnostics;
 using System.Text.Json;
@@ -16,7 +17,8 @@ public sealed record ExportResult(
     bool Passed,
     TimeSpan Duration,
     TimeSpan ParityDuration,
-    IReadOnlyList<ManifestFile> Files);
+    IReadOnlyList<ManifestFile> Files,
+    QuantizationReport? Quality = null);
 
 /// <summary>
 /// Turns a training run folder (its <c>model/</c> subfolder, plus run.json/result.json for the model card) or a Hugging
@@ -31,9 +33,19 @@ public static class ModelExporter
     public static ExportResult Export(string sourceFolder, string artifactDir, IProgress<string>? progress = null, CancellationToken ct = default) =>
         Export(sourceFolder, artifactDir, OnnxModelWriter.DefaultExternalDataThreshold, progress, ct);
 
+    /// <summary>
+    /// Exports with the linear layers stored at <paramref name="quantization"/>'s precision. A quantised export is judged by
+    /// <see cref="QuantizationQuality"/> against the fp32 model instead of by exact parity; <see cref="ExportResult.Passed"/>
+    /// is false (and manifest.json says so) when its loss rises by more than the allowed share.
+    /// </summary>
+    public static ExportResult Export(string sourceFolder, string artifactDir, QuantizationOptions quantization, IProgress<string>? progress = null, CancellationToken ct = default) =>
+        Export(sourceFolder, artifactDir, OnnxModelWriter.DefaultExternalDataThreshold, progress, ct, quantization);
+
     /// <summary>As <see cref="Export(string, string, IProgress{string}?, CancellationToken)"/>, with the external-data threshold open for tests.</summary>
-    public static ExportResult Export(string sourceFolder, string artifactDir, long externalDataThreshold, IProgress<string>? progress = null, CancellationToken ct = default)
+    public static ExportResult Export(string sourceFolder, string artifactDir, long externalDataThreshold, IProgress<string>? progress = null, CancellationToken ct = default,
+        QuantizationOptions? quantization = null)
     {
+        quantization ??= QuantizationOptions.Fp32;
         var clock = Stopwatch.StartNew();
         var source = ResolveSource(sourceFolder);
         var target = Path.GetFullPath(artifactDir);
@@ -61,9 +73,9 @@ public static class ModelExporter
         Directory.CreateDirectory(staging);
         try
         {
-            progress?.Report($"Building the ONNX graph (opset {LlamaOnnxGraph.Opset}, {config.NumLayers} layers, {config.ParameterCount:N0} parameters)");
+            progress?.Report($"Building the ONNX graph (opset {LlamaOnnxGraph.Opset}, {config.NumLayers} layers, {config.ParameterCount:N0} parameters, {quantization.Precision.Name()} weights)");
             var files = new List<string>(OnnxModelWriter.Write(
-                LlamaOnnxGraph.Build(config, weights, typeof(ModelExporter).Assembly.GetName().Version?.ToString() ?? "1"),
+                LlamaOnnxGraph.Build(config, weights, typeof(ModelExporter).Assembly.GetName().Version?.ToString() ?? "1", quantization),
                 Path.Combine(staging, OnnxFile), externalDataThreshold));
             ct.ThrowIfCancellationRequested();
 
@@ -81,6 +93,7 @@ public static class ModelExporter
             progress?.Report("Checking parity: ONNX Runtime against TorchSharp (prefill and KV-cache decoding)");
             var parityClock = Stopwatch.StartNew();
             ParityReport parity;
+            QuantizationReport? quality = null;
             using (var model = new LlamaForCausalLM(config))
             {
                 ModelFolder.LoadWeights(model, weights, ModelFolder.WeightsFile);
@@ -88,16 +101,25 @@ public static class ModelExporter
                     ? OnnxDecoder.Load(Path.Combine(staging, OnnxFile), config)
                     : OnnxDecoder.Load(File.ReadAllBytes(Path.Combine(staging, OnnxFile)), config, OnnxFile);
                 parity = OnnxParity.Check(model, decoder, ct: ct);
+                if (quantization.IsQuantized)
+                {
+                    var (sequences, text) = QualityText(sourceFolder, source, model, config);
+                    progress?.Report($"Checking the quality of the {quantization.Precision.Name()} weights against fp32 on {text}");
+                    quality = QuantizationQuality.Measure(model, decoder, quantization, sequences, text, ct: ct);
+                }
             }
             parityClock.Stop();
-            progress?.Report(parity.Passed
+            if (quality is not null)
+                progress?.Report(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"Quality {(quality.Passed ? "check passed" : "check FAILED")}: loss {quality.Fp32Loss:F4} (fp32) -> {quality.QuantizedLoss:F4} ({quality.Precision}), {Math.Round(quality.LossIncreasePercent, 2) + 0.0:+0.00;-0.00}% (allowed {quality.MaxLossIncreasePercent:0.#}%); same top token {quality.Top1Agreement:P1}; greedy {quality.GreedyIdenticalTokens}/{quality.GreedyTokens} tokens identical"));
+            else progress?.Report(parity.Passed
                 ? $"Parity passed: max abs logit difference {parity.PrefillMaxAbsDiff:E2} (prefill), {parity.DecodeMaxAbsDiff:E2} (decode) <= {parity.Tolerance:E0}"
                 : $"Parity FAILED: max abs logit difference {parity.PrefillMaxAbsDiff:E2} (prefill), {parity.DecodeMaxAbsDiff:E2} (decode) > {parity.Tolerance:E0}");
 
             var metrics = source.Result is null ? null : ReadMetrics(source.Result);
             var manifestSource = new ArtifactSource(source.Kind, Path.GetFullPath(sourceFolder), ReadString(source.Run, "preset"), ReadString(source.Run?["options"] as JsonObject, "dataPath"));
             File.WriteAllText(Path.Combine(staging, "README.md"), ModelCard.Write(config, parity, manifestSource, source.Run, metrics, Path.GetFileName(target),
-                tokenizer.BosId is { } bos && tokenizer.Encode("a", addSpecialTokens: true).FirstOrDefault(-1) == bos ? bos : null));
+                tokenizer.BosId is { } bos && tokenizer.Encode("a", addSpecialTokens: true).FirstOrDefault(-1) == bos ? bos : null, quality));
             files.Add("README.md");
 
             var manifest = new ArtifactManifest
@@ -110,6 +132,8 @@ public static class ModelExporter
                 Source = manifestSource,
                 Metrics = metrics,
                 Parity = parity,
+                Precision = quantization.Precision.Name(),
+                Quantization = quality,
                 Files = ArtifactManifest.Describe(staging, files),
             };
             manifest.Save(staging);
@@ -119,7 +143,7 @@ public static class ModelExporter
             Directory.Move(staging, target);
             clock.Stop();
             progress?.Report($"Exported to {target} in {clock.Elapsed.TotalSeconds:F1} s");
-            return new ExportResult(target, parity, parity.Passed, clock.Elapsed, parityClock.Elapsed, manifest.Files);
+            return new ExportResult(target, parity, quality?.Passed ?? parity.Passed, clock.Elapsed, parityClock.Elapsed, manifest.Files, quality);
         }
         finally
         {
@@ -128,6 +152,20 @@ public static class ModelExporter
     }
 
     private sealed record Source(string Kind, string ModelDir, JsonObject? Run, JsonObject? Result);
+
+    /// <summary>Tokens for the quantisation check: windows of the run's validation data, else text the fp32 model writes itself.</summary>
+    private static (IReadOnlyList<long[]> Sequences, string Description) QualityText(string sourceFolder, Source source, LlamaForCausalLM model, LlamaConfig config)
+    {
+        int length = Math.Min(128, config.MaxPositions);
+        var valBin = RunFolder.At(sourceFolder).ValidationTokensFile;
+        if (source.Kind == "run" && File.Exists(valBin))
+        {
+            var windows = QuantizationQuality.ValidationWindows(valBin, config.VocabSize, length, 8);
+            if (windows.Count > 0) return (windows, QuantizationQuality.ValidationText);
+        }
+        var start = config.BosTokenId ?? config.EosTokenId ?? 0;
+        return (QuantizationQuality.SampledFrom(model, start, length, 4), QuantizationQuality.SampledText);
+    }
 
     private static Source ResolveSource(string folder)
     {

@@ -8,6 +8,7 @@ namespace SlmStudio.Core.Export;
 internal static class OnnxType
 {
     public const int Float = 1;
+    public const int Uint8 = 2;
     public const int Int32 = 6;
     public const int Int64 = 7;
     public const int Bool = 9;
@@ -50,6 +51,23 @@ internal sealed class OnnxGraphBuilder(string graphName)
         return outputs;
     }
 
+    /// <summary>
+    /// Adds a node of ONNX Runtime's contrib domain (<see cref="MicrosoftDomain"/>), such as MatMulNBits; the model must
+    /// then import that domain (see <see cref="UsesMicrosoftDomain"/>). With <paramref name="namedOutput"/>, <paramref name="name"/> is the output's fixed name.
+    /// </summary>
+    public string MicrosoftNode(string opType, string name, IEnumerable<string> inputs, bool namedOutput, params AttributeProto[] attributes)
+    {
+        var output = namedOutput ? NodeNamed(opType, name, inputs, attributes) : Node(opType, name, inputs, attributes);
+        Graph.Node[^1].Domain = MicrosoftDomain;
+        UsesMicrosoftDomain = true;
+        return output;
+    }
+
+    public const string MicrosoftDomain = "com.microsoft";
+
+    /// <summary>Whether a node of <see cref="MicrosoftDomain"/> was added.</summary>
+    public bool UsesMicrosoftDomain { get; private set; }
+
     /// <summary>Adds a node whose single output has a fixed name (graph outputs such as "logits").</summary>
     public string NodeNamed(string opType, string outputName, IEnumerable<string> inputs, params AttributeProto[] attributes)
     {
@@ -69,6 +87,16 @@ internal sealed class OnnxGraphBuilder(string graphName)
         t.Dims.AddRange(dims);
         Graph.Initializer.Add(t);
         FloatInitializers.Add(t);
+        return name;
+    }
+
+    public string Uint8Tensor(string name, byte[] data, params long[] dims)
+    {
+        if (data.LongLength > int.MaxValue)
+            throw new EngineException($"The weight '{name}' alone is larger than 2 GB, which one ONNX tensor cannot hold; this exporter does not split tensors, so the model cannot be exported.");
+        var t = new TensorProto { Name = name, DataType = OnnxType.Uint8, RawData = ByteString.CopyFrom(data) };
+        t.Dims.AddRange(dims);
+        Graph.Initializer.Add(t);
         return name;
     }
 

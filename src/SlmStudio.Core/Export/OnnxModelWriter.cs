@@ -23,7 +23,8 @@ public static class OnnxModelWriter
         var directory = Path.GetDirectoryName(Path.GetFullPath(onnxPath))!;
         var dataName = Path.GetFileName(onnxPath) + ".data";
         var dataPath = Path.Combine(directory, dataName);
-        var floatInits = model.Graph.Initializer.Where(t => t.DataType == OnnxType.Float).ToList();
+        // Quantised weights (uint8 codes) count and move like float weights.
+        var floatInits = model.Graph.Initializer.Where(t => t.DataType is OnnxType.Float or OnnxType.Uint8).ToList();
         long totalBytes = floatInits.Sum(t => (long)t.RawData.Length);
         if (totalBytes <= externalDataThreshold)
         {

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
+using SlmStudio.Core.Artifacts;
 using SlmStudio.Core.Models;
 using static TorchSharp.torch;
 
@@ -8,6 +10,27 @@ namespace SlmStudio.Core.Inference;
 public sealed record GenerationSpeed(string Engine, int PromptTokens, int NewTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond, double TimeToFirstTokenMs);
 
 /// <summary>
+/// One row of <c>slm bench generate --json</c>'s <c>results</c> array. The names are a contract for scripts that compare
+/// runs: engine is <see cref="GenerationBenchmark.OnnxRuntimeEngine"/> or <see cref="GenerationBenchmark.TorchSharpEngine"/>,
+/// precision fp32, int8 or int4, sizeBytes the model file(s) that engine reads. The loss change versus fp32 (percent)
+/// and the text it was measured on are given for quantised ONNX models.
+/// </summary>
+public sealed record GenerationBenchResult(
+    [property: JsonPropertyName("engine")] string Engine,
+    [property: JsonPropertyName("precision")] string Precision,
+    [property: JsonPropertyName("decodeTokensPerSecond")] double DecodeTokensPerSecond,
+    [property: JsonPropertyName("prefillTokensPerSecond")] double PrefillTokensPerSecond,
+    [property: JsonPropertyName("firstTokenMs")] double FirstTokenMs,
+    [property: JsonPropertyName("sizeBytes")] long SizeBytes,
+    [property: JsonPropertyName("lossChangePercent")] double? LossChangePercent = null,
+    [property: JsonPropertyName("lossMeasuredOn")] string? LossMeasuredOn = null)
+{
+    public static GenerationBenchResult From(GenerationSpeed speed, string engine, string precision, long sizeBytes, QuantizationReport? quality = null) =>
+        new(engine, precision, speed.DecodeTokensPerSecond, speed.PrefillTokensPerSecond, speed.TimeToFirstTokenMs, sizeBytes,
+            quality?.LossIncreasePercent, quality?.EvaluationText);
+}
+
+/// <summary>
 /// Measures generation with a KV cache, greedy, on the same weights and prompt: ONNX Runtime through the decoder and
 /// sampler that <see cref="TextGenerator"/> uses (token ids in and out, so tokenization is not timed on either side),
 /// and TorchSharp eager with its own KV cache (the training model's Forward, argmax). Each is warmed up once, then the
@@ -15,6 +38,9 @@ public sealed record GenerationSpeed(string Engine, int PromptTokens, int NewTok
 /// </summary>
 public static class GenerationBenchmark
 {
+    public const string OnnxRuntimeEngine = "onnxruntime";
+    public const string TorchSharpEngine = "torchsharp";
+
     public static GenerationSpeed MeasureOnnx(OnnxArtifact artifact, int[] prompt, int newTokens, int repeats = 3)
     {
         var runs = new List<(double Ttft, double Prefill, double Decode)>();
