@@ -7,11 +7,11 @@ namespace SlmStudio.Core.Tests.Faults;
 public sealed class HonestExitTests
 {
     [Theory]
-    [InlineData(137, "SIGKILL", "killed from outside (SIGKILL)")]
-    [InlineData(-9, "SIGKILL", "killed from outside (SIGKILL)")]
+    [InlineData(137, "SIGKILL", "was killed from outside (SIGKILL)")]
+    [InlineData(-9, "SIGKILL", "was killed from outside (SIGKILL)")]
     [InlineData(134, "SIGABRT", "crashed: it aborted (SIGABRT)")]
     [InlineData(139, "SIGSEGV", "crashed in native code (SIGSEGV)")]
-    [InlineData(143, "SIGTERM", "stopped from outside (SIGTERM)")]
+    [InlineData(143, "SIGTERM", "was stopped from outside (SIGTERM)")]
     public void ASignalIsNamed(int exitCode, string signal, string description)
     {
         var exit = new EngineExit(exitCode, "", EndReason.None);
