@@ -94,6 +94,9 @@ public class OneTrainerPerRunTests
             // Meanwhile the other portal's export completes: the exporter moves a finished folder into place.
             Directory.CreateDirectory(folder.ExportDirectory);
             File.WriteAllText(Path.Combine(folder.ExportDirectory, Core.Artifacts.ArtifactManifest.FileName), "{}");
+            // Registration waits its turn too: nothing is registered while the other portal holds the run.
+            await host.Get<RegisterJob>().RunAsync(runId, default);
+            await using (var db = await host.DbAsync()) Assert.Equal(0, await db.ModelVersions.CountAsync());
         }
         Assert.Equal(RunStatus.Exporting, (await RunAsync(host, runId)).Status);
 

@@ -66,9 +66,13 @@ public static class ModelFolder
         return config;
     }
 
+    /// <summary>Parameters a configuration may claim beyond twice what its weights hold before loading is refused unallocated.</summary>
+    private const long AllocationSlackParameters = 1 << 20;
+
     /// <summary>
-    /// The number of values the weights' headers hold must be the number of parameters config.json describes (a tied
-    /// checkpoint's copy of the embedding and rotary tables aside); the per-tensor shapes are checked when loading.
+    /// The number of parameters config.json describes may not be far above the number of values the weights' headers
+    /// hold (a tied checkpoint's copy of the embedding and rotary tables aside); the exact per-tensor shapes are
+    /// checked when loading.
     /// </summary>
     public static void CheckWeightsMatchConfig(LlamaConfig config, IReadOnlyList<SafetensorsHeader> headers, string folder)
     {
@@ -81,7 +85,9 @@ public static class ModelFolder
         long expected;
         try { expected = checked(ExpectedParameters(config)); }
         catch (OverflowException) { expected = -1; }
-        if (stored != expected)
+        // Small differences are left to the loader, which names the weight that is missing or wrongly shaped; this
+        // check is for configurations that would make it allocate far more than the weights could ever fill.
+        if (expected < 0 || expected > 2 * stored + AllocationSlackParameters)
             throw new InvalidModelFileException(
                 $"{ConfigFile} in {folder} describes a model with {(expected < 0 ? "more parameters than can be counted" : $"{expected:N0} parameters")}, but its weights hold {stored:N0} values: " +
                 "the configuration and the weights do not belong together. Copy the complete model folder again from where it came from.");

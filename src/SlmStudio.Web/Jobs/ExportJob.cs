@@ -26,10 +26,10 @@ public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, Stud
     {
         var folder = RunFolder.At(paths.Run(runId));
         // The export lease: an OS lock on the run folder, dropped when this process ends however it ends.
-        using var lease = Directory.Exists(folder.Root) ? folder.TryLockExport() : null;
+        using var lease = folder.TryLockExport();
         if (lease is null)
         {
-            logger.LogInformation("Run {RunId} is being exported or registered by another worker (or has no folder); not exporting it again", runId);
+            logger.LogInformation("Run {RunId} is being exported or registered by another worker; not exporting it again", runId);
             return ExportOutcome.LeftToAnother;
         }
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);

@@ -90,6 +90,11 @@ public sealed class TrainingJob(
         var resume = folder.HasCheckpoint;
 
         string dataPath;
+        // Preparing the data (extraction, freezing a dataset version) can outlast the lease on a busy server: without
+        // renewals the sweep would take the run for dead and fail it before its trainer ever started. A lost lease or
+        // a cancel request is acted on by the trainer's own heartbeat below.
+        using var preparing = new CancellationTokenSource();
+        var preparationHeartbeat = leases.KeepAliveAsync(runId, () => { }, () => { }, preparing.Token);
         try
         {
             // Runs from before dataset versions resume on the copy of the files they made then.
@@ -101,6 +106,11 @@ public sealed class TrainingJob(
         {
             await FinishAsync(progress, RunStatus.Failed, e.Message);
             return;
+        }
+        finally
+        {
+            await preparing.CancelAsync();
+            await preparationHeartbeat;
         }
         // The dataset version may have been frozen just now: open pages reload the run to show it.
         progress.Reload();
