@@ -131,6 +131,10 @@ public class OneTrainerPerRunTests
         Assert.Contains("System.InvalidOperationException: boom", message);
         Assert.DoesNotContain("memory", message);
 
+        // Killed by the portal itself after a stop request it did not answer in time: what was asked, not a failure.
+        Assert.Equal((RunStatus.Cancelled, null), TrainingJob.Outcome(new EngineExit(137, "", EndReason.Killed), null, null, RunStatus.Cancelled, false, true, 1));
+        Assert.DoesNotContain("from outside", new EngineExit(137, "", EndReason.Killed).Describe("The training process"));
+
         // Refused because another trainer holds the folder: left to that one.
         Assert.Equal((RunStatus.Interrupted, null), TrainingJob.Outcome(new EngineExit(SlmLauncher.RunFolderBusyExitCode, "error: busy", EndReason.None), null,
             new TrainingError("busy"), RunStatus.Cancelled, false));

@@ -318,7 +318,13 @@ public sealed record EngineExit(int ExitCode, string StandardErrorTail, EndReaso
     /// </summary>
     public string Describe(string what)
     {
-        var happened = Signal switch
+        var happened = EndedBy switch
+        {
+            EndReason.Killed => $"{what} was stopped by SLM Studio, as it was asked to.",
+            EndReason.OverTime => $"{what} took longer than its time limit and was stopped.",
+            EndReason.OverMemory => $"{what} used more memory than its limit and was stopped.",
+            _ => null,
+        } ?? Signal switch
         {
             9 => $"{what} was killed from outside (SIGKILL). The operating system does this when the server runs out of memory; an administrator or a service manager can do it too.",
             15 => $"{what} was stopped from outside (SIGTERM), by an administrator or a service manager.",

@@ -180,6 +180,9 @@ public sealed class TrainingJob(
         if (finished is { Cancelled: true }) return (stopReason, null);
         if (finished is not null && exit.ExitCode == SlmLauncher.SuccessExitCode) return (RunStatus.Trained, null);
         if (shuttingDown || stopReason == RunStatus.Interrupted && exit.Killed) return (RunStatus.Interrupted, null);
+        // Asked to stop, it did not within the grace period and was killed by us (a slow step on a busy server):
+        // still what was asked for, resumable from its last checkpoint.
+        if (exit.Killed) return (stopReason, null);
         // Another trainer holds the folder: the run is its, and the sweep resumes it once that one has stopped.
         if (exit.ExitCode == SlmLauncher.RunFolderBusyExitCode && exit.EndedBy == EndReason.None) return (RunStatus.Interrupted, null);
         if (error is not null) return (RunStatus.Failed, error.Message);
