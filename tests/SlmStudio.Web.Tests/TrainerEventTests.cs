@@ -71,9 +71,10 @@ public class TrainerEventTests
         // Killed after the grace period of a user's cancel (a busy machine): cancelled and resumable, not failed.
         Assert.Equal((RunStatus.Cancelled, null), TrainingJob.Outcome(new EngineExit(137, "", EndReason.Killed), null, null, RunStatus.Cancelled, false));
 
+        // Killed from outside without a checkpoint: failed, and the message says what happened (issue 14).
         var (status, message) = TrainingJob.Outcome(new EngineExit(137, "", EndReason.None), null, null, RunStatus.Cancelled, false);
         Assert.Equal(RunStatus.Failed, status);
-        Assert.Contains("ran out of memory", message);
+        Assert.Contains("killed from outside (SIGKILL)", message);
         Assert.Equal("The data is too short.", TrainingJob.Outcome(new EngineExit(1, "", EndReason.None), null, (TrainingError)TrainingEvent.Parse("""{"event":"error","message":"The data is too short."}""")!, RunStatus.Cancelled, false).Error);
         Assert.Contains("exit code 1", TrainingJob.Outcome(new EngineExit(1, "", EndReason.None), null, null, RunStatus.Cancelled, false).Error);
     }
@@ -86,6 +87,7 @@ public class TrainerEventTests
             ExportJob.FailureMessage(new ExportExit(new EngineExit(1, "error: the ONNX model does not reproduce it", EndReason.None), ParityFailed: true)));
         Assert.Equal("Training finished, but turning the model into downloadable files failed: The folder r has no model.",
             ExportJob.FailureMessage(new ExportExit(new EngineExit(1, "error: The folder r has no model.", EndReason.None), false)));
-        Assert.Contains("ran out of memory", ExportJob.FailureMessage(new ExportExit(new EngineExit(137, "", EndReason.None), false)));
+        Assert.Contains("The export process was killed from outside (SIGKILL)", ExportJob.FailureMessage(new ExportExit(new EngineExit(137, "", EndReason.None), false)));
+        Assert.Contains("aborted (SIGABRT)", ExportJob.FailureMessage(new ExportExit(new EngineExit(134, "Unhandled exception. System.IO.IOException: disk", EndReason.None), false)));
     }
 }

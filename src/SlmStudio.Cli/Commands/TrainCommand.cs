@@ -29,6 +29,7 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<double?> _lr = Double("--lr", "X", "peak learning rate (default: the preset's; 3e-4 for fine-tuning)", 1e-7, 1);
     private readonly Option<int?> _warmup = Int("--warmup", "N", "warmup steps (default: a tenth of the run, at most 100)", 1);
     private readonly Option<string?> _device = Text("--device", "name", $"auto, cpu or cuda (default {Defaults.Device}: the GPU when there is one)");
+    private readonly Option<bool> _stopWithParent = Flag(SlmStudio.Core.Processes.SlmLauncher.StopWithParentOption, "stop (after a checkpoint) when standard input closes: the portal's pipe, closed by the system when the portal ends");
 
     public TrainCommand() : base("train", "Train a language model from text (or fine-tune one); prints progress as JSON lines.", """
         Trains a Llama-style model from .txt/.md text (a file, a folder, or a dataset version folder with
@@ -40,7 +41,7 @@ public sealed class TrainCommand : SlmCommand
         """)
     {
         foreach (var option in new Option[] { _data, _out, _preset, _minutes, _maxSteps, _base, _library, _resume, _seed, _vocabSize, _evalEvery,
-                     _logEvery, _batchSize, _context, _gradAccum, _lr, _warmup, _device })
+                     _logEvery, _batchSize, _context, _gradAccum, _lr, _warmup, _device, _stopWithParent })
             Options.Add(option);
         Validators.Add(result =>
         {
@@ -73,12 +74,21 @@ public sealed class TrainCommand : SlmCommand
         };
 
         var writer = new JsonLinesProgress();
+        if (parsed.GetValue(_stopWithParent))
+            cancellationToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, SlmStudio.Core.Processes.ParentWatch.WhenStandardInputCloses()).Token;
         try
         {
             if (parsed.GetValue(_base) is { } baseModel)
                 options = options with { BaseModel = new BaseModelLibrary(parsed.GetValue(_library) ?? BaseModelLibrary.DefaultFolder).ResolveFolder(baseModel) };
             new Trainer(options, writer).Run(resume, cancellationToken);
             return Task.FromResult(0);
+        }
+        catch (RunFolderBusyException e)
+        {
+            // Its own exit code: the portal leaves the run to the trainer that holds the folder instead of failing it.
+            writer.Report(new TrainingError(e.Message));
+            Console.Error.WriteLine($"error: {e.Message}");
+            return Task.FromResult(SlmStudio.Core.Processes.SlmLauncher.RunFolderBusyExitCode);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -18,11 +18,23 @@ public static class ModelFolder
     public const string WeightsIndexFile = "model.safetensors.index.json";
     public const string TokenizerFile = "tokenizer.json";
 
+    /// <summary>Memory per parameter to run a model: float32 weights.</summary>
+    public const int InferenceBytesPerParameter = 4;
+    /// <summary>Memory per parameter to train one: weights, gradients and AdamW's two moments, all float32.</summary>
+    public const int TrainingBytesPerParameter = 16;
+    /// <summary>Larger tokenizer.json files are refused unread: the largest real ones (Llama 3, Gemma) are under 40 MB.</summary>
+    public const long MaxTokenizerFileBytes = 64L * 1024 * 1024;
+    /// <summary>Real byte-level BPE tokenizers have a few hundred thousand merges; millions only make loading take minutes.</summary>
+    public const int MaxTokenizerMerges = 1_000_000;
+
     public static (LlamaForCausalLM Model, LlamaConfig Config) Load(string folder, Device? device = null)
     {
         if (!Directory.Exists(folder)) throw new EngineException($"The model folder {folder} does not exist.");
         var config = LlamaConfig.Load(Path.Combine(folder, ConfigFile));
         var headers = WeightFiles(folder).Select(SafetensorsFile.ReadHeader).ToList();
+        CheckWeightsMatchConfig(config, headers, folder);
+        CheckMemory(config, InferenceBytesPerParameter, folder);
+        if (File.Exists(Path.Combine(folder, TokenizerFile))) CheckTokenizer(Path.Combine(folder, TokenizerFile), config.VocabSize);
         var model = new LlamaForCausalLM(config);
         try
         {
@@ -36,6 +48,105 @@ public static class ModelFolder
         if (device is not null && device.type != DeviceType.CPU) model.to(device);
         model.eval();
         return (model, config);
+    }
+
+    /// <summary>
+    /// Everything about a model folder that can be checked without allocating the model: the configuration against the
+    /// weights' headers, the memory the model needs (<paramref name="bytesPerParameter"/>) against this machine's, and
+    /// the tokenizer against the model's vocabulary. A folder claiming billions of parameters is refused here, not by
+    /// running out of memory.
+    /// </summary>
+    public static LlamaConfig CheckBeforeLoading(string folder, int bytesPerParameter)
+    {
+        if (!Directory.Exists(folder)) throw new EngineException($"The model folder {folder} does not exist.");
+        var config = LlamaConfig.Load(Path.Combine(folder, ConfigFile));
+        CheckWeightsMatchConfig(config, WeightFiles(folder).Select(SafetensorsFile.ReadHeader).ToList(), folder);
+        CheckMemory(config, bytesPerParameter, folder);
+        if (File.Exists(Path.Combine(folder, TokenizerFile))) CheckTokenizer(Path.Combine(folder, TokenizerFile), config.VocabSize);
+        return config;
+    }
+
+    /// <summary>Parameters a configuration may claim beyond twice what its weights hold before loading is refused unallocated.</summary>
+    private const long AllocationSlackParameters = 1 << 20;
+
+    /// <summary>
+    /// The number of parameters config.json describes may not be far above the number of values the weights' headers
+    /// hold (a tied checkpoint's copy of the embedding and rotary tables aside); the exact per-tensor shapes are
+    /// checked when loading.
+    /// </summary>
+    public static void CheckWeightsMatchConfig(LlamaConfig config, IReadOnlyList<SafetensorsHeader> headers, string folder)
+    {
+        long stored = 0;
+        foreach (var entry in headers.SelectMany(h => h.Entries))
+        {
+            if (entry.Name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal) || (entry.Name == "lm_head.weight" && config.TieWordEmbeddings)) continue;
+            stored = checked(stored + entry.ElementCount);
+        }
+        long expected;
+        try { expected = checked(ExpectedParameters(config)); }
+        catch (OverflowException) { expected = -1; }
+        // Small differences are left to the loader, which names the weight that is missing or wrongly shaped; this
+        // check is for configurations that would make it allocate far more than the weights could ever fill.
+        if (expected < 0 || expected > 2 * stored + AllocationSlackParameters)
+            throw new InvalidModelFileException(
+                $"{ConfigFile} in {folder} describes a model with {(expected < 0 ? "more parameters than can be counted" : $"{expected:N0} parameters")}, but its weights hold {stored:N0} values: " +
+                "the configuration and the weights do not belong together. Copy the complete model folder again from where it came from.");
+    }
+
+    private static long ExpectedParameters(LlamaConfig c)
+    {
+        // LlamaConfig.ParameterCount wraps around silently for absurd sizes: its largest terms are estimated first.
+        double d = c.HiddenSize, width = Math.Max(Math.Max(c.IntermediateSize, (double)c.NumHeads * c.HeadDim), d);
+        if (2.0 * c.VocabSize * d + 8.0 * c.NumLayers * d * width > long.MaxValue / 2.0) throw new OverflowException();
+        return c.ParameterCount;
+    }
+
+    /// <summary>Refuses a model whose weights alone would not fit in this machine's memory (the container's limit included).</summary>
+    public static void CheckMemory(LlamaConfig config, int bytesPerParameter, string folder)
+    {
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        var needed = (double)config.ParameterCount * bytesPerParameter;
+        if (available > 0 && needed > available)
+            throw new EngineException(
+                $"The model in {folder} has {config.ParameterCount:N0} parameters and needs about {needed / 1e9:N1} GB of memory " +
+                $"{(bytesPerParameter >= TrainingBytesPerParameter ? "to train" : "to run")}, but this server has {available / 1e9:N1} GB. Choose a smaller model, or use a server with more memory.");
+    }
+
+    /// <summary>
+    /// Checks a tokenizer.json before it is loaded: its size and merge count are capped (a huge file would take
+    /// minutes and gigabytes to load), and every token id it can produce must exist in the model's vocabulary of
+    /// <paramref name="modelVocabSize"/>, or the model would fail on the first such token.
+    /// </summary>
+    public static void CheckTokenizer(string path, int modelVocabSize)
+    {
+        var name = Path.GetFileName(path);
+        var bytes = new FileInfo(path).Length;
+        if (bytes > MaxTokenizerFileBytes)
+            throw new InvalidModelFileException($"{name} is {bytes / 1e6:N0} MB, more than the {MaxTokenizerFileBytes / 1e6:N0} MB a tokenizer can be; it is not a tokenizer this engine loads.");
+        JsonNode? root;
+        try { root = JsonNode.Parse(File.ReadAllBytes(path)); }
+        catch (JsonException e) { throw new InvalidModelFileException($"{name} is damaged (not valid JSON: {e.Message}).", e); }
+        var model = root?["model"] as JsonObject;
+        if (model?["merges"] is JsonArray merges && merges.Count > MaxTokenizerMerges)
+            throw new InvalidModelFileException($"{name} has {merges.Count:N0} merges, more than the {MaxTokenizerMerges:N0} a tokenizer can have; it is not a tokenizer this engine loads.");
+        long highest = -1;
+        switch (model?["vocab"])
+        {
+            case JsonObject vocab:
+                foreach (var (_, id) in vocab)
+                    if (id is JsonValue v && v.TryGetValue<long>(out var n)) highest = Math.Max(highest, n);
+                break;
+            case JsonArray pieces: // Unigram: the id is the position
+                highest = pieces.Count - 1;
+                break;
+        }
+        if (root?["added_tokens"] is JsonArray added)
+            foreach (var token in added)
+                if (token?["id"] is JsonValue v && v.TryGetValue<long>(out var n)) highest = Math.Max(highest, n);
+        if (highest >= modelVocabSize)
+            throw new InvalidModelFileException(
+                $"{name} produces token ids up to {highest:N0}, but the model only has {modelVocabSize:N0} tokens (ids 0 to {modelVocabSize - 1:N0}): " +
+                "the tokenizer does not belong to this model. Use the tokenizer.json that came with the model.");
     }
 
     /// <summary>

@@ -60,20 +60,73 @@ public static class SafetensorsFile
             {
                 if (entry.Name == "__metadata__")
                 {
+                    if (entry.Value.ValueKind != JsonValueKind.Object || entry.Value.EnumerateObject().Any(m => m.Value.ValueKind != JsonValueKind.String))
+                        throw new InvalidModelFileException($"{Path.GetFileName(path)} has a damaged header: its metadata is not a list of texts.");
                     foreach (var m in entry.Value.EnumerateObject()) metadata[m.Name] = m.Value.GetString() ?? "";
                     continue;
                 }
-                var dtype = entry.Value.GetProperty("dtype").GetString()!;
-                var shape = entry.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-                var offsets = entry.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-                var count = shape.Aggregate(1L, (a, b) => a * b);
-                int elementSize = dtype switch { "F32" => 4, "F16" or "BF16" => 2, "F64" => 8, _ => throw new UnsupportedModelException($"Tensor '{entry.Name}' has data type {dtype}; only F32, F16, BF16 and F64 weights are supported.") };
-                if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] > dataLength || offsets[1] - offsets[0] != count * elementSize)
-                    throw new InvalidModelFileException($"{Path.GetFileName(path)} is damaged or truncated: tensor '{entry.Name}' lies outside the file.");
-                entries.Add(new SafetensorsEntry(entry.Name, dtype, shape, offsets[0], offsets[1]));
+                entries.Add(ParseEntry(Path.GetFileName(path), entry, dataLength));
             }
         }
+        CheckNoOverlap(Path.GetFileName(path), entries);
         return new SafetensorsHeader(path, dataStart, entries, metadata);
+    }
+
+    /// <summary>
+    /// One tensor's entry, checked so that no header can make the reader overflow, allocate more than the file holds,
+    /// or read outside the file: whole non-negative sizes, a byte count computed with checked arithmetic that equals
+    /// the range it claims, and a range inside the data section.
+    /// </summary>
+    private static SafetensorsEntry ParseEntry(string file, JsonProperty entry, long dataLength)
+    {
+        var damaged = $"{file} is damaged: the header entry of tensor '{entry.Name}' is not valid";
+        if (entry.Value.ValueKind != JsonValueKind.Object
+            || !entry.Value.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String
+            || !entry.Value.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array
+            || !entry.Value.TryGetProperty("data_offsets", out var offsetsElement) || offsetsElement.ValueKind != JsonValueKind.Array)
+            throw new InvalidModelFileException($"{damaged} (it needs dtype, shape and data_offsets).");
+        var dtype = dtypeElement.GetString()!;
+        int elementSize = dtype switch { "F32" => 4, "F16" or "BF16" => 2, "F64" => 8, _ => throw new UnsupportedModelException($"Tensor '{entry.Name}' has data type {dtype}; only F32, F16, BF16 and F64 weights are supported.") };
+        var shape = new List<long>();
+        foreach (var d in shapeElement.EnumerateArray())
+        {
+            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var size)) throw new InvalidModelFileException($"{damaged} (its shape holds '{d}', not a whole number).");
+            if (size < 0) throw new InvalidModelFileException($"{file} is damaged: tensor '{entry.Name}' has the negative size {size} in its shape [{string.Join(", ", shapeElement.EnumerateArray())}].");
+            shape.Add(size);
+        }
+        var offsets = new List<long>();
+        foreach (var o in offsetsElement.EnumerateArray())
+        {
+            if (o.ValueKind != JsonValueKind.Number || !o.TryGetInt64(out var offset)) throw new InvalidModelFileException($"{damaged} (its data_offsets hold '{o}', not a whole number).");
+            offsets.Add(offset);
+        }
+        long count, bytes;
+        try
+        {
+            count = shape.Aggregate(1L, (a, b) => checked(a * b));
+            bytes = checked(count * elementSize);
+        }
+        catch (OverflowException)
+        {
+            throw new InvalidModelFileException($"{file} is damaged: tensor '{entry.Name}' has the shape [{string.Join(", ", shape)}], whose size is larger than any file can hold.");
+        }
+        if (offsets.Count != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > dataLength || offsets[1] - offsets[0] != bytes)
+            throw new InvalidModelFileException($"{file} is damaged or truncated: tensor '{entry.Name}' lies outside the file.");
+        if (bytes > Array.MaxLength)
+            throw new UnsupportedModelException($"Tensor '{entry.Name}' in {file} is {bytes:N0} bytes; this engine reads tensors of up to {Array.MaxLength:N0} bytes.");
+        return new SafetensorsEntry(entry.Name, dtype, shape.ToArray(), offsets[0], offsets[1]);
+    }
+
+    /// <summary>Each tensor owns its bytes: two entries sharing a range are a damaged or forged file, not two weights.</summary>
+    private static void CheckNoOverlap(string file, List<SafetensorsEntry> entries)
+    {
+        SafetensorsEntry? previous = null;
+        foreach (var entry in entries.Where(e => e.End > e.Start).OrderBy(e => e.Start))
+        {
+            if (previous is not null && entry.Start < previous.End)
+                throw new InvalidModelFileException($"{file} is damaged: tensors '{previous.Name}' and '{entry.Name}' claim the same bytes ({entry.Start:N0} to {Math.Min(entry.End, previous.End):N0}). Export or download the model again.");
+            if (previous is null || entry.End > previous.End) previous = entry;
+        }
     }
 
     /// <summary>Reads one tensor as float32; only this tensor's bytes are in memory besides the result.</summary>
@@ -82,7 +135,7 @@ public static class SafetensorsFile
         var raw = new byte[entry.End - entry.Start];
         stream.Position = header.DataStart + entry.Start;
         stream.ReadExactly(raw);
-        return new NamedTensor(entry.Name, entry.Shape, ToFloat32(raw, entry.DType, entry.Shape.Aggregate(1L, (a, b) => a * b)));
+        return new NamedTensor(entry.Name, entry.Shape, ToFloat32(raw, entry.DType, entry.ElementCount));
     }
 
     private static float[] ToFloat32(byte[] raw, string dtype, long count)
@@ -133,7 +186,11 @@ public static class SafetensorsFile
 }
 
 /// <summary>One tensor's entry in a safetensors header: data type, shape and byte range within the data section.</summary>
-public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Start, long End);
+public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Start, long End)
+{
+    /// <summary>Values in the tensor; <see cref="SafetensorsFile.ReadHeader"/> has checked that this cannot overflow.</summary>
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+}
 
 /// <summary>A safetensors file's tensor directory (see <see cref="SafetensorsFile.ReadHeader"/>).</summary>
 public sealed record SafetensorsHeader(string Path, long DataStart, IReadOnlyList<SafetensorsEntry> Entries, IReadOnlyDictionary<string, string> Metadata);

@@ -22,8 +22,16 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
     public const int UsageExitCode = 2;
     /// <summary><c>slm extract</c> ran out of the memory it was given.</summary>
     public const int OutOfMemoryExitCode = 3;
+    /// <summary><c>slm train</c> refused to start: another trainer holds the run folder (see RunFolder.LockForTrainer).</summary>
+    public const int RunFolderBusyExitCode = 4;
     /// <summary>The engine stopped because it was asked to (Ctrl+C or SIGTERM).</summary>
     public const int CancelledExitCode = 130;
+    /// <summary>
+    /// Makes <c>slm train</c> stop (after a checkpoint) once its standard input closes. The launcher keeps that pipe open
+    /// and never writes to it; the operating system closes it when the launching process ends in any way, kill -9
+    /// included, so an orphaned trainer notices at once. (A parent process id would need polling and can be reused.)
+    /// </summary>
+    public const string StopWithParentOption = "--stop-with-parent";
 
     /// <summary>Room over the managed-heap limit for the runtime's own native memory before the watchdog kills.</summary>
     private const long NativeHeadroomBytes = 128L * 1024 * 1024;
@@ -95,8 +103,9 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
     /// <paramref name="kill"/> ends the process at once; asking the trainer to stop politely is the run folder's
     /// CANCEL file, which the caller writes before killing. Never throws for cancellation: the exit says it was killed.
     /// </summary>
-    public Task<EngineExit> TrainAsync(TrainArguments request, Func<string, Task> onLine, CancellationToken kill) =>
-        RunAsync(TrainCommandLine(request), EngineLimits.None, onLine, kill);
+    /// <param name="onStarted">Receives the trainer's process id once it runs (for logs and tests).</param>
+    public Task<EngineExit> TrainAsync(TrainArguments request, Func<string, Task> onLine, CancellationToken kill, Action<int>? onStarted = null) =>
+        RunAsync([.. TrainCommandLine(request), StopWithParentOption], EngineLimits.None, onLine, kill, keepStandardInputOpen: true, onStarted);
 
     /// <summary>
     /// <c>slm export &lt;source&gt; --out &lt;artifact folder&gt;</c>: progress lines go to <paramref name="onLine"/>.
@@ -122,7 +131,8 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
         RunAsync(["bench", "train", "--presets", preset, "--json", "--vocab-size", Invariant(vocabSize), "--steps", Invariant(steps)],
             EngineLimits.None, onLine, ct);
 
-    private async Task<EngineExit> RunAsync(IReadOnlyList<string> arguments, EngineLimits limits, Func<string, Task>? onLine, CancellationToken kill)
+    private async Task<EngineExit> RunAsync(IReadOnlyList<string> arguments, EngineLimits limits, Func<string, Task>? onLine, CancellationToken kill,
+        bool keepStandardInputOpen = false, Action<int>? onStarted = null)
     {
         if (!File.Exists(SlmDllPath))
             throw new FileNotFoundException($"The engine (slm.dll) was not found at {SlmDllPath}. Rebuild or reinstall SLM Studio.", SlmDllPath);
@@ -131,6 +141,8 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            // A pipe the child watches: it ends when this process ends (see StopWithParentOption).
+            RedirectStandardInput = keepStandardInputOpen,
             UseShellExecute = false,
             CreateNoWindow = true,
             StandardOutputEncoding = Encoding.UTF8,
@@ -164,6 +176,7 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
         try
         {
             process.Start();
+            onStarted?.Invoke(process.Id);
             process.BeginErrorReadLine();
             using var timeout = limits.WallClock is { } wallClock ? new CancellationTokenSource(wallClock) : new CancellationTokenSource();
             await using var onTimeout = timeout.Token.Register(() => ending.Stop(process, EndReason.OverTime));
@@ -210,7 +223,12 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
     {
         try
         {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                // Only a process that is gone has released its run folder's lock: the caller may start the next one.
+                process.WaitForExit(TimeSpan.FromSeconds(30));
+            }
         }
         catch (InvalidOperationException) { } // never started or already gone
         catch (System.ComponentModel.Win32Exception) { } // exiting while being killed
@@ -254,7 +272,70 @@ public sealed record EngineExit(int ExitCode, string StandardErrorTail, EndReaso
         || StandardErrorTail.Contains("OutOfMemory", StringComparison.Ordinal);
 
     /// <summary>The operating system ended the process (out-of-memory killer, abort, native crash), not the engine.</summary>
-    public bool EndedBySystem => EndedBy == EndReason.None && ExitCode is 137 or -9 or 134 or 139;
+    public bool EndedBySystem => EndedBy == EndReason.None && Signal is not null;
+
+    /// <summary>
+    /// The signal that ended the process when a signal did: .NET reports 128 + n on Linux and macOS (some hosts give
+    /// -n). 130 (Ctrl+C) is left out: the engine exits with it itself when asked to stop.
+    /// </summary>
+    public int? Signal => ExitCode switch
+    {
+        > 128 and < 160 when ExitCode != SlmLauncher.CancelledExitCode => ExitCode - 128,
+        < 0 and > -32 => -ExitCode,
+        _ => null,
+    };
+
+    /// <summary>The conventional name of <see cref="Signal"/> (SIGKILL, SIGABRT, ...).</summary>
+    public string? SignalName => Signal switch
+    {
+        null => null,
+        4 => "SIGILL", 6 => "SIGABRT", 7 => "SIGBUS", 8 => "SIGFPE", 9 => "SIGKILL", 11 => "SIGSEGV", 15 => "SIGTERM",
+        var n => $"signal {n}",
+    };
+
+    /// <summary>Killed by SIGKILL or SIGTERM from outside (the out-of-memory killer, an administrator, a service manager), not a crash.</summary>
+    public bool KilledFromOutside => EndedBy == EndReason.None && Signal is 9 or 15;
+
+    /// <summary>
+    /// The line of standard error that says what went wrong: the runtime's "Unhandled exception" line or the engine's
+    /// "error:" line when there is one, else the first line it printed; null when it printed nothing.
+    /// </summary>
+    public string? FirstErrorLine
+    {
+        get
+        {
+            var lines = StandardErrorTail.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var line = lines.FirstOrDefault(l => l.StartsWith("Unhandled exception", StringComparison.OrdinalIgnoreCase)
+                    || l.StartsWith("error:", StringComparison.OrdinalIgnoreCase) || l.StartsWith("Fatal error", StringComparison.OrdinalIgnoreCase))
+                ?? lines.FirstOrDefault();
+            return line is { Length: > 300 } ? line[..300] + "…" : line;
+        }
+    }
+
+    /// <summary>
+    /// What happened to the process, in plain words, for <paramref name="what"/> ("The training process"): the signal
+    /// and what usually sends it, or the exit code, followed by the first error line it printed.
+    /// </summary>
+    public string Describe(string what)
+    {
+        var happened = EndedBy switch
+        {
+            EndReason.Killed => $"{what} was stopped by SLM Studio, as it was asked to.",
+            EndReason.OverTime => $"{what} took longer than its time limit and was stopped.",
+            EndReason.OverMemory => $"{what} used more memory than its limit and was stopped.",
+            _ => null,
+        } ?? Signal switch
+        {
+            9 => $"{what} was killed from outside (SIGKILL). The operating system does this when the server runs out of memory; an administrator or a service manager can do it too.",
+            15 => $"{what} was stopped from outside (SIGTERM), by an administrator or a service manager.",
+            6 => $"{what} crashed: it aborted (SIGABRT).",
+            11 or 7 => $"{what} crashed in native code ({SignalName}).",
+            not null => $"{what} was ended by {SignalName}.",
+            null when RanOutOfMemory => $"{what} ran out of memory.",
+            null => $"{what} stopped unexpectedly (exit code {ExitCode}).",
+        };
+        return FirstErrorLine is { } line ? $"{happened} Its last error message was: \"{line}\"" : happened;
+    }
 
     /// <summary>The engine's own plain-English explanation (the text after "error: " on standard error), if it gave one.</summary>
     public string? ErrorMessage

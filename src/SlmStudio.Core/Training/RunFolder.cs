@@ -39,4 +39,32 @@ public sealed record RunFolder(string Root)
 
     /// <summary>Runs from before dataset versions kept a copy of their input files here.</summary>
     public string LegacyInputDirectory => Path.Combine(Root, "input");
+
+    /// <summary>Held (an OS lock) by the one trainer working on this folder, for its whole life.</summary>
+    public string TrainerLockFile => Path.Combine(Root, "trainer.lock");
+
+    /// <summary>Held (an OS lock) by whoever exports or registers this run's model, so that happens once at a time.</summary>
+    public string ExportLockFile => Path.Combine(Root, "export.lock");
+
+    /// <summary>True while a trainer process works on this folder (it holds <see cref="TrainerLockFile"/>).</summary>
+    public bool IsTrainerRunning => ExclusiveFileLock.IsHeld(TrainerLockFile);
+
+    /// <summary>True while someone exports or registers this run (it holds <see cref="ExportLockFile"/>).</summary>
+    public bool IsExportRunning => ExclusiveFileLock.IsHeld(ExportLockFile);
+
+    /// <summary>
+    /// The trainer's claim on this folder, released by the operating system when its process ends however it ends;
+    /// refused with <see cref="RunFolderBusyException"/> while another trainer holds it.
+    /// </summary>
+    public ExclusiveFileLock LockForTrainer() =>
+        ExclusiveFileLock.TryAcquire(TrainerLockFile)
+        ?? throw new RunFolderBusyException($"Another training process is already working on the run folder '{Root}', so this one does not start " +
+                                           "(two trainers would overwrite each other's checkpoints). Wait for it to finish, or stop it by creating " +
+                                           $"a file named {CancelFileName} in that folder, then try again.");
+
+    /// <summary>The claim to export and register this run's model; null while someone else holds it.</summary>
+    public ExclusiveFileLock? TryLockExport() => ExclusiveFileLock.TryAcquire(ExportLockFile);
 }
+
+/// <summary>Another trainer holds the run folder (see <see cref="RunFolder.LockForTrainer"/>).</summary>
+public sealed class RunFolderBusyException(string message) : EngineException(message);

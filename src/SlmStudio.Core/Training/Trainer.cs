@@ -19,7 +19,12 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
 
     public TrainingFinished Run(bool resume, CancellationToken cancellationToken)
     {
+        // Held until this method returns or the process dies: a second trainer (a resume started by a restarted portal
+        // while an orphan still runs) is refused instead of interleaving its steps and checkpoints with this one's.
+        using var claim = resume && !Directory.Exists(_folder.Root) ? null : _folder.LockForTrainer();
         var device = TorchDevice.Parse(options.Device);
+        // A base model's files are checked against each other and this machine's memory before anything is allocated.
+        if (!resume && options.BaseModel is { } baseModel) ModelFolder.CheckBeforeLoading(baseModel, device.type == DeviceType.CPU ? ModelFolder.TrainingBytesPerParameter : ModelFolder.InferenceBytesPerParameter);
         var (settings, tokenizer) = resume ? RunPreparation.Load(_folder) : new RunPreparation(options, _folder, Report).Prepare(device, cancellationToken);
         File.Delete(_folder.CancelFile);
         var run = settings.Options;
@@ -44,10 +49,13 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
 
         double GetLr(int s) => new LearningRateSchedule(settings.PeakLearningRate, warmup, maxSteps ?? 1_000_000, run.MinLearningRateFraction).At(s);
 
+        var savedStep = resume ? state.Step : (int?)null;
         void SaveCheckpoint(int scheduledSteps)
         {
-            state = state with { Step = step, MaxSteps = scheduledSteps, WarmupSteps = warmup, OptimizerStep = optimizer.Step, BestValLoss = bestValLoss, TokensSeen = tokensSeen, ElapsedSeconds = budget.ElapsedSeconds };
-            Checkpoint.Save(_folder, model, optimizer, state);
+            var next = state with { Step = step, MaxSteps = scheduledSteps, WarmupSteps = warmup, OptimizerStep = optimizer.Step, BestValLoss = bestValLoss, TokensSeen = tokensSeen, ElapsedSeconds = budget.ElapsedSeconds };
+            WriteOrExplain("the checkpoint", _folder.CheckpointFile, savedStep, () => Checkpoint.Save(_folder, model, optimizer, next));
+            state = next;
+            savedStep = step;
             Report(new CheckpointSaved(step));
         }
 
@@ -55,8 +63,8 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         {
             lastEval = Evaluate(model, objective, tokenizer, settings, step);
             if (lastEval.ValLoss >= bestValLoss) return;
+            WriteOrExplain("the trained model", _folder.ModelDirectory, savedStep, () => ModelFolder.Save(model, tokenizer, _folder.ModelDirectory));
             bestValLoss = lastEval.ValLoss;
-            ModelFolder.Save(model, tokenizer, _folder.ModelDirectory);
         }
 
         var parameters = model.parameters().ToArray();
@@ -95,9 +103,25 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
 
         var finished = new TrainingFinished(step, bestValLoss, Math.Exp(bestValLoss), DocumentStream.BitsPerCharacter(bestValLoss, settings.ValidationCharactersPerToken),
             cancelled, _folder.ModelDirectory, budget.ElapsedSeconds, tokensSeen, settings.BaselineValLoss);
-        if (!cancelled) AtomicFile.WriteAllText(_folder.ResultFile, finished.ToJsonLine());
+        if (!cancelled) WriteOrExplain("the result", _folder.ResultFile, savedStep, () => AtomicFile.WriteAllText(_folder.ResultFile, finished.ToJsonLine()));
         Report(finished);
         return finished;
+    }
+
+    /// <summary>
+    /// Runs a write of the run's files; a failing disk (full, read-only, gone) stops the run with a message that names
+    /// the disk and its free space. Every file is written atomically, so the previous checkpoint is still there.
+    /// </summary>
+    private void WriteOrExplain(string what, string path, int? savedStep, Action write)
+    {
+        try { write(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var kept = savedStep is { } s
+                ? $"The previous checkpoint (step {s:N0}) is kept: free some space, then resume the run to continue from it."
+                : "No checkpoint had been saved yet: free some space, then start the run again.";
+            throw new EngineException($"Could not write {what} to {path}: {e.Message}. {DiskSpace.Describe(path)} {kept}", e);
+        }
     }
 
     private static TrainingStarted Started(RunSettings settings, CheckpointState state, Device device) =>

@@ -16,15 +16,32 @@ namespace SlmStudio.Web.Jobs;
 public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, RunNotifier notifier, TimeProvider clock, ILogger<ExportJob> logger)
 {
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
-    public async Task RunAsync(int runId, CancellationToken cancellationToken)
+    public async Task RunAsync(int runId, CancellationToken cancellationToken) => await ExportAsync(runId, cancellationToken);
+
+    /// <summary>
+    /// Exports the run unless someone else is exporting or registering it now (another portal over the same folders,
+    /// or a second copy of the job), or it was exported already and only waits for registration.
+    /// </summary>
+    public async Task<ExportOutcome> ExportAsync(int runId, CancellationToken cancellationToken)
     {
+        var folder = RunFolder.At(paths.Run(runId));
+        // The export lease: an OS lock on the run folder, dropped when this process ends however it ends.
+        using var lease = folder.TryLockExport();
+        if (lease is null)
+        {
+            logger.LogInformation("Run {RunId} is being exported or registered by another worker; not exporting it again", runId);
+            return ExportOutcome.LeftToAnother;
+        }
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var claimed = await db.Runs.Where(r => r.Id == runId && (r.Status == RunStatus.Trained || r.Status == RunStatus.Exporting))
+        var status = await db.Runs.Where(r => r.Id == runId).Select(r => (RunStatus?)r.Status).SingleOrDefaultAsync(cancellationToken);
+        if (status is not (RunStatus.Trained or RunStatus.Exporting)) return ExportOutcome.NotTrained; // failed, cancelled, interrupted, done
+        // An export that completed (the exporter moves its folder into place as its last step) is not thrown away.
+        if (status == RunStatus.Exporting && File.Exists(Path.Combine(folder.ExportDirectory, Core.Artifacts.ArtifactManifest.FileName)))
+            return ExportOutcome.AlreadyExported;
+        await db.Runs.Where(r => r.Id == runId && (r.Status == RunStatus.Trained || r.Status == RunStatus.Exporting))
             .ExecuteUpdateAsync(s => s.SetProperty(r => r.Status, RunStatus.Exporting), cancellationToken);
-        if (claimed == 0) return; // training did not finish (failed, cancelled, interrupted): nothing to export
         notifier.Publish(new RunUpdate(runId, null, RunStatus.Exporting));
 
-        var folder = RunFolder.At(paths.Run(runId));
         if (Directory.Exists(folder.ExportDirectory)) Directory.Delete(folder.ExportDirectory, recursive: true);
         string? failure;
         try
@@ -40,7 +57,7 @@ public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, Stud
             logger.LogError(e, "Export of run {RunId} could not start the engine", runId);
             failure = "Training finished, but turning the model into downloadable files failed: the engine could not be started on this server. Ask your administrator to check the installation.";
         }
-        if (failure is null) return;
+        if (failure is null) return ExportOutcome.Exported;
 
         logger.LogError("Export of run {RunId} failed: {Failure}", runId, failure);
         await db.Runs.Where(r => r.Id == runId).ExecuteUpdateAsync(s => s
@@ -48,6 +65,7 @@ public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, Stud
             .SetProperty(r => r.FinishedAt, clock.GetUtcNow())
             .SetProperty(r => r.Error, failure), CancellationToken.None);
         notifier.Publish(new RunUpdate(runId, null, RunStatus.Failed));
+        return ExportOutcome.Failed;
     }
 
     /// <summary>The message the user sees for an export that did not succeed; null when it did.</summary>
@@ -56,9 +74,10 @@ public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, Stud
         if (export.Succeeded) return null;
         if (export.ParityFailed)
             return "Training finished, but the exported model did not give the same answers as the trained one, so it was not registered. Please report this to your administrator.";
-        var reason = export.Exit.ErrorMessage ?? (export.Exit.EndedBySystem || export.Exit.RanOutOfMemory
-            ? "the export process was stopped by the system, most likely because it ran out of memory."
-            : $"the export process stopped unexpectedly (exit code {export.Exit.ExitCode}). If it keeps failing, ask your administrator.");
-        return $"Training finished, but turning the model into downloadable files failed: {reason}";
+        if (export.Exit.ErrorMessage is { } engine) return $"Training finished, but turning the model into downloadable files failed: {engine}";
+        return $"Training finished, but turning the model into downloadable files failed. {export.Exit.Describe("The export process")} If it keeps failing, ask your administrator.";
     }
 }
+
+/// <summary>What one export job did.</summary>
+public enum ExportOutcome { Exported, AlreadyExported, LeftToAnother, NotTrained, Failed }

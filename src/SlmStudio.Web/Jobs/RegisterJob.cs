@@ -15,11 +15,19 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
     {
+        var runDir = paths.Run(runId);
+        var folder = RunFolder.At(runDir);
+        // The same lease as export: one registration at a time, and never while the staging folder is being rewritten.
+        using var lease = Directory.Exists(folder.Root) ? folder.TryLockExport() : null;
+        if (lease is null)
+        {
+            logger.LogInformation("Run {RunId} is being exported or registered by another worker; not registering it here", runId);
+            return;
+        }
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var run = await db.Runs.SingleAsync(r => r.Id == runId, cancellationToken);
         if (run.Status != RunStatus.Exporting) return;
-        var runDir = paths.Run(runId);
-        var staging = RunFolder.At(runDir).ExportDirectory;
+        var staging = folder.ExportDirectory;
         if (!Directory.Exists(staging)) return;
 
         var lineagePath = Path.Combine(runDir, TrainingData.LineageFile);

@@ -27,20 +27,27 @@ public sealed class RunSweeper(IDbContextFactory<StudioDbContext> dbFactory, Run
         {
             var leaseLive = run.LeaseOwner is not null && run.LeaseExpiresAt >= now && !RunLeases.IsDeadLocalOwner(run.LeaseOwner);
             if (leaseLive) continue;
+            var folder = RunFolder.At(paths.Run(run.Id));
             if (run.Status is RunStatus.Trained or RunStatus.Exporting)
             {
-                // Export and registration died with the previous process; only at start-up can we know nobody runs them.
-                if (!startup) continue;
-                run.Status = RunStatus.Trained;
-                await db.SaveChangesAsync(ct);
+                // Export and registration died with the previous process, unless someone holds the run's export lease
+                // (another portal over the same folders). The status stays: a finished export is registered, not redone.
+                if (!startup || folder.IsExportRunning) continue;
                 await scheduler.EnqueueAsync(run.Id, ct);
                 handled++;
+                continue;
+            }
+            if (folder.IsTrainerRunning)
+            {
+                // A live trainer (one an earlier portal process left behind) still works on the folder: it is left to
+                // finish its step and checkpoint, and the run is resumed by a later sweep once it has stopped.
+                logger.LogWarning("Run {RunId}: a trainer process still works on its folder; resuming it once that one has stopped", run.Id);
                 continue;
             }
             if (run.Status == RunStatus.Running && run.LeaseOwner is null && run.StartedAt is { } s
                 && now - s < TimeSpan.FromSeconds(options.Value.LeaseTimeoutSeconds))
                 continue;
-            if (RunFolder.At(paths.Run(run.Id)).HasCheckpoint)
+            if (folder.HasCheckpoint)
             {
                 logger.LogWarning("Run {RunId} was interrupted; resuming it from its last checkpoint", run.Id);
                 run.Status = RunStatus.Queued;

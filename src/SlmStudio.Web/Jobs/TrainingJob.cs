@@ -26,6 +26,8 @@ public sealed class TrainingJob(
 {
     /// <summary>How long the trainer gets to write a checkpoint after being asked to stop, before it is killed.</summary>
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(30);
+    /// <summary>A run killed from outside (e.g. by the out-of-memory killer) is resumed by itself up to this many starts.</summary>
+    public const int MaxAutomaticAttempts = 3;
 
     [AutomaticRetry(Attempts = 0, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     [Queue("training")]
@@ -40,22 +42,59 @@ public sealed class TrainingJob(
         {
             await TrainAsync(runId, cancellationToken);
         }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The trainer is already gone (the launcher kills it on any exception). Hand the run to the sweep, which
+            // resumes it from its checkpoint, instead of leaving it "running" with nobody training it.
+            logger.LogError(e, "The training job of run {RunId} failed; its trainer was stopped and the run is left for the sweep to resume", runId);
+            await MarkInterruptedAsync(runId);
+            throw;
+        }
         finally
         {
             await leases.ReleaseAsync(runId);
         }
     }
 
+    private async Task MarkInterruptedAsync(int runId)
+    {
+        try
+        {
+            await using var db = await dbFactory.CreateDbContextAsync();
+            await db.Runs.Where(r => r.Id == runId && (r.Status == RunStatus.Running || r.Status == RunStatus.Queued))
+                .ExecuteUpdateAsync(s => s.SetProperty(r => r.Status, RunStatus.Interrupted));
+            notifier.Publish(new RunUpdate(runId, null, RunStatus.Interrupted));
+        }
+        catch (Exception e)
+        {
+            // The database may be what failed; then the run's lease runs out and the sweep finds it that way.
+            logger.LogWarning(e, "Run {RunId} could not be marked interrupted", runId);
+        }
+    }
+
     private async Task TrainAsync(int runId, CancellationToken shutdown)
     {
+        var folder = RunFolder.At(paths.Run(runId));
+        if (folder.IsTrainerRunning)
+        {
+            // A trainer of an earlier portal process (killed without a shutdown) still works on the folder. It stops by
+            // itself after a checkpoint once it notices its portal is gone; a second one now would interleave with it.
+            logger.LogWarning("Run {RunId}: a trainer process still works on {RunFolder}; leaving the run to it. The sweep resumes the run once it has stopped", runId, folder.Root);
+            await MarkInterruptedAsync(runId);
+            return;
+        }
         var progress = new RunProgressWriter(dbFactory, notifier, clock, runId);
         var run = await progress.StartAsync();
-        var folder = RunFolder.At(paths.Run(runId));
         Directory.CreateDirectory(folder.Root);
         if (File.Exists(folder.CancelFile)) File.Delete(folder.CancelFile);
         var resume = folder.HasCheckpoint;
 
         string dataPath;
+        // Preparing the data (extraction, freezing a dataset version) can outlast the lease on a busy server: without
+        // renewals the sweep would take the run for dead and fail it before its trainer ever started. A lost lease or
+        // a cancel request is acted on by the trainer's own heartbeat below.
+        using var preparing = new CancellationTokenSource();
+        var preparationHeartbeat = leases.KeepAliveAsync(runId, () => { }, () => { }, preparing.Token);
         try
         {
             // Runs from before dataset versions resume on the copy of the files they made then.
@@ -67,6 +106,11 @@ public sealed class TrainingJob(
         {
             await FinishAsync(progress, RunStatus.Failed, e.Message);
             return;
+        }
+        finally
+        {
+            await preparing.CancelAsync();
+            await preparationHeartbeat;
         }
         // The dataset version may have been frozen just now: open pages reload the run to show it.
         progress.Reload();
@@ -97,7 +141,7 @@ public sealed class TrainingJob(
                 if (e is TrainingFinished f) finished = f;
                 if (e is TrainingError err) error = err;
                 await progress.WriteAsync(e, line.Trim());
-            }, stop.Kill);
+            }, stop.Kill, pid => logger.LogInformation("Run {RunId}: slm train runs as process {ProcessId}", runId, pid));
         }
         catch (Exception e) when (e is FileNotFoundException or System.ComponentModel.Win32Exception)
         {
@@ -118,7 +162,7 @@ public sealed class TrainingJob(
             logger.LogWarning("Run {RunId}: this copy stopped after losing its lease", runId);
             return;
         }
-        var (status, message) = Outcome(exit, finished, error, stop.Reason, shutdown.IsCancellationRequested);
+        var (status, message) = Outcome(exit, finished, error, stop.Reason, shutdown.IsCancellationRequested, folder.HasCheckpoint, run.Attempts);
         logger.LogInformation("Run {RunId}: slm train ended with exit code {ExitCode} (ended by {EndedBy}, finished event: {Finished})",
             runId, exit.ExitCode, exit.EndedBy, finished is null ? "none" : finished.Cancelled ? "cancelled" : "done");
         if (status == RunStatus.Failed)
@@ -127,18 +171,31 @@ public sealed class TrainingJob(
     }
 
     /// <summary>What a run becomes once its trainer ended, and the message the user sees when it failed.</summary>
-    public static (RunStatus Status, string? Error) Outcome(EngineExit exit, TrainingFinished? finished, TrainingError? error, RunStatus stopReason, bool shuttingDown)
+    /// <param name="hasCheckpoint">The run folder holds a checkpoint to resume from.</param>
+    /// <param name="attempts">How many times the run has been started, this time included.</param>
+    public static (RunStatus Status, string? Error) Outcome(EngineExit exit, TrainingFinished? finished, TrainingError? error, RunStatus stopReason, bool shuttingDown,
+        bool hasCheckpoint = false, int attempts = 1)
     {
         // Shutdown: left for the start-up sweep to resume. User cancel: stays cancelled, can be resumed.
         if (finished is { Cancelled: true }) return (stopReason, null);
         if (finished is not null && exit.ExitCode == SlmLauncher.SuccessExitCode) return (RunStatus.Trained, null);
-        if (shuttingDown) return (RunStatus.Interrupted, null);
-        // Killed by us after the grace period of a stop request (a busy machine can take longer than that to reach the
-        // next step): the run is what was asked for, resumable from its last checkpoint, not a failure.
-        if (exit.Killed && stopReason is RunStatus.Interrupted or RunStatus.Cancelled) return (stopReason, null);
-        return (RunStatus.Failed, error?.Message ?? (exit.EndedBySystem
-            ? "The training process was stopped by the system, most likely because it ran out of memory. Try a smaller model size or a shorter time budget."
-            : $"The training process stopped unexpectedly (exit code {exit.ExitCode}). Try again; if it keeps failing, try a smaller model size."));
+        if (shuttingDown || stopReason == RunStatus.Interrupted && exit.Killed) return (RunStatus.Interrupted, null);
+        // Asked to stop, it did not within the grace period and was killed by us (a slow step on a busy server):
+        // still what was asked for, resumable from its last checkpoint.
+        if (exit.Killed) return (stopReason, null);
+        // Another trainer holds the folder: the run is its, and the sweep resumes it once that one has stopped.
+        if (exit.ExitCode == SlmLauncher.RunFolderBusyExitCode && exit.EndedBy == EndReason.None) return (RunStatus.Interrupted, null);
+        if (error is not null) return (RunStatus.Failed, error.Message);
+        var happened = exit.Describe("The training process");
+        // Killed from outside is not a fault of the run: it continues from where it was, a few times over.
+        if (exit.KilledFromOutside && hasCheckpoint && attempts < MaxAutomaticAttempts)
+            return (RunStatus.Interrupted, $"{happened} The run continues from its last checkpoint by itself.");
+        var advice = hasCheckpoint
+            ? exit.Signal == 9
+                ? " Its last checkpoint is kept: resume the run to continue from it, or if the server ran out of memory, try a smaller model size."
+                : " Its last checkpoint is kept: resume the run to continue from it."
+            : " Try again; if it keeps failing, try a smaller model size.";
+        return (RunStatus.Failed, happened + advice);
     }
 
     /// <summary>The engine settings of a run; what the run leaves open, the engine decides.</summary>
