@@ -15,6 +15,7 @@ public sealed partial class PlaygroundPage : IDisposable
 {
     [SupplyParameterFromQuery(Name = "version")] public int? Version { get; set; }
     [SupplyParameterFromQuery(Name = "ask")] public int? AskProject { get; set; }
+    [SupplyParameterFromQuery(Name = "q")] public string? AskQuestion { get; set; }
 
     private List<VersionChoice>? _versions;
     private Dictionary<int, int> _projectOf = [];
