@@ -1,3 +1,4 @@
+using SlmStudio.Core.Retrieval;
 using SlmStudio.Web.Services;
 
 namespace SlmStudio.Web;
@@ -15,7 +16,24 @@ public static class StudioApi
             var name = $"{Slug(version.Project!.Name)}-v{version.Number}.zip";
             return Results.File(registry.OpenZip(version), "application/zip", name);
         });
+        MapAsk(app);
     }
+
+    /// <summary>The body of <c>POST /api/projects/{id}/ask</c>.</summary>
+    public sealed record AskRequest(string? Question, int? Top, bool? Answer);
+
+    private static void MapAsk(WebApplication app) =>
+        app.MapPost("/api/projects/{id:int}/ask", async (int id, AskRequest? request, DocumentSearch search, CancellationToken ct) =>
+        {
+            if (request is null) return Results.BadRequest(new { message = "Send JSON like {\"question\": \"How many days of holiday do we get?\", \"top\": 5, \"answer\": false}." });
+            try
+            {
+                var response = await search.AskAsync(id, request.Question ?? "", request.Top ?? 5, request.Answer ?? false, ct: ct);
+                return Results.Json(response, AskResponse.Json);
+            }
+            catch (ProjectNotFoundException e) { return Results.NotFound(new { message = e.Message }); }
+            catch (UserFacingException e) { return Results.BadRequest(new { message = e.Message }); }
+        });
 
     public static string Slug(string name)
     {

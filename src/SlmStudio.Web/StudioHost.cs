@@ -68,6 +68,8 @@ public static class StudioHost
 
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelGeneration>();
+        services.AddSingleton<DocumentSearch>();
+        services.AddSingleton<BaseModelCatalog>().AddHostedService(sp => sp.GetRequiredService<BaseModelCatalog>());
     }
 
     private static void AddJobs(this IServiceCollection services)

@@ -14,6 +14,10 @@ public sealed class StudioOptions
 
     [Required] public string JobsPath { get; set; } = "jobs";
     [Required] public string ModelsPath { get; set; } = "models";
+    /// <summary>The base model library: Hugging Face folders an administrator imported or placed here (scanned at start).</summary>
+    [Required] public string BaseModelsPath { get; set; } = "models/base";
+    /// <summary>Largest base model zip the portal accepts as an upload.</summary>
+    [Range(1, 1_000_000)] public int MaxBaseModelUploadMegabytes { get; set; } = 20_000;
     [Required] public string DatabasePath { get; set; } = "data/studio.db";
     [Required] public string HangfireDatabasePath { get; set; } = "data/hangfire.db";
 

@@ -11,6 +11,8 @@ public sealed class StudioPaths(IOptions<StudioOptions> options, IHostEnvironmen
 
     public string Jobs => Root(_o.JobsPath);
     public string Models => Root(_o.ModelsPath);
+    public string BaseModels => Root(_o.BaseModelsPath);
+    public long MaxBaseModelUploadBytes => _o.MaxBaseModelUploadMegabytes * 1024L * 1024L;
     public string Database => Root(_o.DatabasePath);
     public string HangfireDatabase => Root(_o.HangfireDatabasePath);
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using SlmStudio.Core;
 using SlmStudio.Core.Data;
+using SlmStudio.Core.Retrieval;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Options;
 
@@ -185,11 +186,14 @@ public sealed class DataPreparation(
         return new DataReview(projectId, review, settings);
     }
 
-    /// <summary>Freezes what the user reviewed as an immutable dataset version and makes it the project's current one.</summary>
-    public async Task<DatasetVersionRecord> FreezeAsync(DataReview reviewed, string user, CancellationToken ct = default)
+    /// <summary>
+    /// Freezes what the user reviewed as an immutable dataset version, with its passages and search index (progress
+    /// stages "passages" and "index" after the training files), and makes it the project's current one.
+    /// </summary>
+    public async Task<DatasetVersionRecord> FreezeAsync(DataReview reviewed, string user, CancellationToken ct = default, IProgress<DataProgress>? progress = null)
     {
         DatasetVersion version;
-        try { version = await Task.Run(() => DatasetBuilder.Freeze(reviewed.Review, reviewed.Settings, paths.Datasets, ct: ct), ct); }
+        try { version = await Task.Run(() => DatasetSearch.Freeze(reviewed.Review, reviewed.Settings, paths.Datasets, progress, ct, clock), ct); }
         catch (EngineException e) { throw new UserFacingException(e.Message); }
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -244,4 +248,15 @@ public sealed class DataPreparation(
     }
 
     public string FolderOf(DatasetVersionRecord record) => Path.GetFullPath(Path.Combine(paths.Jobs, record.Folder));
+}
+
+/// <summary>What a freeze stage means to the person waiting for it.</summary>
+public static class FreezeStages
+{
+    public static string Describe(DataProgress p) => p.Stage switch
+    {
+        "passages" => "Splitting the documents into passages for search…",
+        "index" => p.Total > 0 ? $"Building the search index: {p.Done} of {p.Total} passages…" : "Building the search index…",
+        _ => "Writing the dataset version…",
+    };
 }

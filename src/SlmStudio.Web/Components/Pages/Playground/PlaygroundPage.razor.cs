@@ -1,45 +1,91 @@
 using Microsoft.AspNetCore.Components;
+using Microsoft.EntityFrameworkCore;
 using SlmStudio.Core;
 using SlmStudio.Core.Inference;
+using SlmStudio.Web.Data;
 using SlmStudio.Web.Services;
 
 namespace SlmStudio.Web.Components.Pages.Playground;
 
-/// <summary>Generates text with one registered version, or two side by side, streaming token by token.</summary>
+/// <summary>
+/// Generates text with one registered version, or two side by side, streaming token by token; and "Ask our
+/// documents" (search over the project's frozen data, with an optional written answer). Opens on a production version.
+/// </summary>
 public sealed partial class PlaygroundPage : IDisposable
 {
     [SupplyParameterFromQuery(Name = "version")] public int? Version { get; set; }
+    [SupplyParameterFromQuery(Name = "ask")] public int? AskProject { get; set; }
+    [SupplyParameterFromQuery(Name = "q")] public string? AskQuestion { get; set; }
 
     private List<VersionChoice>? _versions;
+    private Dictionary<int, int> _projectOf = [];
     private readonly PlaygroundState _left = new();
     private readonly PlaygroundState _right = new();
     private string _prompt = "";
-    private double _temperature = 0.8;
-    private int _topK = 40;
-    private double _topP = 0.95;
+    private Creativity _creativity = Creativity.Medium;
+    private double _temperature, _topP;
+    private int _topK;
     private int _maxTokens = 80;
+    private bool _stopAtSentence = true;
     private bool _colour = true;
     private bool _compare;
+    private int _tab;
+    private int? _askProjectId;
+    private List<string> _suggestions = [];
     private CancellationTokenSource? _cts;
 
     [Inject] private ModelRegistry Registry { get; set; } = default!;
     [Inject] private ModelGeneration Generation { get; set; } = default!;
+    [Inject] private IDbContextFactory<StudioDbContext> DbFactory { get; set; } = default!;
     [Inject] private ILogger<PlaygroundPage> Logger { get; set; } = default!;
 
     protected override async Task OnInitializedAsync()
     {
-        // Newest first: the version just trained is the one most likely to be tried.
-        _versions = [.. (await Registry.ChoicesAsync()).OrderByDescending(v => v.Id)];
-        if (_versions.Count == 0) return;
-        _left.VersionId = Version is { } id && _versions.Any(v => v.Id == id) ? id : _versions[0].Id;
-        _right.VersionId = _versions.FirstOrDefault(v => v.Id != _left.VersionId)?.Id ?? _left.VersionId;
+        SetCreativity(_creativity);
+        await using var db = await DbFactory.CreateDbContextAsync();
+        var versions = await db.ModelVersions.Include(v => v.Project).OrderByDescending(v => v.Id).ToListAsync();
+        var production = (await db.Aliases.Where(a => a.Name == ModelRegistry.Production).Select(a => a.ModelVersionId).ToListAsync()).ToHashSet();
+        _versions = PlaygroundChoices.Label(versions, production);
+        _projectOf = versions.ToDictionary(v => v.Id, v => v.ProjectId);
+        if (AskProject is { } ask) { _askProjectId = ask; _tab = 1; }
+        if (_versions.Count == 0)
+        {
+            _askProjectId ??= await db.Projects.Where(p => p.DatasetVersionId != null).Select(p => (int?)p.Id).FirstOrDefaultAsync();
+            return;
+        }
+        _left.VersionId = PlaygroundChoices.Opening(versions, production, Version);
+        _right.VersionId = PlaygroundChoices.CompareWith(versions, _left.VersionId);
+        _askProjectId ??= _projectOf[_left.VersionId];
+        await LoadSuggestionsAsync();
+    }
+
+    private async Task LeftVersionChangedAsync(int id)
+    {
+        _left.VersionId = id;
+        if (_right.VersionId == id && _versions is not null)
+            _right.VersionId = _versions.FirstOrDefault(v => v.Id != id)?.Id ?? id;
+        await LoadSuggestionsAsync();
+    }
+
+    private async Task LoadSuggestionsAsync()
+    {
+        if (!_projectOf.TryGetValue(_left.VersionId, out var projectId)) { _suggestions = []; return; }
+        await using var db = await DbFactory.CreateDbContextAsync();
+        _suggestions = await db.Set<GoalTest>().Where(g => g.ProjectId == projectId).OrderBy(g => g.Id).Select(g => g.Prompt).Take(6).ToListAsync();
+    }
+
+    private void SetCreativity(Creativity creativity)
+    {
+        _creativity = creativity;
+        (_temperature, _topK, _topP) = CreativitySettings.For(creativity);
     }
 
     private async Task GenerateAsync()
     {
         _cts?.Dispose();
         _cts = new CancellationTokenSource();
-        var settings = new GenerationSettings(_maxTokens, _temperature, _topK, _topP);
+        // Clamped here as well as by the slider: the browser's value is only a request.
+        var settings = ModelGeneration.Clamp(new GenerationSettings(_maxTokens, _temperature, _topK, _topP));
         var tasks = new List<Task> { RunAsync(_left, settings, _cts.Token) };
         if (_compare) tasks.Add(RunAsync(_right, settings, _cts.Token));
         await Task.WhenAll(tasks);
@@ -61,9 +107,16 @@ public sealed partial class PlaygroundPage : IDisposable
             state.Loading = true;
             var generator = await Generation.GetAsync(version);
             state.Loading = false;
+            if (ModelGeneration.PromptProblem(generator, _prompt) is { } problem)
+            {
+                state.Error = problem;
+                return;
+            }
+            settings = settings with { MaxNewTokens = ModelGeneration.RoomAfter(generator, _prompt, settings.MaxNewTokens) };
             await foreach (var token in generator.GenerateAsync(_prompt, settings, ct))
             {
                 state.Add(token.Text, token.Probability);
+                if (_stopAtSentence && PlaygroundState.EndsSentence(state.Text)) break;
                 if (DateTime.UtcNow - lastRender > TimeSpan.FromMilliseconds(50))
                 {
                     lastRender = DateTime.UtcNow;
@@ -96,5 +149,26 @@ public sealed partial class PlaygroundPage : IDisposable
     {
         _cts?.Cancel();
         _cts?.Dispose();
+    }
+}
+
+/// <summary>Which versions the playground offers and opens on.</summary>
+public static class PlaygroundChoices
+{
+    /// <summary>"Project — version N", with "(production)" on production versions; newest first.</summary>
+    public static List<VersionChoice> Label(IEnumerable<ModelVersion> newestFirst, IReadOnlySet<int> production) =>
+        [.. newestFirst.Select(v => new VersionChoice(v.Id, $"{v.Project?.Name} — version {v.Number}{(production.Contains(v.Id) ? " (production)" : "")}"))];
+
+    /// <summary>The version asked for in the address; else the newest production version; else the newest.</summary>
+    public static int Opening(IReadOnlyList<ModelVersion> newestFirst, IReadOnlySet<int> production, int? requested) =>
+        requested is { } id && newestFirst.Any(v => v.Id == id) ? id
+        : newestFirst.FirstOrDefault(v => production.Contains(v.Id))?.Id ?? newestFirst[0].Id;
+
+    /// <summary>A different version to compare with: the same project's previous one when there is one, else any other.</summary>
+    public static int CompareWith(IReadOnlyList<ModelVersion> newestFirst, int left)
+    {
+        var project = newestFirst.First(v => v.Id == left).ProjectId;
+        return newestFirst.FirstOrDefault(v => v.Id != left && v.ProjectId == project)?.Id
+            ?? newestFirst.FirstOrDefault(v => v.Id != left)?.Id ?? left;
     }
 }

@@ -28,10 +28,32 @@ public sealed class PlaygroundState
     public void Add(string text, float probability)
     {
         FirstTokenAt ??= DateTime.UtcNow;
-        Tokens.Add((text, probability));
+        text = Printable(text);
+        if (text.Length > 0) Tokens.Add((text, probability));
     }
 
     public string Text => string.Concat(Tokens.Select(t => t.Text));
+
+    /// <summary>
+    /// The text without replacement characters (an incomplete or invalid byte sequence) and control characters other
+    /// than line breaks and tabs: people should never see "�" boxes or invisible codes.
+    /// </summary>
+    public static string Printable(string text)
+    {
+        if (!text.Any(c => c == '\uFFFD' || (char.IsControl(c) && c is not '\n' and not '\t' and not '\r'))) return text;
+        return string.Concat(text.Where(c => c != '\uFFFD' && (!char.IsControl(c) || c is '\n' or '\t' or '\r')));
+    }
+
+    /// <summary>True when the generated text so far ends a sentence (".", "!" or "?", maybe inside closing quotes), after at least a few words.</summary>
+    public static bool EndsSentence(string generated)
+    {
+        var trimmed = generated.TrimEnd().TrimEnd('"', '\'', '\u201D', '\u2019', ')');
+        if (trimmed.Length < 2 || trimmed.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length < 3) return false;
+        var last = trimmed[^1];
+        if (last is '!' or '?') return true;
+        // "e.g." and "3." are not sentence ends; a full stop after a word of two or more letters is.
+        return last == '.' && trimmed.Length >= 3 && char.IsLetter(trimmed[^2]) && char.IsLetter(trimmed[^3]);
+    }
 
     /// <summary>Background for a token: red for unsure, through yellow, to green for sure.</summary>
     public static string Colour(float probability) => $"background-color: hsla({(int)(Math.Clamp(probability, 0f, 1f) * 120)}, 80%, 70%, 0.55)";

@@ -28,6 +28,7 @@ public sealed partial class DataStep : IDisposable
     private readonly List<DataProblem> _uploadProblems = [];
     private readonly HashSet<int> _openPreview = [];
     private readonly Dictionary<int, TabularPreview> _openMapping = [];
+    private string? _freezeStage;
     private bool _uploading, _reviewing, _freezing, _redact = true, _dedup = true;
     private double _uploadPercent;
     private string _uploadText = "";
@@ -174,11 +175,11 @@ public sealed partial class DataStep : IDisposable
         _freezing = true;
         try
         {
-            await Preparation.FreezeAsync(_review, Environment.UserName);
+            await Preparation.FreezeAsync(_review, Environment.UserName, progress: new Progress<DataProgress>(p => { _freezeStage = FreezeStages.Describe(p); InvokeAsync(StateHasChanged); }));
             await OnContinue.InvokeAsync();
         }
         catch (UserFacingException e) { _reviewError = e.Message; }
-        finally { _freezing = false; }
+        finally { _freezing = false; _freezeStage = null; }
     }
 
     /// <summary>The earlier upload with the same content, when this one is a second copy.</summary>

@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Microsoft.EntityFrameworkCore;
+using SlmStudio.Core;
+using SlmStudio.Core.Inference;
+using SlmStudio.Core.Retrieval;
+using SlmStudio.Web.Data;
+
+namespace SlmStudio.Web.Services;
+
+/// <summary>A passage among its neighbours in the same file, for "show in context".</summary>
+public sealed record PassageInContext(Passage Passage, IReadOnlyList<Passage> Before, IReadOnlyList<Passage> After, string DatasetId);
+
+/// <summary>The model version that writes answers for a project, and whether it is the production one.</summary>
+public sealed record AnswerModel(ModelVersion Version, bool IsProduction);
+
+/// <summary>
+/// "Ask our documents": searches the search index of a project's current dataset version and, when asked, has one
+/// of the project's model versions write a cited answer from the passages found. One index is opened per dataset
+/// version and shared by every request (Lucene's searcher is safe across threads); a damaged or missing index is
+/// rebuilt by <see cref="DatasetSearch.Open"/> from the version's passages.
+/// </summary>
+public sealed class DocumentSearch(
+    IDbContextFactory<StudioDbContext> dbFactory,
+    DataPreparation preparation,
+    ModelRegistry registry,
+    ModelGeneration generation,
+    ILogger<DocumentSearch> logger) : IDisposable
+{
+    public const int MaxTop = 20;
+    public const int MaxQuestionCharacters = 1000;
+    /// <summary>Neighbours shown on each side of a passage in context.</summary>
+    public const int ContextPassages = 3;
+
+    public const string NoDatasetMessage =
+        "This project has no frozen data yet, so there is nothing to search. Go to the project's Data step, upload its documents and freeze them.";
+
+    private readonly ConcurrentDictionary<string, Lazy<SearchIndex>> _indexes = new(StringComparer.Ordinal);
+
+    /// <summary>The project's current dataset version, or its newest one when the data changed since it was frozen; null when none.</summary>
+    public async Task<DatasetVersionRecord?> DatasetOfAsync(int projectId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var project = await db.Projects.SingleOrDefaultAsync(p => p.Id == projectId, ct) ?? throw new ProjectNotFoundException(projectId);
+        if (project.DatasetVersionId is { } id && await db.DatasetVersions.SingleOrDefaultAsync(d => d.Id == id, ct) is { } current) return current;
+        return await db.DatasetVersions.Where(d => d.ProjectId == projectId).OrderByDescending(d => d.Id).FirstOrDefaultAsync(ct);
+    }
+
+    /// <summary>The shared index of a dataset version, opened (or rebuilt) on first use.</summary>
+    public async Task<SearchIndex> IndexOfAsync(DatasetVersionRecord dataset)
+    {
+        var folder = preparation.FolderOf(dataset);
+        var lazy = _indexes.GetOrAdd(folder, f => new Lazy<SearchIndex>(() => DatasetSearch.Open(f), LazyThreadSafetyMode.ExecutionAndPublication));
+        try { return await Task.Run(() => lazy.Value); }
+        catch (Exception e)
+        {
+            // Not cached: once the data is frozen again, the next question opens the index anew.
+            _indexes.TryRemove(new KeyValuePair<string, Lazy<SearchIndex>>(folder, lazy));
+            if (e is DatasetSearchUnavailableException unavailable) throw new UserFacingException(unavailable.Message);
+            if (e is EngineException engine) throw new UserFacingException(engine.Message);
+            logger.LogError(e, "Opening the search index of {Folder} failed", folder);
+            throw new UserFacingException("The search index of this project's data could not be opened. Freeze the data again; if it keeps failing, ask your administrator to check the server log.");
+        }
+    }
+
+    /// <summary>The best passages for <paramref name="question"/> in the project's documents.</summary>
+    public async Task<SearchResults> SearchAsync(int projectId, string question, int top = 5, CancellationToken ct = default)
+    {
+        question = CheckQuestion(question);
+        var dataset = await DatasetOfAsync(projectId, ct) ?? throw new UserFacingException(NoDatasetMessage);
+        var index = await IndexOfAsync(dataset);
+        return index.Search(question, Math.Clamp(top, 1, MaxTop));
+    }
+
+    /// <summary>The version that writes answers: production when set, else the newest; null when the project has none.</summary>
+    public async Task<AnswerModel?> AnswerModelAsync(int projectId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var production = await db.Aliases.Where(a => a.ProjectId == projectId && a.Name == ModelRegistry.Production).Select(a => (int?)a.ModelVersionId).FirstOrDefaultAsync(ct);
+        if (production is { } id && await registry.FindAsync(id, ct) is { } version) return new AnswerModel(version, true);
+        var newest = await db.ModelVersions.Include(v => v.Project).Where(v => v.ProjectId == projectId).OrderByDescending(v => v.Number).FirstOrDefaultAsync(ct);
+        return newest is null ? null : new AnswerModel(newest, false);
+    }
+
+    /// <summary>Search, and with <paramref name="writeAnswer"/> an answer from the project's answering version: the JSON of the ask endpoint.</summary>
+    public async Task<AskResponse> AskAsync(int projectId, string question, int top = 5, bool writeAnswer = false, int maxTokens = DocumentAnswerer.DefaultMaxNewTokens, CancellationToken ct = default)
+    {
+        var results = await SearchAsync(projectId, question, top, ct);
+        if (!writeAnswer || results.NoGoodMatch) return AskResponse.From(results);
+        var model = await AnswerModelAsync(projectId, ct)
+            ?? throw new UserFacingException("This project has no trained model version to write an answer yet. The passages above are what the documents say; train and register a version to get written answers.");
+        var generator = await generation.GetAsync(model.Version);
+        try
+        {
+            var answer = await DocumentAnswerer.WriteAsync(generator, results.Question, [.. results.Hits.Select(h => h.Passage)],
+                Math.Clamp(maxTokens, 1, ModelGeneration.MaxNewTokens), ct);
+            return AskResponse.From(results, answer);
+        }
+        catch (EngineException e) { throw new UserFacingException(e.Message); }
+    }
+
+    /// <summary>An answer written token by token (for the playground); the citations are parsed by the caller once it is complete.</summary>
+    public static async IAsyncEnumerable<GeneratedToken> StreamAnswerAsync(TextGenerator generator, string question, IReadOnlyList<Passage> passages,
+        int maxTokens, Action<IReadOnlyList<Passage>> passagesRead, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var (prompt, read, newTokens) = DocumentAnswerer.FitPrompt(generator, question, passages, Math.Clamp(maxTokens, 1, ModelGeneration.MaxNewTokens));
+        passagesRead(read);
+        var settings = GenerationSettings.Greedy(newTokens) with { StopSequences = ["\nQuestion:", "\nPassages:"] };
+        await foreach (var token in generator.GenerateAsync(prompt, settings, ct)) yield return token;
+    }
+
+    /// <summary>The passage with <paramref name="passageId"/> and its neighbours in the same file; null when the current data has no such passage.</summary>
+    public async Task<PassageInContext?> ContextAsync(int projectId, string passageId, CancellationToken ct = default)
+    {
+        var dataset = await DatasetOfAsync(projectId, ct) ?? throw new UserFacingException(NoDatasetMessage);
+        var index = await IndexOfAsync(dataset);
+        var all = index.AllPassages();
+        var at = -1;
+        for (int i = 0; i < all.Count; i++) if (all[i].Id == passageId) { at = i; break; }
+        if (at < 0) return null;
+        var file = all[at].File;
+        var before = new List<Passage>();
+        for (int i = at - 1; i >= 0 && before.Count < ContextPassages && all[i].File == file; i--) before.Insert(0, all[i]);
+        var after = new List<Passage>();
+        for (int i = at + 1; i < all.Count && after.Count < ContextPassages && all[i].File == file; i++) after.Add(all[i]);
+        return new PassageInContext(all[at], before, after, dataset.DatasetId);
+    }
+
+    private static string CheckQuestion(string? question)
+    {
+        question = question?.Trim() ?? "";
+        if (question.Length == 0) throw new UserFacingException("Type a question first, for example 'How many days of holiday do we get?'.");
+        if (question.Length > MaxQuestionCharacters)
+            throw new UserFacingException($"The question is {question.Length:N0} characters long; ask it in at most {MaxQuestionCharacters:N0} characters.");
+        return question;
+    }
+
+    public void Dispose()
+    {
+        foreach (var lazy in _indexes.Values)
+            if (lazy.IsValueCreated) lazy.Value.Dispose();
+    }
+}
+
+/// <summary>A project number that names no project (the API answers 404).</summary>
+public sealed class ProjectNotFoundException(int projectId) : Exception($"There is no project number {projectId}.");
