@@ -34,6 +34,7 @@ public static class ModelExporter
     /// <summary>As <see cref="Export(string, string, IProgress{string}?, CancellationToken)"/>, with the external-data threshold open for tests.</summary>
     public static ExportResult Export(string sourceFolder, string artifactDir, long externalDataThreshold, IProgress<string>? progress = null, CancellationToken ct = default)
     {
+        if (ClassifierExporter.IsClassifierSource(sourceFolder)) return ClassifierExporter.Export(sourceFolder, artifactDir, progress, ct);
         var clock = Stopwatch.StartNew();
         var source = ResolveSource(sourceFolder);
         var target = Path.GetFullPath(artifactDir);
