@@ -25,6 +25,7 @@ public static class SlmCommandLine
         bench.Subcommands.Add(new BenchTokenizerCommand());
         bench.Subcommands.Add(new BenchTrainCommand());
         root.Subcommands.Add(bench);
+        root.Subcommands.Add(new ClassifyCommand());
         root.Subcommands.Add(new EvalCommand());
         root.Subcommands.Add(new ExportCommand());
         root.Subcommands.Add(new ExtractCommand());
