@@ -50,8 +50,7 @@ public sealed class ClassifierExportTests : IDisposable
         using var onnx = OnnxClassifier.Open(artifact);
         Assert.Equal(SyntheticIntents.Labels, onnx.Labels);
         var ids = onnx.Encode(Texts);
-        Assert.Contains(ids, s => s.Length == 1);
-        Assert.Contains(ids, s => s.Length > 5); // different lengths: a batch of them is padded
+        Assert.True(ids.Select(s => s.Length).Distinct().Count() >= 3); // different lengths: a batch of them is padded
         var expected = ClassifierTrainer.PredictProbabilities(reference, ids, batchSize: 1, padId: onnx.Tokenizer.PadId ?? 0);
         var padded = onnx.RunPadded(ids);
         var batched = onnx.Probabilities(Texts, batchSize: 3);
