@@ -133,7 +133,12 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
 
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // A CANCEL file in the run folder stops the run as it stops a text run (the language phase watches its own folder).
-        using var cancelWatch = new Timer(_ => { if (File.Exists(_folder.CancelFile)) cancellation.Cancel(); }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        using var cancelWatch = new Timer(_ =>
+        {
+            // A tick can still run while the run is ending and the source is disposed.
+            try { if (File.Exists(_folder.CancelFile)) cancellation.Cancel(); }
+            catch (ObjectDisposedException) { }
+        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         var ct = cancellation.Token;
 
         Report(new ClassificationMessage("Training a simple keyword model on the same examples, to compare with."));
