@@ -204,6 +204,36 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
     }
 
     [Theory]
+    [InlineData("tiny-llama-hf")]
+    [InlineData("tiny-phi3-hf")] // untied, fused projections: the export must not need a language-model head
+    public void A_base_model_skips_the_language_phase_and_exports_with_parity(string fixture)
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "SlmStudio.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("The repository root was not found.");
+        var baseModel = Path.Combine(root, "..", "shared", "fixtures", fixture);
+        var data = Path.Combine(_dir, "tickets.csv");
+        File.WriteAllText(data, MakeCsv(perLabel: 12, seed: 5));
+        var run = Path.Combine(_dir, "run");
+        var (exit, stdout, stderr) = Slm("train", "--task", "classify", "--data", data, "--text-column", "message", "--label-column", "team", "--out", run,
+            "--base", baseModel, "--max-steps", "6", "--batch-size", "8", "--eval-every", "3");
+        Assert.True(exit == 0, $"slm train failed ({exit}): {stderr}\n{stdout}");
+        var events = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        Assert.Equal("base", (string)events[0]["route"]!);
+        Assert.Contains(events, e => (string)e["event"]! == "message" && ((string)e["text"]!).StartsWith("Starting from the base model", StringComparison.Ordinal));
+        Assert.DoesNotContain(events, e => (string?)e["phase"] == "language");
+        Assert.Equal("finished", (string)events[^1]["event"]!);
+        Assert.False(Directory.Exists(Path.Combine(run, "language")));
+
+        var artifact = Path.Combine(_dir, "artifact");
+        var (exportExit, exported, exportErr) = Slm("export", run, "--out", artifact);
+        Assert.True(exportExit == 0, $"export failed: {exportErr}\n{exported}");
+        Assert.Contains("top labels identical", exported);
+        var (classifyExit, ranked, _) = Slm("classify", artifact, "--text", "where is my parcel");
+        Assert.Equal(0, classifyExit);
+        Assert.Equal(4, ranked.Trim().Split('\n').Length);
+    }
+
+    [Theory]
     [InlineData(new[] { "train", "--task", "chat", "--data", "a.jsonl", "--out", "x" }, "--task chat (answering questions) is not available yet")]
     [InlineData(new[] { "train", "--task", "poems", "--data", "a", "--out", "x" }, "--task must be text, classify or chat (got 'poems')")]
     [InlineData(new[] { "train", "--data", "a", "--out", "x", "--label-column", "team" }, "apply only with --task classify")]
