@@ -73,7 +73,7 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
         {
             File.WriteAllText(Data, MakeCsv(perLabel: 40, seed: 1));
             var (exit, stdout, stderr) = Slm("train", "--task", "classify", "--data", Data, "--text-column", "message", "--label-column", "team", "--out", Run,
-                "--preset", "tiny", "--max-steps", "70", "--batch-size", "16", "--context", "32", "--vocab-size", "300", "--eval-every", "10", "--log-every", "5", "--seed", "3");
+                "--preset", "tiny", "--max-steps", "80", "--context", "64", "--vocab-size", "300", "--eval-every", "10", "--log-every", "5", "--seed", "3");
             Assert.True(exit == 0, $"slm train failed ({exit}): {stderr}\n{stdout}");
             Events = [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject())];
             Export = Slm("export", Run, "--out", Artifact);
