@@ -8,7 +8,7 @@ namespace SlmStudio.Cli.Tests;
 /// <summary>Runs the real <c>slm</c> as a child process, as the portal and scripts do.</summary>
 public sealed class CliTests : IDisposable
 {
-    private static readonly string[] Commands = ["bench generate", "bench tokenizer", "bench train", "eval", "export", "extract", "generate", "import", "prepare", "train"];
+    private static readonly string[] Commands = ["bench generate", "bench tokenizer", "bench train", "classify", "eval", "export", "extract", "generate", "import", "prepare", "train"];
 
     private readonly string _dir = Directory.CreateTempSubdirectory("slm-cli-test-").FullName;
 

@@ -12,7 +12,7 @@ public sealed class ExportCommand : SlmCommand
     private readonly Option<string?> _out = Text("--out", "artifact folder", "where to write the artifact; it must not exist or be empty", required: true);
     private readonly Option<string?> _precision = Choice("--precision", "weights of the linear layers: fp32 (default, exact), int8 or int4 (smaller and faster, checked against fp32)", "fp32", "int8", "int4");
 
-    public ExportCommand() : base("export", "Export a trained model (or a Hugging Face Llama folder) to a self-contained ONNX artifact folder.", """
+    public ExportCommand() : base("export", "Export a trained model or classifier (or a Hugging Face Llama folder) to a self-contained ONNX artifact folder.", """
         Writes model.onnx (decoder with KV cache, onnxruntime-genai layout), genai_config.json, tokenizer.json,
         tokenizer_config.json, config.json + model.safetensors (Hugging Face format), a model card README.md and
         manifest.json (SHA-256 and size of every file, parity figures). Checks that ONNX Runtime reproduces the
@@ -21,6 +21,11 @@ public sealed class ExportCommand : SlmCommand
         point each, ONNX Runtime's MatMulNBits operator); the export is then checked against the fp32 model instead:
         loss on the run's validation data (or on text the fp32 model writes, when there is none), same-next-token
         agreement and greedy continuations. Exit code 1 when the loss rises by more than 1% (int8) or 5% (int4).
+
+        A classification run (slm train --task classify) exports as a classifier: model.onnx with inputs
+        input_ids and attention_mask (int64 [batch, sequence], right padding) and output probabilities
+        (float [batch, labels]), labels.json, the tokenizer, a model card and manifest.json (task "classify");
+        parity: probabilities within 1e-4 of TorchSharp on single texts and a padded batch.
         """)
     {
         Arguments.Add(_source);
@@ -34,7 +39,10 @@ public sealed class ExportCommand : SlmCommand
         var precision = WeightPrecisions.Parse(parsed.GetValue(_precision) ?? "fp32");
         var result = ModelExporter.Export(source, parsed.GetValue(_out)!, QuantizationOptions.For(precision), new Progress(), cancellationToken);
         var inv = CultureInfo.InvariantCulture;
-        if (result.Quality is { } q)
+        var isClassifier = SlmStudio.Core.Inference.OnnxClassifier.IsClassifierArtifact(result.ArtifactDir);
+        if (isClassifier)
+            Console.WriteLine(string.Create(inv, $"parity: probabilities max abs diff {result.Parity.PrefillMaxAbsDiff:E2} (tolerance {result.Parity.Tolerance:E0}), top labels {(result.Parity.GreedyMatches ? "identical" : "DIFFER")}"));
+        else if (result.Quality is { } q)
         {
             Console.WriteLine(string.Create(inv, $"precision: {q.Precision} ({q.Operator}, {q.Bits}-bit blocks of {q.BlockSize}); logits differ from fp32 by {q.MeanAbsLogitDiff:E2} on average (max {Math.Max(result.Parity.PrefillMaxAbsDiff, result.Parity.DecodeMaxAbsDiff):E2})"));
             Console.WriteLine(string.Create(inv, $"quality on {q.EvaluationText}, {q.Tokens:N0} tokens: loss {q.Fp32Loss:F4} (fp32) -> {q.QuantizedLoss:F4} ({Math.Round(q.LossIncreasePercent, 2) + 0.0:+0.00;-0.00}%, allowed {q.MaxLossIncreasePercent:0.#}%), same next token {q.Top1Agreement:P1}, greedy {q.GreedyIdenticalTokens}/{q.GreedyTokens} identical"));

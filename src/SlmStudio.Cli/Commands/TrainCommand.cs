@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using SlmStudio.Core.Library;
+using SlmStudio.Core.Classification;
 using SlmStudio.Core.Training;
 using static SlmStudio.Cli.CliOptions;
 
@@ -11,7 +12,10 @@ public sealed class TrainCommand : SlmCommand
     // Only to show the engine's defaults in the help; an option left out stays unset so TrainingOptions' own value applies.
     private static readonly TrainingOptions Defaults = new() { DataPath = "", RunDirectory = "" };
 
-    private readonly Option<string?> _data = Text("--data", "path", "training text (required unless --resume)");
+    private readonly Option<string?> _task = Choice("--task", "what the model is for: text (write like your documents; the default), classify (sort texts into labels) or chat (answer questions)", "text", "classify", "chat");
+    private readonly Option<string?> _data = Text("--data", "path", "training text (required unless --resume); for --task classify a CSV or JSONL file with a text and a label column");
+    private readonly Option<string?> _textColumn = Text("--text-column", "name", $"--task classify: the column that holds the texts (default {ClassificationRunOptions.DefaultTextColumn})");
+    private readonly Option<string?> _labelColumn = Text("--label-column", "name", $"--task classify: the column that holds the labels (default {ClassificationRunOptions.DefaultLabelColumn})");
     private readonly Option<string?> _out = Text("--out", "folder", "the run folder: checkpoints, metrics and the trained model", required: true);
     private readonly Option<string?> _preset = Text("--preset", "name", $"tiny, small, medium, large or auto (default: {Defaults.Preset} picks the size for your data and time)");
     private readonly Option<double?> _minutes = Double("--minutes", "N", string.Create(CultureInfo.InvariantCulture, $"time budget for the whole run (default {TrainingOptions.DefaultMinutes} when --max-steps is not given)"), 0.05, 100_000);
@@ -31,16 +35,26 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<string?> _device = Text("--device", "name", $"auto, cpu or cuda (default {Defaults.Device}: the GPU when there is one)");
     private readonly Option<bool> _stopWithParent = Flag(SlmStudio.Core.Processes.SlmLauncher.StopWithParentOption, "stop (after a checkpoint) when standard input closes: the portal's pipe, closed by the system when the portal ends");
 
-    public TrainCommand() : base("train", "Train a language model from text (or fine-tune one); prints progress as JSON lines.", """
+    public TrainCommand() : base("train", "Train a model (write like us, or sort texts into labels) from your data; prints progress as JSON lines.", """
         Trains a Llama-style model from .txt/.md text (a file, a folder, or a dataset version folder with
         dataset.json, train.txt and val.txt). Progress goes to standard output as JSON lines, one object per line,
         each with an "event" of started, message, step, eval, checkpoint, finished or error.
 
         To cancel a run, press Ctrl+C or create the file CANCEL in the run folder: it stops within a step,
         keeps a checkpoint, and --resume continues it.
+
+        --task classify trains a model that sorts texts into labels ("Sort and route") from a CSV or JSONL file
+        (--text-column, --label-column). The labels are reviewed first; the split keeps each label's share; a
+        simple keyword model (ML.NET) is trained alongside for comparison. From scratch, the model first learns
+        the language of the texts (about a third of the time or steps; in language/), then the labels; with
+        --base it starts from that model and goes straight to the labels. The run folder gets classifier/,
+        baseline.zip, metrics.json (per-label figures of both models) and result.json. Classification runs
+        cannot be resumed. Events carry a "phase" of "language" or "labels"; eval events of the label phase
+        carry accuracy and macroF1, and finished carries accuracy, macroF1, baselineAccuracy, baselineMacroF1
+        and classifierDir.
         """)
     {
-        foreach (var option in new Option[] { _data, _out, _preset, _minutes, _maxSteps, _base, _library, _resume, _seed, _vocabSize, _evalEvery,
+        foreach (var option in new Option[] { _task, _data, _textColumn, _labelColumn, _out, _preset, _minutes, _maxSteps, _base, _library, _resume, _seed, _vocabSize, _evalEvery,
                      _logEvery, _batchSize, _context, _gradAccum, _lr, _warmup, _device, _stopWithParent })
             Options.Add(option);
         Validators.Add(result =>
@@ -48,11 +62,18 @@ public sealed class TrainCommand : SlmCommand
             if (result.GetResult(_data) is null && !result.GetValue(_resume)) result.AddError("--data is required.");
             else if (result.GetResult(_minutes) is not null && result.GetResult(_maxSteps) is not null) result.AddError("Give either --minutes or --max-steps, not both.");
             else if (result.GetResult(_base) is not null && result.GetResult(_preset) is not null) result.AddError("--preset does not apply with --base: the base model fixes the size.");
+            else if (result.GetValue(_task) is not "classify" && (result.GetResult(_textColumn) is not null || result.GetResult(_labelColumn) is not null))
+                result.AddError("--text-column and --label-column apply only with --task classify.");
+            else if (result.GetValue(_task) is "classify" && result.GetValue(_resume)) result.AddError("A classification run cannot be resumed; start it again in a new run folder.");
         });
     }
 
     protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
     {
+        var task = parsed.GetValue(_task) ?? "text";
+        if (task == "chat")
+            throw new UsageException("--task chat (answering questions) is not available yet. Use --task text to train a model that writes like your documents, or --task classify to sort texts into labels.");
+        if (task == "classify") return Task.FromResult(RunClassification(parsed, cancellationToken));
         var resume = parsed.GetValue(_resume);
         var given = new TrainingOptions { DataPath = parsed.GetValue(_data) ?? "", RunDirectory = parsed.GetValue(_out)! };
         var options = given with
@@ -95,6 +116,55 @@ public sealed class TrainCommand : SlmCommand
             // The portal reads the error event from standard output; the top level prints the same message as one line.
             writer.Report(new TrainingError(e is SlmStudio.Core.EngineException ? e.Message : $"{e.Message} ({e.GetType().Name})"));
             throw;
+        }
+    }
+
+    private int RunClassification(ParseResult parsed, CancellationToken cancellationToken)
+    {
+        var given = new ClassificationRunOptions { DataPath = parsed.GetValue(_data)!, RunDirectory = parsed.GetValue(_out)! };
+        var options = given with
+        {
+            TextColumn = parsed.GetValue(_textColumn) ?? given.TextColumn,
+            LabelColumn = parsed.GetValue(_labelColumn) ?? given.LabelColumn,
+            Preset = parsed.GetValue(_preset) ?? given.Preset,
+            Minutes = parsed.GetValue(_minutes),
+            MaxSteps = parsed.GetValue(_maxSteps),
+            BaseModel = parsed.GetValue(_base),
+            Seed = parsed.GetValue(_seed) ?? given.Seed,
+            VocabSize = parsed.GetValue(_vocabSize) ?? given.VocabSize,
+            EvalEvery = parsed.GetValue(_evalEvery),
+            LogEvery = parsed.GetValue(_logEvery) ?? given.LogEvery,
+            BatchSize = parsed.GetValue(_batchSize),
+            ContextLength = parsed.GetValue(_context),
+            LearningRate = parsed.GetValue(_lr),
+            Device = parsed.GetValue(_device) ?? given.Device,
+        };
+        if (parsed.GetResult(_gradAccum) is not null || parsed.GetResult(_warmup) is not null)
+            throw new UsageException("--grad-accum and --warmup apply only to --task text.");
+        var writer = new JsonLines<ClassificationEvent>(e => e.ToJsonLine());
+        try
+        {
+            new ClassificationRun(options, writer).Run(cancellationToken);
+            return 0;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            writer.Report(new ClassificationError(e is SlmStudio.Core.EngineException ? e.Message : $"{e.Message} ({e.GetType().Name})"));
+            throw;
+        }
+    }
+
+    private sealed class JsonLines<T>(Func<T, string> toLine) : IProgress<T>
+    {
+        private readonly Lock _gate = new();
+
+        public void Report(T value)
+        {
+            lock (_gate)
+            {
+                Console.Out.WriteLine(toLine(value));
+                Console.Out.Flush();
+            }
         }
     }
 

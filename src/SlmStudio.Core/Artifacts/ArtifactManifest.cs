@@ -78,6 +78,8 @@ public sealed record ArtifactManifest
     [JsonPropertyName("producer")] public string Producer { get; init; } = "SLM Studio";
     [JsonPropertyName("createdUtc")] public DateTimeOffset CreatedUtc { get; init; }
     [JsonPropertyName("modelType")] public string ModelType { get; init; } = "llama";
+    /// <summary>What the model does: "classify" for a text classifier (labels.json beside it); null for a text model.</summary>
+    [JsonPropertyName("task")] public string? Task { get; init; }
     [JsonPropertyName("opset")] public int Opset { get; init; }
     [JsonPropertyName("onnxModel")] public string OnnxModel { get; init; } = DefaultOnnxModel;
     [JsonPropertyName("parameters")] public long Parameters { get; init; }

@@ -44,6 +44,9 @@ public sealed record ClassifierTrainingOptions
 [JsonConverter(typeof(JsonStringEnumConverter<ClassifierStopReason>))]
 public enum ClassifierStopReason { StepLimit, TimeBudget, EarlyStopping }
 
+/// <summary>One optimizer step: its loss, the learning rate it used and the step count the schedule runs to.</summary>
+public sealed record ClassifierStep(int Step, int MaxSteps, double Loss, double LearningRate, TimeSpan Elapsed);
+
 /// <summary>A validation measurement during training, with the average training loss since the previous one.</summary>
 public sealed record ClassifierEvaluation(int Step, double TrainLoss, TimeSpan Elapsed, ClassificationMetrics Validation);
 
@@ -69,6 +72,12 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
 
     /// <summary>Raised after each validation measurement (progress for the portal and the command line).</summary>
     public event Action<ClassifierEvaluation>? Evaluated;
+
+    /// <summary>Raised after every optimizer step.</summary>
+    public event Action<ClassifierStep>? Stepped;
+
+    /// <summary>With a time budget, the speed is measured over this many steps and the schedule fitted to the budget.</summary>
+    public const int ProbeSteps = 5;
 
     /// <summary>Token ids of each usable example, cut to <paramref name="maxTokens"/>; labels as indices into <paramref name="labels"/>.</summary>
     public static IReadOnlyList<TokenizedExample> Tokenize(ITokenizer tokenizer, IEnumerable<LabelledExample> examples, IReadOnlyList<string> labels, int maxTokens)
@@ -170,7 +179,10 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
         var start = _clock.GetTimestamp();
         var weights = options.ClassWeights ? BalancedClassWeights(train, k) : [.. Enumerable.Repeat(1f, k)];
         using var weightTensor = tensor(weights, device: device);
-        var schedule = new LearningRateSchedule(options.LearningRate, Math.Min(options.WarmupSteps, options.MaxSteps / 10 + 1), options.MaxSteps, 0.1);
+        var maxSteps = options.MaxSteps;
+        LearningRateSchedule Schedule(int total) => new(options.LearningRate, Math.Min(options.WarmupSteps, total / 10 + 1), total, 0.1);
+        var schedule = Schedule(maxSteps);
+        double evaluationSeconds = 0;
         using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), options.WeightDecay);
         var parameters = model.parameters().ToArray();
         var random = new Random(checked((int)(options.Seed % int.MaxValue)));
@@ -190,7 +202,7 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
         try
         {
             model.train();
-            while (step < options.MaxSteps)
+            while (step < maxSteps)
             {
                 ct.ThrowIfCancellationRequested();
                 var batch = new int[Math.Min(options.BatchSize, train.Count)];
@@ -199,16 +211,37 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
                     if (cursor == order.Length) { random.Shuffle(order); cursor = 0; }
                     batch[i] = order[cursor++];
                 }
-                var loss = Step(model, optimizer, parameters, weightTensor, [.. batch.Select(i => train[i])], schedule.At(step), device);
+                var lr = schedule.At(step);
+                var loss = Step(model, optimizer, parameters, weightTensor, [.. batch.Select(i => train[i])], lr, device);
                 step++;
                 losses.Add(loss);
                 lossSinceEval += loss;
                 stepsSinceEval++;
+                Stepped?.Invoke(new ClassifierStep(step, maxSteps, loss, lr, _clock.GetElapsedTime(start)));
+
+                // A time budget sets the schedule's length from the measured speed, so that the learning rate has
+                // decayed when the time is up (a schedule cut off at its peak leaves the model noisy). Measured after the
+                // first steps and again after the first evaluations, whose cost is then known.
+                if (options.TimeBudget is { } fitBudget && (step == ProbeSteps || (evaluations.Count is > 0 and <= 2 && step % options.EvaluateEvery == 0)))
+                {
+                    var elapsed = _clock.GetElapsedTime(start).TotalSeconds;
+                    var perStep = (elapsed - evaluationSeconds) / step;
+                    var perEvaluation = evaluations.Count > 0 ? evaluationSeconds / evaluations.Count : perStep * Math.Ceiling(validation.Count / (double)options.EvaluationBatchSize) / 3;
+                    var remaining = fitBudget.TotalSeconds - elapsed - perEvaluation;
+                    var fitted = Math.Min(options.MaxSteps, Math.Max(step + 1, step + (int)(remaining / (perStep + perEvaluation / options.EvaluateEvery))));
+                    if (fitted != maxSteps && (step == ProbeSteps || Math.Abs(fitted - maxSteps) > 0.05 * maxSteps))
+                    {
+                        maxSteps = fitted;
+                        schedule = Schedule(maxSteps);
+                    }
+                }
 
                 var overTime = options.TimeBudget is { } budget && _clock.GetElapsedTime(start) >= budget;
-                if (step % options.EvaluateEvery != 0 && step != options.MaxSteps && !overTime) continue;
+                if (step % options.EvaluateEvery != 0 && step != maxSteps && !overTime) continue;
 
+                var evaluationStart = _clock.GetTimestamp();
                 var metrics = Evaluate(model, validation, options.EvaluationBatchSize);
+                evaluationSeconds += _clock.GetElapsedTime(evaluationStart).TotalSeconds;
                 model.train();
                 var evaluation = new ClassifierEvaluation(step, lossSinceEval / stepsSinceEval, _clock.GetElapsedTime(start), metrics);
                 evaluations.Add(evaluation);

@@ -149,10 +149,34 @@ public sealed class LlamaForSequenceClassification : nn.Module<Tensor, Tensor, T
     }
 }
 
-/// <summary>What <c>labels.json</c> holds beside a classifier's weights: the labels in the order of the head's outputs, and the pooling.</summary>
+/// <summary>
+/// What <c>labels.json</c> holds beside a classifier's weights: the labels in the order of the head's outputs, the
+/// pooling, and how many tokens of a text the classifier reads (texts are cut there, as in training; null: the
+/// model's context length).
+/// </summary>
 public sealed record ClassifierLabels(
     [property: JsonPropertyName("labels")] IReadOnlyList<string> Labels,
-    [property: JsonPropertyName("pooling")] ClassifierPooling Pooling);
+    [property: JsonPropertyName("pooling")] ClassifierPooling Pooling,
+    [property: JsonPropertyName("maxTokens")] int? MaxTokens = null)
+{
+    private static readonly JsonSerializerOptions ReadOptions = new();
+
+    /// <summary>Reads labels.json, refusing a missing or damaged one by name.</summary>
+    public static ClassifierLabels Load(string path)
+    {
+        if (!File.Exists(path)) throw new UnsupportedModelException($"{Path.GetDirectoryName(path)} has no {ClassifierFolder.LabelsFile}, so it is not a classifier.");
+        try
+        {
+            var labels = JsonSerializer.Deserialize<ClassifierLabels>(File.ReadAllText(path), ReadOptions);
+            if (labels?.Labels is not { Count: >= 2 }) throw new UnsupportedModelException($"{path} names fewer than two labels; it does not belong to a classifier.");
+            return labels;
+        }
+        catch (JsonException e) { throw new UnsupportedModelException($"{path} is damaged (not valid JSON: {e.Message}).", e); }
+    }
+
+    /// <summary>The token limit for a model whose context is <paramref name="maxPositions"/>.</summary>
+    public int TokenLimit(int maxPositions) => Math.Min(MaxTokens ?? maxPositions, maxPositions);
+}
 
 /// <summary>
 /// A classifier folder: config.json (the backbone's Llama config), model.safetensors (backbone and <c>score.weight</c>),
@@ -164,21 +188,18 @@ public static class ClassifierFolder
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
-    public static void Save(LlamaForSequenceClassification classifier, Tokenization.ITokenizer? tokenizer, string folder)
+    public static void Save(LlamaForSequenceClassification classifier, Tokenization.ITokenizer? tokenizer, string folder, int? maxTokens = null)
     {
         Directory.CreateDirectory(folder);
         SafetensorsFile.Write(Path.Combine(folder, ModelFolder.WeightsFile), classifier.ExportWeights(), new Dictionary<string, string> { ["format"] = "pt" });
         classifier.Config.Save(Path.Combine(folder, ModelFolder.ConfigFile));
-        AtomicFile.WriteAllText(Path.Combine(folder, LabelsFile), JsonSerializer.Serialize(new ClassifierLabels(classifier.Labels, classifier.Pooling), JsonOptions));
+        AtomicFile.WriteAllText(Path.Combine(folder, LabelsFile), JsonSerializer.Serialize(new ClassifierLabels(classifier.Labels, classifier.Pooling, maxTokens), JsonOptions));
         tokenizer?.Save(Path.Combine(folder, ModelFolder.TokenizerFile));
     }
 
     public static LlamaForSequenceClassification Load(string folder)
     {
-        var labelsPath = Path.Combine(folder, LabelsFile);
-        if (!File.Exists(labelsPath)) throw new UnsupportedModelException($"The folder {folder} has no {LabelsFile}, so it is not a classifier.");
-        var labels = JsonSerializer.Deserialize<ClassifierLabels>(File.ReadAllText(labelsPath))
-            ?? throw new UnsupportedModelException($"{labelsPath} is empty.");
+        var labels = ClassifierLabels.Load(Path.Combine(folder, LabelsFile));
         var config = LlamaConfig.Load(Path.Combine(folder, ModelFolder.ConfigFile));
         var classifier = new LlamaForSequenceClassification(config, labels.Labels, labels.Pooling);
         classifier.LoadWeights(SafetensorsFile.Read(Path.Combine(folder, ModelFolder.WeightsFile)), ModelFolder.WeightsFile);

@@ -45,6 +45,7 @@ public static class ModelExporter
     public static ExportResult Export(string sourceFolder, string artifactDir, long externalDataThreshold, IProgress<string>? progress = null, CancellationToken ct = default,
         QuantizationOptions? quantization = null)
     {
+        if (ClassifierExporter.IsClassifierSource(sourceFolder)) return ClassifierExporter.Export(sourceFolder, artifactDir, progress, ct);
         quantization ??= QuantizationOptions.Fp32;
         var clock = Stopwatch.StartNew();
         var source = ResolveSource(sourceFolder);

@@ -171,6 +171,23 @@ public class ClassifierTrainerTests
     }
 
     [Fact]
+    public void A_time_budget_fits_the_schedule_so_the_learning_rate_has_decayed_when_time_is_up()
+    {
+        var (model, train, validation) = Setup();
+        var steps = new List<ClassifierStep>();
+        var trainer = new ClassifierTrainer(new ClassifierTrainingOptions { BatchSize = 8, MaxSteps = 100_000, EvaluateEvery = 1000, LearningRate = 1e-3, TimeBudget = TimeSpan.FromSeconds(60) },
+            new SteppingClock(TimeSpan.FromSeconds(1)));
+        trainer.Stepped += steps.Add;
+        var result = trainer.Train(model, train, validation);
+
+        Assert.All(steps.Take(ClassifierTrainer.ProbeSteps), s => Assert.Equal(100_000, s.MaxSteps)); // not measured yet
+        var fitted = steps[ClassifierTrainer.ProbeSteps].MaxSteps;
+        Assert.InRange(fitted, ClassifierTrainer.ProbeSteps + 1, 100);                                    // about one step per simulated second
+        Assert.Equal(fitted, result.Steps);
+        Assert.InRange(steps[^1].LearningRate, 0, 0.2e-3);                                                 // the cosine ran to its end
+    }
+
+    [Fact]
     public void Balanced_class_weights_match_hand_computed_values()
     {
         TokenizedExample E(int label) => new([1], label);
