@@ -119,7 +119,8 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
                 Assert.Contains("2.500", figures);
                 Assert.Contains("2.750", figures);
                 Assert.Contains("4,321", figures);
-                Assert.Contains("The kettle boils", page.Markup);
+                Assert.Contains("The kettle boils", page.Find(".sample-text").TextContent);
+                Assert.Equal("The", page.Find(".sample-prompt").TextContent); // where the prompt ends is visible
             });
 
         first.Instance.Dispose();
