@@ -53,7 +53,7 @@ public sealed class DataStepBrowserTests(PortalFixture portal, ITestOutputHelper
         await page.GotoAsync($"{portal.BaseUrl}/projects/new");
         await page.FillAsync("#project-name", "Returns desk");
         await page.ClickAsync("#save-goals");
-        await page.WaitForURLAsync(new Regex(@"/projects/\d+\?step=1$"));
+        await page.WaitForURLAsync(new Regex(@"/projects/\d+/data$"));
         var projectUrl = page.Url;
 
         await page.SetInputFilesAsync("#upload", [docx, csv, exe]);

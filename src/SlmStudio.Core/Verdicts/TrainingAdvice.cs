@@ -18,6 +18,8 @@ public sealed record TrainingAdvice(int RecommendedMinutes, int MinimumMinutes, 
 
     public const int MaxRecommendedMinutes = 240;
 
+    public const int MinimumMinutesFloor = 2;
+
     public static TrainingAdvice For(long characters, long tokens, double tokensPerSecond, int chosenMinutes, bool fromBaseModel = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tokensPerSecond);
@@ -25,7 +27,9 @@ public sealed record TrainingAdvice(int RecommendedMinutes, int MinimumMinutes, 
         var recommendedTokens = Math.Max(RecommendedPasses * tokens, MinimumUsefulTokens);
         var minimumTokens = Math.Max(3 * tokens, MinimumUsefulTokens / 2);
         var recommended = (int)Math.Clamp(Math.Ceiling(recommendedTokens / tokensPerSecond / 60), 2, MaxRecommendedMinutes);
-        var minimum = (int)Math.Clamp(Math.Ceiling(minimumTokens / tokensPerSecond / 60), 1, recommended);
+        // Never under two minutes, however fast the server: learning-rate warm-up and the first evaluation take most
+        // of the first minute, so a one-minute run ends before the model has learned anything.
+        var minimum = (int)Math.Clamp(Math.Ceiling(minimumTokens / tokensPerSecond / 60), MinimumMinutesFloor, recommended);
 
         var passes = tokens > 0 ? chosenMinutes * 60 * tokensPerSecond / tokens : 0;
         var summary = $"Recommended: about {recommended} minutes for your {ModelVerdict.Describe(characters)} at the speed measured on this server "

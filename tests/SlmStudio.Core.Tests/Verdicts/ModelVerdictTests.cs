@@ -117,3 +117,14 @@ public class VocabularyChoiceTests
     public void The_vocabulary_grows_with_the_text(long characters, int expected) =>
         Assert.Equal(expected, TrainingAdvice.VocabularyFor(characters));
 }
+
+public class ShortBudgetTests
+{
+    [Fact]
+    public void One_minute_is_too_short_even_on_a_fast_server()
+    {
+        var advice = TrainingAdvice.For(100_000, 30_000, tokensPerSecond: 1_000_000, chosenMinutes: 1);
+        Assert.Contains("too short to learn anything", advice.Warning);
+        Assert.Null(TrainingAdvice.For(100_000, 30_000, 1_000_000, chosenMinutes: 2).Warning);
+    }
+}
