@@ -53,8 +53,11 @@ public sealed class DataStepBrowserTests(PortalFixture portal, ITestOutputHelper
         await page.GotoAsync($"{portal.BaseUrl}/projects/new");
         await page.FillAsync("#project-name", "Returns desk");
         await page.ClickAsync("#save-goals");
-        await page.WaitForURLAsync(new Regex(@"/projects/\d+\?step=1$"));
+        await page.WaitForURLAsync(new Regex(@"/projects/\d+/data$"));
         var projectUrl = page.Url;
+        // The step has its own address: a reload opens the data step again (and gives the file picker a settled page).
+        await page.ReloadAsync();
+        await Assertions.Expect(page.Locator("#data-stats")).ToBeVisibleAsync();
 
         await page.SetInputFilesAsync("#upload", [docx, csv, exe]);
         await Assertions.Expect(page.Locator("#upload-problems")).ToContainTextAsync("tool.exe");

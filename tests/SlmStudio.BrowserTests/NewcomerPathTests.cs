@@ -53,7 +53,7 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
 
         // 1. Open the portal: an empty registry invites the newcomer in.
         await page.GotoAsync(portal.BaseUrl);
-        await Assertions.Expect(page.GetByText("No models yet — create your first project")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByText("No projects yet — create your first project")).ToBeVisibleAsync();
         Assert.Equal("Projects — SLM Studio", await page.TitleAsync());
         await ShotAsync(page, "home-empty");
 
@@ -65,7 +65,7 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await page.FillAsync("#goal-expect-0", "days");
         await ShotAsync(page, "goals");
         await page.ClickAsync("#save-goals");
-        await page.WaitForURLAsync(new Regex(@"/projects/\d+\?step=1$"));
+        await page.WaitForURLAsync(new Regex(@"/projects/\d+/data$"));
         var projectUrl = page.Url;
 
         // A half-finished project is saved: leave, come back from the project list, and continue where it stopped.
@@ -87,16 +87,35 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await page.ClickAsync("#data-continue");
         await Assertions.Expect(page.Locator("#architecture-continue")).ToBeVisibleAsync();
 
-        // 4. Tiny preset, small vocabulary for the small file.
+        // 4. Tiny preset. The handbook is far too little to train from scratch, and the step says so before training.
+        await page.WaitForURLAsync(new Regex(@"/projects/\d+/architecture$"));
+        await Assertions.Expect(page.Locator("#too-little-text")).ToContainTextAsync("too little text");
         await page.GetByText("Tiny", new() { Exact = true }).ClickAsync();
-        await page.FillAsync("#vocab-size", "512");
-        await page.Locator("#vocab-size").BlurAsync();
+        // The vocabulary is chosen from the data unless a person asks to set it (advanced settings).
+        await Assertions.Expect(page.Locator("#vocab-auto")).ToContainTextAsync("1,024 word pieces");
+        await page.ClickAsync("#advanced-vocabulary");
+        await Assertions.Expect(page.Locator("#vocab-size")).ToHaveValueAsync("1024");
+        await page.ClickAsync("#advanced-vocabulary");
+        await Assertions.Expect(page.Locator("#vocab-auto")).ToBeVisibleAsync();
         // The Tiny size's speed is measured on this machine when the step opens.
         await Assertions.Expect(page.Locator(".measured-speed").First).ToContainTextAsync("tokens/s", new() { Timeout = 180_000 });
         await ShotAsync(page, "architecture");
         await page.ClickAsync("#architecture-continue");
+        await page.WaitForURLAsync(new Regex(@"/projects/\d+/training$"));
 
-        // 5. Short budget: a few steps, evaluated twice.
+        // One address per step: Back returns to the architecture step, Forward to training.
+        await page.GoBackAsync();
+        await page.WaitForURLAsync(new Regex(@"/projects/\d+/architecture$"));
+        await Assertions.Expect(page.Locator("#architecture-continue")).ToBeVisibleAsync();
+        await page.GoForwardAsync();
+        await page.WaitForURLAsync(new Regex(@"/projects/\d+/training$"));
+
+        // 5. A recommended time from the speed measured on this server, and a warning for a budget too short to learn.
+        await Assertions.Expect(page.Locator("#time-recommendation")).ToContainTextAsync("Recommended: about");
+        await page.FillAsync("#time-budget", "1");
+        await Assertions.Expect(page.Locator("#time-warning")).ToContainTextAsync("too short to learn anything");
+        await ShotAsync(page, "training-recommendation");
+        // Short budget: a few steps, evaluated twice.
         await page.ClickAsync("#advanced");
         await page.FillAsync("#max-steps", "6");
         await page.FillAsync("#eval-every", "3");
@@ -111,7 +130,7 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         var second = await context.NewPageAsync();
         await second.GotoAsync(runUrl);
         foreach (var p in new[] { page, second })
-            await Assertions.Expect(p.Locator("#run-figures")).ToContainTextAsync(new Regex(@"Step\s*[1-6] / 6"), new() { Timeout = 240_000 });
+            await Assertions.Expect(p.Locator("#run-figures")).ToContainTextAsync(new Regex(@"Step\s*[1-6] of 6"), new() { Timeout = 240_000 });
         await ShotAsync(page, "training-live");
         await Assertions.Expect(page.Locator("#run-done")).ToBeVisibleAsync(new() { Timeout = 300_000 });
         await Assertions.Expect(second.Locator("#run-done")).ToBeVisibleAsync();
@@ -119,11 +138,21 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await ShotAsync(page, "training-finished");
         await second.CloseAsync();
 
-        // 7. Evaluation shows metrics and the goal test.
+        // A six-step model on a handbook is not useful, and the run page says so in words instead of congratulating.
+        await Assertions.Expect(page.Locator("#run-done .verdict-title")).ToHaveTextAsync("Not useful yet.");
+        await Assertions.Expect(page.Locator("#run-done .verdict-not-production")).ToContainTextAsync("not made the production model");
+        await Assertions.Expect(page.Locator("#run-stop-reason")).ToContainTextAsync("Finished");
+        await Assertions.Expect(page.Locator(".mud-alert-filled-success, .mud-alert-text-success")).ToHaveCountAsync(0);
+
+        // 7. Evaluation: the verdict first, the measurements behind Details, the goal test.
         await page.GetByText("See the evaluation").ClickAsync();
-        await Assertions.Expect(page.Locator("#eval-metrics")).ToContainTextAsync("Perplexity");
-        var metrics = await page.Locator("#eval-metrics").InnerTextAsync();
+        await page.WaitForURLAsync(new Regex(@"/projects/\d+/evaluation$"));
+        await Assertions.Expect(page.Locator("#eval-verdict .verdict-title")).ToHaveTextAsync(new Regex("^(Not useful yet|Usable for drafts|Good)\\.$"));
+        await Assertions.Expect(page.Locator("#eval-verdict")).ToContainTextAsync("What to do next");
+        await page.Locator("#eval-verdict .verdict-details-toggle").ClickAsync();
+        var metrics = await page.Locator("#eval-verdict .verdict-details").InnerTextAsync();
         Assert.Matches(@"Validation loss\s*\d+\.\d{3}", metrics);
+        Assert.Contains("Perplexity", metrics);
         await Assertions.Expect(page.Locator("#eval-baseline")).ToContainTextAsync("simple baseline");
         await Assertions.Expect(page.GetByText("Full-time employees receive").First).ToBeVisibleAsync();
         await ExpectCleanPageAsync(page);
@@ -132,9 +161,16 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         // 8. Version 1 is in the registry.
         await page.GotoAsync($"{portal.BaseUrl}/models");
         await Assertions.Expect(page.Locator(".version-number").First).ToHaveTextAsync("Version 1");
+        await Assertions.Expect(page.Locator(".verdict-chip").First).ToHaveTextAsync(new Regex("Not useful yet|Usable for drafts|Good"));
         await page.GetByText("Details").First.ClickAsync();
         await Assertions.Expect(page.Locator(".dataset-version").First).ToContainTextAsync("records");
+        var wide = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
+        Assert.True(wide <= 1, $"the Models page with Details open is {wide}px wider than the window");
         await ShotAsync(page, "models");
+
+        // The project card says where the project stands, not "step 4 of 5".
+        await page.GotoAsync(portal.BaseUrl);
+        await Assertions.Expect(page.Locator(".project-status").First).ToContainTextAsync("Trained: v1");
 
         // 9. The playground streams text.
         await page.GotoAsync($"{portal.BaseUrl}/playground");
@@ -197,5 +233,14 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         }
         await small.GotoAsync(runUrl);
         await ShotAsync(small, "phone-run");
+        await small.GotoAsync(projectUrl.Replace("/data", "/architecture"));
+        await Assertions.Expect(small.Locator(".wizard")).ToBeVisibleAsync();
+        await ShotAsync(small, "phone-wizard");
+        await small.GotoAsync($"{portal.BaseUrl}/models");
+        await small.GetByText("Details").First.ClickAsync();
+        await Assertions.Expect(small.Locator(".dataset-version").First).ToContainTextAsync("records");
+        var phoneOverflow = await small.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
+        Assert.True(phoneOverflow <= 1, $"the Models page with Details open is {phoneOverflow}px wider than a phone screen");
+        await ShotAsync(small, "phone-models");
     }
 }

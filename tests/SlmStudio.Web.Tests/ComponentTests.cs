@@ -27,6 +27,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Services.AddSingleton(_host.Get<RunService>());
         Services.AddSingleton(_host.Get<RunNotifier>());
         Services.AddSingleton(_host.Get<RunScheduler>());
+        Services.AddSingleton(_host.Get<ModelRegistry>());
     }
 
     public new async Task DisposeAsync()
@@ -69,7 +70,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     public void Home_page_invites_a_newcomer_to_create_a_project()
     {
         var cut = Render<Home>();
-        cut.WaitForAssertion(() => Assert.Contains("No models yet — create your first project", cut.Markup));
+        cut.WaitForAssertion(() => Assert.Contains("No projects yet — create your first project", cut.Markup));
         Assert.NotNull(cut.Find("a[href='/projects/new']"));
     }
 
@@ -114,11 +115,12 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
             page.WaitForAssertion(() =>
             {
                 var figures = page.Find("#run-figures").TextContent;
-                Assert.Contains("7 / 50", figures);
+                Assert.Contains("7 of 50", figures);
                 Assert.Contains("2.500", figures);
                 Assert.Contains("2.750", figures);
                 Assert.Contains("4,321", figures);
-                Assert.Contains("The kettle boils", page.Markup);
+                Assert.Contains("The kettle boils", page.Find(".sample-text").TextContent);
+                Assert.Equal("The", page.Find(".sample-prompt").TextContent); // where the prompt ends is visible
             });
 
         first.Instance.Dispose();
@@ -144,9 +146,9 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         // The first step redraws at once; the next, right behind it, waits for the deferred redraw, and nothing
         // else arrives to trigger one.
         notifier.Publish(new RunUpdate(runId, TrainingEvent.Parse("""{"event":"step","step":7,"maxSteps":50,"loss":2.5,"lr":0.001,"tokensPerSecond":10,"etaSeconds":9}""")));
-        page.WaitForAssertion(() => Assert.Contains("7 / 50", page.Find("#run-figures").TextContent), TimeSpan.FromSeconds(10));
+        page.WaitForAssertion(() => Assert.Contains("7 of 50", page.Find("#run-figures").TextContent), TimeSpan.FromSeconds(10));
         notifier.Publish(new RunUpdate(runId, TrainingEvent.Parse("""{"event":"step","step":8,"maxSteps":50,"loss":2.4,"lr":0.001,"tokensPerSecond":10,"etaSeconds":8}""")));
-        page.WaitForAssertion(() => Assert.Contains("8 / 50", page.Find("#run-figures").TextContent), TimeSpan.FromSeconds(10));
+        page.WaitForAssertion(() => Assert.Contains("8 of 50", page.Find("#run-figures").TextContent), TimeSpan.FromSeconds(10));
 
         page.Instance.Dispose();
         Assert.Equal(0, notifier.SubscriberCount(runId));

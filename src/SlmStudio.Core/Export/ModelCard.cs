@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using SlmStudio.Core.Artifacts;
 using SlmStudio.Core.Models;
@@ -10,29 +12,46 @@ namespace SlmStudio.Core.Export;
 /// how faithfully the ONNX file reproduces it, and how to run it elsewhere.</summary>
 public static class ModelCard
 {
+    /// <summary>Settings whose values are paths on the machine that trained the model: meaningless to whoever receives
+    /// the folder, and not theirs to see.</summary>
+    private static readonly HashSet<string> ServerPaths = new(StringComparer.OrdinalIgnoreCase) { "dataPath", "runDirectory", "baseModel" };
+
+    /// <summary>Plain characters in values ("+00:00", not "\u002B00:00"): the card is read by people, not parsed.</summary>
+    private static readonly JsonSerializerOptions Readable = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <param name="name">The folder's name; the title when <paramref name="title"/> is not given and the name says something.</param>
     /// <param name="bosId">The beginning-of-text id when the tokenizer prepends it to every text (onnxruntime-genai's tokenizer does not, so the card shows how to add it).</param>
     /// <param name="quantization">The quality check of a quantised export (its logits differ from the training model's by design).</param>
+    /// <param name="title">The model's name for people, such as "Kettle Co support — version 3"; callers that know it pass it.</param>
     public static string Write(LlamaConfig config, ParityReport parity, ArtifactSource source, JsonObject? run, IReadOnlyDictionary<string, double>? metrics, string name, int? bosId = null,
-        QuantizationReport? quantization = null)
+        QuantizationReport? quantization = null, string? title = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine(inv, $"# {name}");
+        sb.AppendLine(inv, $"# {title ?? TitleFrom(name, source)}");
         sb.AppendLine();
         sb.AppendLine(string.Create(inv, $"A small Llama-family causal language model ({config.ParameterCount:N0} parameters) exported by SLM Studio. ") +
                            "This folder is self-contained: it runs with ONNX Runtime, onnxruntime-genai or Hugging Face transformers, without SLM Studio.");
+        sb.AppendLine();
+
+        sb.AppendLine("## How to use this (no programming needed)");
+        sb.AppendLine();
+        sb.AppendLine("- **Try it:** in SLM Studio, open **Models** and choose **Try** next to this version, or open the **Playground**, type the start of a text and let the model continue it.");
+        sb.AppendLine("- **Share it:** send this whole folder (or the zip it came in) to your IT team; everything the model needs is inside, and `manifest.json` lets them check nothing was changed.");
+        sb.AppendLine("- **Put it to work:** your IT team can run it on a server or a laptop with the short programs under \"Run it in C#\" or \"Run it in Python\" below; no internet connection is needed.");
+        sb.AppendLine("- **Check its output:** a small model writes fluent text that can be wrong. Have a person read what it writes before it is sent to anyone.");
         sb.AppendLine();
 
         sb.AppendLine("## What it was trained on");
         sb.AppendLine();
         if (source.Kind == "run")
         {
-            sb.AppendLine(inv, $"- Training run: `{source.Path}`");
-            var data = source.Data is null ? "not recorded in run.json" : "`" + source.Data + "`";
+            sb.AppendLine(inv, $"- Training run: `{FileName(source.Path)}`");
+            var data = source.Data is null ? "not recorded in run.json" : "`" + FileName(source.Data) + "`";
             sb.AppendLine(inv, $"- Training data: {data}");
             if (source.Preset is not null) sb.AppendLine(inv, $"- Size preset: {source.Preset}");
         }
-        else sb.AppendLine(inv, $"- Imported Hugging Face model folder `{source.Path}`; its training data is whatever its authors used (see their model card).");
+        else sb.AppendLine(inv, $"- Imported Hugging Face model folder `{FileName(source.Path)}`; its training data is whatever its authors used (see their model card).");
         sb.AppendLine();
 
         if (run is not null && run.Count > 0)
@@ -41,12 +60,15 @@ public static class ModelCard
             sb.AppendLine();
             sb.AppendLine("| Setting | Value |");
             sb.AppendLine("|---|---|");
+            // run.json records the preset twice (the request and the resolved size); it is listed once, above when known.
+            var shown = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            if (source.Kind == "run" && source.Preset is not null) shown.Add("preset");
             foreach (var (key, value) in run)
             {
-                if (value is JsonValue) sb.AppendLine(inv, $"| {key} | {value.ToJsonString().Trim('"')} |");
+                if (value is JsonValue) AppendSetting(sb, shown, key, value);
                 else if (key == "options" && value is JsonObject options)
                     foreach (var (k, v) in options)
-                        if (v is JsonValue) sb.AppendLine(inv, $"| {k} | {v.ToJsonString().Trim('"')} |");
+                        if (v is JsonValue) AppendSetting(sb, shown, k, v);
             }
             sb.AppendLine();
         }
@@ -166,6 +188,24 @@ public static class ModelCard
         sb.AppendLine("```");
         return sb.ToString();
     }
+
+    private static void AppendSetting(StringBuilder sb, HashSet<string> shown, string key, JsonNode value)
+    {
+        if (!shown.Add(key) || ServerPaths.Contains(key)) return;
+        var text = value.ToJsonString(Readable).Trim('"');
+        // "auto" is the request; the device actually used is shown where the run was trained (CPU or GPU).
+        if (key == "device" && text == "auto") text = "auto (the GPU when one was available, else the CPU)";
+        sb.AppendLine(CultureInfo.InvariantCulture, $"| {key} | {text} |");
+    }
+
+    /// <summary>The last part of a path: a file or folder name says what it was without revealing the server's layout.</summary>
+    private static string FileName(string path) => Path.GetFileName(path.TrimEnd('/', '\\')) is { Length: > 0 } n ? n : path;
+
+    /// <summary>A folder name like "export" says nothing; then the title says what the model is.</summary>
+    private static string TitleFrom(string name, ArtifactSource source) =>
+        name is "" or "export" or "artifact" or "model"
+            ? source.Preset is { } preset ? $"SLM Studio model ({preset} size)" : "SLM Studio model"
+            : name;
 
     private static string Label(string key) => key switch
     {

@@ -10,7 +10,7 @@ using SlmStudio.Web.Training;
 namespace SlmStudio.Web.Jobs;
 
 /// <summary>Continuation of export: registers the exported artifacts as the project's next immutable version.</summary>
-public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, ModelRegistry registry, RunNotifier notifier, TimeProvider clock, ILogger<RegisterJob> logger)
+public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, ModelRegistry registry, RunService runs, RunNotifier notifier, TimeProvider clock, ILogger<RegisterJob> logger)
 {
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
@@ -49,6 +49,11 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
             v.GoalResultsJson = JsonSerializer.Serialize(goals);
             return Task.CompletedTask;
         }, cancellationToken);
+
+        // A project's first usable version becomes production; one judged "not useful yet" is kept for inspection
+        // but never made production without a person choosing it.
+        if ((await runs.VerdictsAsync([version], cancellationToken))[version.Id].FitForProduction)
+            await registry.MakeProductionIfNoneAsync(version.Id, cancellationToken);
 
         run.ModelVersionId = version.Id;
         run.Status = RunStatus.Succeeded;

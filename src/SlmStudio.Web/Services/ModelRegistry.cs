@@ -137,6 +137,18 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
         return await db.ModelVersions.Include(v => v.Project).SingleOrDefaultAsync(v => v.Id == versionId, ct);
     }
 
+    /// <summary>Makes the version production when its project has no production version yet; never moves an alias a
+    /// person set. Returns whether it did.</summary>
+    public async Task<bool> MakeProductionIfNoneAsync(int versionId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var version = await db.ModelVersions.SingleAsync(v => v.Id == versionId, ct);
+        if (await db.Aliases.AnyAsync(a => a.ProjectId == version.ProjectId && a.Name == Production, ct)) return false;
+        db.Aliases.Add(new ModelAlias { ProjectId = version.ProjectId, Name = Production, ModelVersionId = versionId, UpdatedAt = clock.GetUtcNow() });
+        await db.SaveChangesAsync(ct);
+        return true;
+    }
+
     /// <summary>Points the alias at a version of the same project; moving it is the only change a registry allows.</summary>
     public async Task SetAliasAsync(int versionId, string alias)
     {

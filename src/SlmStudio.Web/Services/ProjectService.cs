@@ -3,11 +3,12 @@ using SlmStudio.Web.Data;
 
 namespace SlmStudio.Web.Services;
 
-/// <summary>One project on the projects page.</summary>
-public sealed record ProjectSummary(int Id, string Name, string Description, Domain Domain, int WizardStep, int Versions);
+/// <summary>One project on the projects page, with where it stands in words ("Trained: v1 in production").</summary>
+public sealed record ProjectSummary(int Id, string Name, string Description, Domain Domain, int WizardStep, int Versions, string Status = "");
 
-/// <summary>A project opened in the wizard, and whether it was trained before (then the wizard opens on its results).</summary>
-public sealed record OpenedProject(Project Project, bool HasRun);
+/// <summary>A project opened in the wizard, whether it was trained before (then the wizard opens on its results) and
+/// whether a training run produced a version (then the step bar shows training as done).</summary>
+public sealed record OpenedProject(Project Project, bool HasRun, bool HasVersion = false);
 
 /// <summary>Projects as the wizard reads and saves them: every step is saved, so a half-finished project can be continued.</summary>
 public sealed class ProjectService(IDbContextFactory<StudioDbContext> dbFactory, TimeProvider clock)
@@ -15,9 +16,35 @@ public sealed class ProjectService(IDbContextFactory<StudioDbContext> dbFactory,
     public async Task<List<ProjectSummary>> ListAsync(CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return await db.Projects.OrderByDescending(p => p.Id)
-            .Select(p => new ProjectSummary(p.Id, p.Name, p.Description, p.Domain, p.WizardStep, p.Versions.Count)).ToListAsync(ct);
+        var projects = await db.Projects.OrderByDescending(p => p.Id)
+            .Select(p => new { p.Id, p.Name, p.Description, p.Domain, p.WizardStep, Versions = p.Versions.Count, Latest = p.Versions.Max(v => (int?)v.Number) }).ToListAsync(ct);
+        var production = await db.Aliases.Where(a => a.Name == ModelRegistry.Production)
+            .Join(db.ModelVersions, a => a.ModelVersionId, v => v.Id, (a, v) => new { a.ProjectId, v.Number }).ToDictionaryAsync(x => x.ProjectId, x => x.Number, ct);
+        var active = await db.Runs.Where(r => r.Status == RunStatus.Queued || r.Status == RunStatus.Running || r.Status == RunStatus.Interrupted
+                || r.Status == RunStatus.Trained || r.Status == RunStatus.Exporting).Select(r => r.ProjectId).Distinct().ToListAsync(ct);
+        return [.. projects.Select(p => new ProjectSummary(p.Id, p.Name, p.Description, p.Domain, p.WizardStep, p.Versions,
+            StatusOf(p.WizardStep, p.Latest, production.TryGetValue(p.Id, out var n) ? n : null, active.Contains(p.Id))))];
     }
+
+    /// <summary>The names of the wizard's steps, in order; also their addresses (/projects/7/data).</summary>
+    public static IReadOnlyList<string> StepNames { get; } = ["goals", "data", "architecture", "training", "evaluation"];
+
+    /// <summary>The step with this address name; null for an unknown name.</summary>
+    public static int? StepIndex(string name)
+    {
+        for (var i = 0; i < StepNames.Count; i++)
+            if (string.Equals(StepNames[i], name, StringComparison.OrdinalIgnoreCase)) return i;
+        return null;
+    }
+
+    /// <summary>Where a project stands, in words a project card shows.</summary>
+    public static string StatusOf(int wizardStep, int? latestVersion, int? productionVersion, bool training) => (latestVersion, productionVersion, training) switch
+    {
+        (_, _, true) => "Training now",
+        (not null, { } production, _) => $"Trained: v{production} in production" + (latestVersion > production ? $", v{latestVersion} newest" : ""),
+        ({ } latest, null, _) => $"Trained: v{latest}, not in production",
+        _ => $"Setting up: {StepNames[Math.Clamp(wizardStep, 0, 4)]} (step {Math.Clamp(wizardStep, 0, 4) + 1} of 5)",
+    };
 
     /// <summary>The project with its goal tests; null when it does not exist.</summary>
     public async Task<OpenedProject?> OpenAsync(int id, CancellationToken ct = default)
@@ -25,7 +52,7 @@ public sealed class ProjectService(IDbContextFactory<StudioDbContext> dbFactory,
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var project = await db.Projects.Include(p => p.GoalTests).SingleOrDefaultAsync(p => p.Id == id, ct);
         if (project is null) return null;
-        return new OpenedProject(project, await db.Runs.AnyAsync(r => r.ProjectId == id, ct));
+        return new OpenedProject(project, await db.Runs.AnyAsync(r => r.ProjectId == id, ct), await db.ModelVersions.AnyAsync(v => v.ProjectId == id, ct));
     }
 
     /// <summary>

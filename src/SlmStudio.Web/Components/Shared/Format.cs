@@ -26,6 +26,18 @@ public static class Format
         return t.TotalHours >= 1 ? $"{(int)t.TotalHours} h {t.Minutes} min" : t.TotalMinutes >= 1 ? $"{t.Minutes} min {t.Seconds} s" : $"{t.Seconds} s";
     }
 
+    /// <summary>A date and time nobody can misread, whatever their country: "1 Dec 2026, 14:05" (server time zone).</summary>
+    public static string When(DateTimeOffset at) => at.ToLocalTime().ToString("d MMM yyyy, HH:mm", System.Globalization.CultureInfo.InvariantCulture);
+
+    public static string When(DateTimeOffset? at, string none) => at is { } a ? When(a) : none;
+
+    public static MudBlazor.Color VerdictColor(Core.Verdicts.VerdictLevel level) => level switch
+    {
+        Core.Verdicts.VerdictLevel.Good => MudBlazor.Color.Success,
+        Core.Verdicts.VerdictLevel.UsableForDrafts => MudBlazor.Color.Info,
+        _ => MudBlazor.Color.Warning,
+    };
+
     public static string Number(double? v, string format = "0.000") => v is { } x && !double.IsNaN(x) ? x.ToString(format) : "—";
 
     public static string Status(Data.RunStatus s) => s switch

@@ -17,6 +17,7 @@ public sealed partial class RunPage : IDisposable
     [Inject] private RunService Runs { get; set; } = default!;
     [Inject] private RunNotifier Notifier { get; set; } = default!;
     [Inject] private RunScheduler Scheduler { get; set; } = default!;
+    [Inject] private ModelRegistry Registry { get; set; } = default!;
 
     private static readonly TimeSpan RenderInterval = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(5);
@@ -29,6 +30,11 @@ public sealed partial class RunPage : IDisposable
     private readonly List<double> _valSeries = [];
     private readonly List<string> _valLabels = [];
     private readonly List<EvaluationResult> _evals = [];
+    /// <summary>What the engine said in words (why it stopped, why it chose a size), oldest first.</summary>
+    private readonly List<string> _messages = [];
+    private double? _baseline;
+    private ModelVersion? _version;
+    private Core.Verdicts.ModelVerdict? _verdict;
     private IDisposable? _subscription;
     private Timer? _poll;
     /// <summary>Draws the steps that arrived since the last redraw, once the render interval has passed.</summary>
@@ -37,12 +43,14 @@ public sealed partial class RunPage : IDisposable
     private DateTime _lastRender;
     private bool _renderPending;
 
-    // Loss curves live far from zero; a zero-based axis would flatten them.
-    private readonly LineChartOptions _chartOptions = new() { YAxisRequireZeroPoint = false };
-
-    private double Percent => _run is { MaxSteps: > 0 } r ? 100.0 * r.Step / r.MaxSteps : 0;
+    /// <summary>A finished run is complete even when its time budget ended it before the planned last step.</summary>
+    private double Percent => RunProgress.Percent(_run);
     private List<ChartSeries<double>> TrainChart => [new() { Name = "Training loss", Data = _trainSeries.ToArray() }];
-    private List<ChartSeries<double>> ValChart => [new() { Name = "Validation loss", Data = _valSeries.ToArray() }];
+    private List<ChartSeries<double>> ValChart => _baseline is { } b
+        ? [new() { Name = "Validation loss", Data = _valSeries.ToArray() }, new() { Name = "Simple baseline", Data = _valSeries.Select(_ => b).ToArray() }]
+        : [new() { Name = "Validation loss", Data = _valSeries.ToArray() }];
+    private LineChartOptions TrainOptions => RunProgress.ChartOptions(_trainSeries);
+    private LineChartOptions ValOptions => RunProgress.ChartOptions(_baseline is { } b ? [.. _valSeries, b] : _valSeries);
 
     protected override async Task OnParametersSetAsync()
     {
@@ -60,8 +68,13 @@ public sealed partial class RunPage : IDisposable
     {
         _run = await Runs.FindAsync(Id);
         if (_run is null) return;
-        _trainSeries.Clear(); _trainLabels.Clear(); _valSeries.Clear(); _valLabels.Clear(); _evals.Clear();
-        foreach (var e in await Runs.CurveEventsAsync(Id)) AddPoint(e);
+        _trainSeries.Clear(); _trainLabels.Clear(); _valSeries.Clear(); _valLabels.Clear(); _evals.Clear(); _messages.Clear();
+        foreach (var e in await Runs.PageEventsAsync(Id)) AddPoint(e);
+        if (_run.ModelVersionId is { } versionId && _version?.Id != versionId)
+        {
+            _version = await Registry.FindAsync(versionId);
+            _verdict = _version is null ? null : (await Runs.VerdictsAsync([_version])).GetValueOrDefault(_version.Id);
+        }
     }
 
     private void AddPoint(TrainingEvent e)
@@ -78,6 +91,8 @@ public sealed partial class RunPage : IDisposable
             _valLabels.Add(eval.Step.ToString());
             _evals.Add(eval);
         }
+        else if (e is TrainingMessage message) _messages.Add(message.Text);
+        else if (e is TrainingStarted started && started.BaselineValLoss > 0) _baseline = started.BaselineValLoss;
     }
 
     /// <summary>Keeps long curves drawable: every other point goes, the shape stays.</summary>
