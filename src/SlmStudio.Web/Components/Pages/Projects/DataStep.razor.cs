@@ -174,7 +174,7 @@ public sealed partial class DataStep : IDisposable
         _freezing = true;
         try
         {
-            await Preparation.FreezeAsync(_review, Environment.UserName);
+            await Preparation.FreezeAsync(_review, SlmStudio.Web.Security.StudioUserContext.Name);
             await OnContinue.InvokeAsync();
         }
         catch (UserFacingException e) { _reviewError = e.Message; }
