@@ -96,6 +96,7 @@ public static class StudioHost
             .AddPolicy(StudioRoles.BuildersPolicy, p => p.RequireRole(StudioRoles.Administrator, StudioRoles.Builder))
             .AddPolicy(StudioRoles.AdministratorsPolicy, p => p.RequireRole(StudioRoles.Administrator));
         services.AddSingleton<FirstRunSetup>();
+        services.AddSingleton<AccessAdministration>();
     }
 
     private static Task ApiAware(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> ctx, int status)

@@ -15,8 +15,8 @@ public static class AccountEndpoints
     {
         var account = app.MapGroup("/account").AllowAnonymous();
 
-        account.MapGet("/login", (HttpContext http, FirstRunSetup setup, string? returnUrl) =>
-            setup.Pending ? Results.Redirect("/account/setup") : Page(http, "Sign in", LoginForm(returnUrl, null)));
+        account.MapGet("/login", async (HttpContext http, FirstRunSetup setup, UserManager<StudioUser> users, string? returnUrl) =>
+            await setup.IsPendingAsync(users) ? Results.Redirect("/account/setup") : Page(http, "Sign in", LoginForm(returnUrl, null)));
 
         account.MapPost("/login", async (HttpContext http, SignInManager<StudioUser> signIn, IAntiforgery antiforgery) =>
         {
@@ -31,8 +31,8 @@ public static class AccountEndpoints
             return Page(http, "Sign in", LoginForm(returnUrl, message), HttpStatusCode.OK);
         });
 
-        account.MapGet("/setup", (HttpContext http, FirstRunSetup setup) =>
-            setup.Pending ? Page(http, "Create the first administrator", SetupForm(null)) : Results.Redirect("/account/login"));
+        account.MapGet("/setup", async (HttpContext http, FirstRunSetup setup, UserManager<StudioUser> users) =>
+            await setup.IsPendingAsync(users) ? Page(http, "Create the first administrator", SetupForm(null)) : Results.Redirect("/account/login"));
 
         account.MapPost("/setup", async (HttpContext http, FirstRunSetup setup, UserManager<StudioUser> users, SignInManager<StudioUser> signIn, IAntiforgery antiforgery) =>
         {

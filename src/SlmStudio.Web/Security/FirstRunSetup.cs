@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
 using SlmStudio.Web.Data;
 
 namespace SlmStudio.Web.Security;
@@ -15,6 +16,16 @@ public sealed class FirstRunSetup(ILogger<FirstRunSetup> log)
     private string? _code;
 
     public bool Pending { get { lock (_gate) return _code is not null; } }
+
+    /// <summary>Whether the set-up page is still needed: someone may have created a person since start (another portal
+    /// process on the same database, or an administrator tool), which ends set-up for good.</summary>
+    public async Task<bool> IsPendingAsync(UserManager<StudioUser> users)
+    {
+        if (!Pending) return false;
+        if (!await users.Users.AnyAsync()) return true;
+        lock (_gate) _code = null;
+        return false;
+    }
 
     /// <summary>Roles exist, and either the configured first administrator is created or a set-up code is printed.</summary>
     public async Task RunAsync(IServiceProvider services, IConfiguration configuration)
