@@ -51,6 +51,12 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         context.SetDefaultTimeout(30_000);
         var page = await context.NewPageAsync();
 
+        // 0. A fresh portal has no one yet: every page leads to creating the first administrator with the code from the log.
+        await page.GotoAsync(portal.BaseUrl);
+        Assert.Contains("/account/setup", page.Url);
+        await ShotAsync(page, "first-administrator");
+        Assert.True(await portal.SignInAsync(page));
+
         // 1. Open the portal: an empty registry invites the newcomer in.
         await page.GotoAsync(portal.BaseUrl);
         await Assertions.Expect(page.GetByText("No models yet — create your first project")).ToBeVisibleAsync();
@@ -187,6 +193,7 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         // Phone size: the pages fit the screen.
         await using var phone = await portal.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 390, Height = 844 }, IsMobile = true });
         var small = await phone.NewPageAsync();
+        Assert.False(await portal.SignInAsync(small));
         foreach (var url in new[] { "/", "/models", runUrl, projectUrl, "/jobs", "/playground" })
         {
             await small.GotoAsync(url.StartsWith("http") ? url : portal.BaseUrl + url);
