@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
+using SlmStudio.Web.Api;
 using SlmStudio.Web.Components;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Jobs;
@@ -177,6 +178,7 @@ public static class StudioHost
         builder.Services.AddMudServices();
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddScoped<CircuitHandler, UserCircuitHandler>();
+        builder.AddOpenAiApi();
     }
 
     /// <summary>Applies EF Core migrations before anything reads the database.</summary>
@@ -203,6 +205,7 @@ public static class StudioHost
         {
             using (StudioUserContext.Use(http.User)) await next(http);
         });
+        app.UseRateLimiter();
         app.UseAntiforgery();
         app.MapStaticAssets().AllowAnonymous();
         app.MapAccountEndpoints();
@@ -213,6 +216,7 @@ public static class StudioHost
             DashboardTitle = "SLM Studio jobs",
         }).RequireAuthorization(StudioRoles.AdministratorsPolicy);
         app.MapStudioApi();
+        app.MapOpenAiEndpoints();
     }
 
     /// <summary>Headers that stop other sites from framing the portal or browsers from guessing content types.</summary>

@@ -42,6 +42,12 @@ public static class StudioUserContext
 
     public static IQueryable<Project> VisibleTo(this IQueryable<Project> projects, ClaimsPrincipal? user)
     {
+        // An API key reaches only the projects it was made for, whoever owns it.
+        if (user?.FindFirstValue(Api.ApiKeyService.ProjectsClaim) is { } keyProjects)
+        {
+            var ids = keyProjects.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+            projects = projects.Where(p => ids.Contains(p.Id));
+        }
         if (user is null || user.IsInRole(StudioRoles.Administrator)) return projects;
         var id = user.FindFirstValue(ClaimTypes.NameIdentifier);
         if (id is null) return projects.Where(_ => false);
