@@ -75,6 +75,9 @@ public sealed class AccessTests
             // Files: 410 means access was granted and the (absent) files were looked for; 404 hides the project.
             ($"/api/versions/{va}/download", ["401", "404", "410", "404", "410", "410"]),
             ($"/api/versions/{vb}/download", ["401", "404", "404", "410", "404", "410"]),
+            ("/account/keys", ["login", "ok", "ok", "ok", "ok", "ok"]),
+            // The API takes keys, not the sign-in cookie.
+            ("/v1/models", ["401", "401", "401", "401", "401", "401"]),
             ("/account/login", ["ok", "ok", "ok", "ok", "ok", "ok"]),
         };
         var unexpected = new List<string>();
