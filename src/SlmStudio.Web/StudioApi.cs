@@ -11,7 +11,7 @@ public static class StudioApi
         app.MapGet("/api/versions/{id:int}/download", async (int id, ModelRegistry registry) =>
         {
             var version = await registry.FindAsync(id);
-            if (version is null) return Results.NotFound("There is no model version with that number.");
+            if (version is null) return Results.NotFound("There is no model version with that number, or you do not have access to its project.");
             if (!Directory.Exists(registry.FolderOf(version))) return Results.Problem("The files of this version are missing on the server.", statusCode: 410);
             var name = $"{Slug(version.Project!.Name)}-v{version.Number}.zip";
             return Results.File(registry.OpenZip(version), "application/zip", name);

@@ -1,13 +1,18 @@
 using Hangfire;
 using Hangfire.Dashboard;
 using Hangfire.Storage.SQLite;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Components.Server.Circuits;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
+using SlmStudio.Web.Api;
 using SlmStudio.Web.Components;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Jobs;
 using SlmStudio.Web.Options;
+using SlmStudio.Web.Security;
 using SlmStudio.Web.Services;
 
 namespace SlmStudio.Web;
@@ -32,6 +37,7 @@ public static class StudioHost
     {
         builder.AddStudioOptions();
         builder.AddStudioDatabase();
+        builder.Services.AddStudioIdentity();
         builder.Services.AddPageServices();
         builder.Services.AddJobs();
         builder.AddWorkerWhenConfigured();
@@ -51,6 +57,58 @@ public static class StudioHost
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             db.UseSqlite($"Data Source={path};Default Timeout=30");
         });
+
+    /// <summary>
+    /// People sign in with ASP.NET Core Identity (users and roles in the portal's SQLite database) and a cookie; every
+    /// endpoint needs a signed-in person unless it says otherwise.
+    /// </summary>
+    private static void AddStudioIdentity(this IServiceCollection services)
+    {
+        services.AddIdentity<StudioUser, IdentityRole>(o =>
+            {
+                o.Password.RequiredLength = 12;
+                o.Password.RequireNonAlphanumeric = false;
+                o.Password.RequireUppercase = false;
+                o.Password.RequireLowercase = false;
+                o.Password.RequireDigit = false;
+                o.Lockout.MaxFailedAccessAttempts = 5;
+                o.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(5);
+                o.Lockout.AllowedForNewUsers = true;
+                o.User.RequireUniqueEmail = true;
+            })
+            .AddEntityFrameworkStores<StudioDbContext>()
+            .AddDefaultTokenProviders();
+        services.ConfigureApplicationCookie(o =>
+        {
+            o.Cookie.Name = "SlmStudio.SignIn";
+            o.Cookie.HttpOnly = true;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.LoginPath = "/account/login";
+            o.LogoutPath = "/account/logout";
+            o.AccessDeniedPath = "/account/denied";
+            o.ExpireTimeSpan = TimeSpan.FromHours(10);
+            o.SlidingExpiration = true;
+            // Programs calling files and APIs get a status code, not a sign-in page.
+            o.Events.OnRedirectToLogin = ctx => ApiAware(ctx, StatusCodes.Status401Unauthorized);
+            o.Events.OnRedirectToAccessDenied = ctx => ApiAware(ctx, StatusCodes.Status403Forbidden);
+        });
+        services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .AddPolicy(StudioRoles.BuildersPolicy, p => p.RequireRole(StudioRoles.Administrator, StudioRoles.Builder))
+            .AddPolicy(StudioRoles.AdministratorsPolicy, p => p.RequireRole(StudioRoles.Administrator));
+        services.AddSingleton<FirstRunSetup>();
+        services.AddSingleton<AccessAdministration>();
+    }
+
+    private static Task ApiAware(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> ctx, int status)
+    {
+        var path = ctx.Request.Path;
+        if (path.StartsWithSegments("/api") || path.StartsWithSegments("/v1") || path.StartsWithSegments("/hangfire") || path.StartsWithSegments("/_blazor"))
+            ctx.Response.StatusCode = status;
+        else
+            ctx.Response.Redirect(ctx.RedirectUri);
+        return Task.CompletedTask;
+    }
 
     /// <summary>One service per area the pages show: projects, data, runs, models.</summary>
     private static void AddPageServices(this IServiceCollection services)
@@ -120,6 +178,9 @@ public static class StudioHost
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
+        builder.Services.AddCascadingAuthenticationState();
+        builder.Services.AddScoped<CircuitHandler, UserCircuitHandler>();
+        builder.AddOpenAiApi();
     }
 
     /// <summary>Applies EF Core migrations before anything reads the database.</summary>
@@ -128,6 +189,7 @@ public static class StudioHost
         var factory = app.Services.GetRequiredService<IDbContextFactory<StudioDbContext>>();
         await using var db = await factory.CreateDbContextAsync();
         await db.Database.MigrateAsync();
+        await app.Services.GetRequiredService<FirstRunSetup>().RunAsync(app.Services, app.Configuration);
     }
 
     /// <summary>Pages, static files, the jobs dashboard and the file endpoints, when this process serves the web.</summary>
@@ -136,15 +198,44 @@ public static class StudioHost
         var options = app.Services.GetRequiredService<IOptions<StudioOptions>>().Value;
         if (!options.RunsWeb) return;
         if (!app.Environment.IsDevelopment()) app.UseExceptionHandler("/error", createScopeForErrors: true);
+        app.UseSecurityHeaders();
         app.UseStaticFiles();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        // The singleton services the endpoints call filter projects by this person.
+        app.Use(async (http, next) =>
+        {
+            using (StudioUserContext.Use(http.User)) await next(http);
+        });
+        app.UseRateLimiter();
         app.UseAntiforgery();
-        app.MapStaticAssets();
+        app.MapStaticAssets().AllowAnonymous();
+        app.MapAccountEndpoints();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapHangfireDashboard("/hangfire", new DashboardOptions
         {
-            Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
+            Authorization = [new AdministratorsOnlyDashboardFilter()],
             DashboardTitle = "SLM Studio jobs",
-        });
+        }).RequireAuthorization(StudioRoles.AdministratorsPolicy);
         app.MapStudioApi();
+        app.MapOpenAiEndpoints();
+    }
+
+    /// <summary>Headers that stop other sites from framing the portal or browsers from guessing content types.</summary>
+    private static void UseSecurityHeaders(this WebApplication app) =>
+        app.Use(async (http, next) =>
+        {
+            var headers = http.Response.Headers;
+            headers.XContentTypeOptions = "nosniff";
+            headers.XFrameOptions = "DENY";
+            headers["Referrer-Policy"] = "no-referrer";
+            headers.ContentSecurityPolicy = "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
+            headers["Cross-Origin-Opener-Policy"] = "same-origin";
+            await next(http);
+        });
+
+    private sealed class AdministratorsOnlyDashboardFilter : IDashboardAuthorizationFilter
+    {
+        public bool Authorize(DashboardContext context) => context.GetHttpContext().User.IsInRole(StudioRoles.Administrator);
     }
 }

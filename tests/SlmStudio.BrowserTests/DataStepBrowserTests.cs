@@ -50,6 +50,7 @@ public sealed class DataStepBrowserTests(PortalFixture portal, ITestOutputHelper
         await using var context = await portal.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
         context.SetDefaultTimeout(60_000);
         var page = await context.NewPageAsync();
+        await portal.SignInAsync(page);
         await page.GotoAsync($"{portal.BaseUrl}/projects/new");
         await page.FillAsync("#project-name", "Returns desk");
         await page.ClickAsync("#save-goals");
@@ -83,6 +84,7 @@ public sealed class DataStepBrowserTests(PortalFixture portal, ITestOutputHelper
         // Phone size: the data step with its review fits the screen.
         await using var phone = await portal.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 390, Height = 844 }, IsMobile = true });
         var small = await phone.NewPageAsync();
+        await portal.SignInAsync(small);
         await small.GotoAsync(projectUrl);
         await Assertions.Expect(small.Locator("#data-stats")).ToContainTextAsync("2 of 2 usable");
         await Assertions.Expect(small.Locator("#current-dataset")).ToContainTextAsync("Frozen as dataset version");

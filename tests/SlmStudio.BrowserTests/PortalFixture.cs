@@ -38,6 +38,42 @@ public sealed class PortalFixture : IAsyncLifetime
         });
     }
 
+    /// <summary>The first administrator, created through the set-up page by the first test that signs in.</summary>
+    public string AdminEmail { get; } = "first.admin@example.com";
+    public string AdminPassword { get; } = "browser-" + Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>The one-time set-up code the portal printed in its log at start.</summary>
+    public string SetupCode()
+    {
+        lock (_log)
+            foreach (var line in _log)
+            {
+                var match = System.Text.RegularExpressions.Regex.Match(line, "one-time set-up code: ([0-9A-F]+)");
+                if (match.Success) return match.Groups[1].Value;
+            }
+        throw new InvalidOperationException("The portal printed no set-up code:\n" + PortalLog);
+    }
+
+    /// <summary>
+    /// Signs the page's browser context in as the administrator: on a fresh portal through the first-run set-up page
+    /// (code from the log), afterwards through the sign-in form. Returns whether this call created the administrator.
+    /// </summary>
+    public async Task<bool> SignInAsync(IPage page)
+    {
+        await page.GotoAsync($"{BaseUrl}/account/login");
+        var firstRun = page.Url.Contains("/account/setup");
+        if (firstRun)
+        {
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Create the first administrator" })).ToBeVisibleAsync();
+            await page.FillAsync("input[name=code]", SetupCode());
+        }
+        await page.FillAsync("input[name=email]", AdminEmail);
+        await page.FillAsync("input[name=password]", AdminPassword);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForURLAsync(url => !url.Contains("/account/"));
+        return firstRun;
+    }
+
     public string PortalLog { get { lock (_log) return string.Join('\n', _log.TakeLast(200)); } }
 
     private static string FindRepoRoot()

@@ -15,9 +15,9 @@ namespace SlmStudio.Web.Tests;
 /// <summary>Search over frozen documents (index, ask endpoint), the base model library page, and the playground's plain controls.</summary>
 public sealed class DocumentsAndLibraryTests
 {
-    private static async Task<(StudioTestHost Host, int ProjectId)> FrozenSampleProjectAsync()
+    private static async Task<(StudioTestHost Host, int ProjectId)> FrozenSampleProjectAsync(bool web = false)
     {
-        var host = await StudioTestHost.StartAsync();
+        var host = await StudioTestHost.StartAsync(web: web);
         var project = await host.AddProjectAsync("Brightwater");
         var uploads = host.Get<DataUploads>();
         Assert.True(await uploads.AddSampleDataAsync(project.Id, default) > 0);
@@ -64,13 +64,12 @@ public sealed class DocumentsAndLibraryTests
     [Fact]
     public async Task The_ask_endpoint_returns_the_right_passage_and_says_plainly_when_nothing_matches()
     {
-        var (host, projectId) = await FrozenSampleProjectAsync();
+        var (host, projectId) = await FrozenSampleProjectAsync(web: true);
         await using var owned = host;
-        host.App.MapStudioApi();
-        await host.App.StartAsync();
-        var address = host.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
-            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
-        using var client = new HttpClient { BaseAddress = new Uri(address) };
+        await host.AddUserAsync("admin@example.com", SlmStudio.Web.Security.StudioRoles.Administrator);
+        using var client = await host.ClientAsync("admin@example.com");
+        using (var anonymous = await host.ClientAsync())
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsJsonAsync($"/api/projects/{projectId}/ask", new { question = "holiday" })).StatusCode);
 
         var found = await client.PostAsJsonAsync($"/api/projects/{projectId}/ask", new { question = "How many unused holiday days can I carry into the next year?", top = 3 });
         Assert.Equal(HttpStatusCode.OK, found.StatusCode);
@@ -96,7 +95,6 @@ public sealed class DocumentsAndLibraryTests
         var empty = await client.PostAsJsonAsync($"/api/projects/{projectId}/ask", new { question = "" });
         Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
         Assert.Contains("question", await empty.Content.ReadAsStringAsync());
-        await host.App.StopAsync();
     }
 
     [Fact]

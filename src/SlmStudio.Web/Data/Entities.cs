@@ -42,6 +42,10 @@ public sealed class Project
     public List<DataFile> Files { get; set; } = [];
     public List<TrainingRun> Runs { get; set; } = [];
     public List<ModelVersion> Versions { get; set; } = [];
+    /// <summary>The Identity user who created the project; null for projects made before sign-in existed (administrators only).</summary>
+    public string? OwnerId { get; set; }
+    /// <summary>People besides the owner who may see the project (Builders may also train it; Viewers use its models).</summary>
+    public List<ProjectMember> Members { get; set; } = [];
 }
 
 /// <summary>A prompt and the text a good continuation must contain.</summary>

@@ -1,8 +1,9 @@
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 
 namespace SlmStudio.Web.Data;
 
-public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) : DbContext(options)
+public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) : IdentityDbContext<StudioUser>(options)
 {
     public DbSet<Project> Projects => Set<Project>();
     public DbSet<GoalTest> GoalTests => Set<GoalTest>();
@@ -13,9 +14,21 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
     public DbSet<ModelVersion> ModelVersions => Set<ModelVersion>();
     public DbSet<ModelAlias> Aliases => Set<ModelAlias>();
     public DbSet<PresetBenchmark> Benchmarks => Set<PresetBenchmark>();
+    public DbSet<ProjectMember> ProjectMembers => Set<ProjectMember>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<AuditEntry> AuditLog => Set<AuditEntry>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
+        // Identity's tables (users, roles, claims) first: they live in the same SQLite file as the projects.
+        base.OnModelCreating(b);
+        b.Entity<ProjectMember>().HasIndex(m => new { m.ProjectId, m.UserId }).IsUnique();
+        b.Entity<ProjectMember>().HasOne<StudioUser>().WithMany().HasForeignKey(m => m.UserId).OnDelete(DeleteBehavior.Cascade);
+        b.Entity<Project>().HasMany(p => p.Members).WithOne().HasForeignKey(m => m.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        b.Entity<Project>().HasIndex(p => p.OwnerId);
+        b.Entity<ApiKey>().HasIndex(k => k.Prefix).IsUnique();
+        b.Entity<ApiKey>().HasOne<StudioUser>().WithMany().HasForeignKey(k => k.UserId).OnDelete(DeleteBehavior.Cascade);
+        b.Entity<AuditEntry>().HasIndex(a => a.At);
         b.Entity<Project>().Property(p => p.Name).HasMaxLength(200);
         b.Entity<Project>().Property(p => p.Domain).HasConversion<string>();
         b.Entity<Project>().Property(p => p.UseCase).HasConversion<string>();

@@ -5,6 +5,7 @@ using SlmStudio.Core;
 using SlmStudio.Core.Inference;
 using SlmStudio.Core.Retrieval;
 using SlmStudio.Web.Data;
+using SlmStudio.Web.Security;
 
 namespace SlmStudio.Web.Services;
 
@@ -41,7 +42,7 @@ public sealed class DocumentSearch(
     public async Task<DatasetVersionRecord?> DatasetOfAsync(int projectId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var project = await db.Projects.SingleOrDefaultAsync(p => p.Id == projectId, ct) ?? throw new ProjectNotFoundException(projectId);
+        var project = await db.VisibleProjects().SingleOrDefaultAsync(p => p.Id == projectId, ct) ?? throw new ProjectNotFoundException(projectId);
         if (project.DatasetVersionId is { } id && await db.DatasetVersions.SingleOrDefaultAsync(d => d.Id == id, ct) is { } current) return current;
         return await db.DatasetVersions.Where(d => d.ProjectId == projectId).OrderByDescending(d => d.Id).FirstOrDefaultAsync(ct);
     }

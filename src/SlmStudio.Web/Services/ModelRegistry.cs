@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using SlmStudio.Core.Artifacts;
 using SlmStudio.Web.Data;
+using SlmStudio.Web.Security;
 using SlmStudio.Web.Options;
 
 namespace SlmStudio.Web.Services;
@@ -111,15 +112,15 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
     public async Task<RegistryContents> ContentsAsync(CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var projects = await db.Projects.Include(p => p.Versions).ThenInclude(v => v.DatasetVersion).OrderBy(p => p.Name).ToListAsync(ct);
-        return new RegistryContents(projects, await db.Aliases.ToListAsync(ct));
+        var projects = await db.VisibleProjects().Include(p => p.Versions).ThenInclude(v => v.DatasetVersion).OrderBy(p => p.Name).ToListAsync(ct);
+        return new RegistryContents(projects, await db.Aliases.Where(a => db.VisibleProjects().Any(p => p.Id == a.ProjectId)).ToListAsync(ct));
     }
 
     /// <summary>Every version as "Project — version N", ordered by project and number.</summary>
     public async Task<List<VersionChoice>> ChoicesAsync(CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return await db.ModelVersions.Include(v => v.Project).OrderBy(v => v.ProjectId).ThenBy(v => v.Number)
+        return await db.ModelVersions.Where(v => db.VisibleProjects().Any(p => p.Id == v.ProjectId)).Include(v => v.Project).OrderBy(v => v.ProjectId).ThenBy(v => v.Number)
             .Select(v => new VersionChoice(v.Id, v.Project!.Name + " — version " + v.Number)).ToListAsync(ct);
     }
 
@@ -127,14 +128,14 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
     public async Task<List<ModelVersion>> VersionsOfAsync(int projectId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return await db.ModelVersions.Where(v => v.ProjectId == projectId).OrderBy(v => v.Number).ToListAsync(ct);
+        return await db.ModelVersions.Where(v => v.ProjectId == projectId && db.VisibleProjects().Any(p => p.Id == v.ProjectId)).OrderBy(v => v.Number).ToListAsync(ct);
     }
 
     /// <summary>The version with its project; null when it does not exist.</summary>
     public async Task<ModelVersion?> FindAsync(int versionId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return await db.ModelVersions.Include(v => v.Project).SingleOrDefaultAsync(v => v.Id == versionId, ct);
+        return await db.ModelVersions.Where(v => db.VisibleProjects().Any(p => p.Id == v.ProjectId)).Include(v => v.Project).SingleOrDefaultAsync(v => v.Id == versionId, ct);
     }
 
     /// <summary>Makes the version production when its project has no production version yet; never moves an alias a
@@ -154,6 +155,7 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
     {
         await using var db = await dbFactory.CreateDbContextAsync();
         var version = await db.ModelVersions.SingleAsync(v => v.Id == versionId);
+        await StudioUserContext.EnsureCanBuildAsync(db, version.ProjectId);
         var row = await db.Aliases.SingleOrDefaultAsync(a => a.ProjectId == version.ProjectId && a.Name == alias);
         if (row is null) db.Aliases.Add(new ModelAlias { ProjectId = version.ProjectId, Name = alias, ModelVersionId = versionId, UpdatedAt = clock.GetUtcNow() });
         else { row.ModelVersionId = versionId; row.UpdatedAt = clock.GetUtcNow(); }

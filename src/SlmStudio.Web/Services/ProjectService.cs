@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using SlmStudio.Web.Data;
+using SlmStudio.Web.Security;
 
 namespace SlmStudio.Web.Services;
 
@@ -16,7 +17,7 @@ public sealed class ProjectService(IDbContextFactory<StudioDbContext> dbFactory,
     public async Task<List<ProjectSummary>> ListAsync(CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var projects = await db.Projects.OrderByDescending(p => p.Id)
+        var projects = await db.VisibleProjects().OrderByDescending(p => p.Id)
             .Select(p => new { p.Id, p.Name, p.Description, p.Domain, p.WizardStep, Versions = p.Versions.Count, Latest = p.Versions.Max(v => (int?)v.Number) }).ToListAsync(ct);
         var production = await db.Aliases.Where(a => a.Name == ModelRegistry.Production)
             .Join(db.ModelVersions, a => a.ModelVersionId, v => v.Id, (a, v) => new { a.ProjectId, v.Number }).ToDictionaryAsync(x => x.ProjectId, x => x.Number, ct);
@@ -50,7 +51,7 @@ public sealed class ProjectService(IDbContextFactory<StudioDbContext> dbFactory,
     public async Task<OpenedProject?> OpenAsync(int id, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var project = await db.Projects.Include(p => p.GoalTests).SingleOrDefaultAsync(p => p.Id == id, ct);
+        var project = await db.VisibleProjects().Include(p => p.GoalTests).SingleOrDefaultAsync(p => p.Id == id, ct);
         if (project is null) return null;
         return new OpenedProject(project, await db.Runs.AnyAsync(r => r.ProjectId == id, ct), await db.ModelVersions.AnyAsync(v => v.ProjectId == id, ct));
     }
@@ -67,12 +68,16 @@ public sealed class ProjectService(IDbContextFactory<StudioDbContext> dbFactory,
         project.WizardStep = Math.Max(project.WizardStep, wizardStep);
         if (project.Id == 0)
         {
+            if (!StudioUserContext.CanBuild) throw new UserFacingException("Only Builders and administrators can create projects. Ask an administrator for the Builder role.");
+            project.OwnerId = StudioUserContext.UserId;
             project.CreatedAt = now;
             db.Projects.Add(project);
             await db.SaveChangesAsync(ct);
             return;
         }
+        await StudioUserContext.EnsureCanBuildAsync(db, project.Id, ct);
         var stored = await db.Projects.Include(x => x.GoalTests).SingleAsync(x => x.Id == project.Id, ct);
+        project.OwnerId = stored.OwnerId;
         // The data step saves its switches and the frozen dataset version itself; the wizard's copy may predate them.
         (project.DatasetVersionId, project.RedactPersonalData, project.RemoveDuplicates) = (stored.DatasetVersionId, stored.RedactPersonalData, stored.RemoveDuplicates);
         db.Entry(stored).CurrentValues.SetValues(project);

@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using SlmStudio.Core.Training;
 using SlmStudio.Core.Verdicts;
 using SlmStudio.Web.Data;
+using SlmStudio.Web.Security;
 
 namespace SlmStudio.Web.Services;
 
@@ -13,21 +14,21 @@ public sealed class RunService(IDbContextFactory<StudioDbContext> dbFactory)
     public async Task<List<TrainingRun>> RecentAsync(int count = 200, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return await db.Runs.Include(r => r.Project).OrderByDescending(r => r.Id).Take(count).ToListAsync(ct);
+        return await db.Runs.Where(r => db.VisibleProjects().Any(p => p.Id == r.ProjectId)).Include(r => r.Project).OrderByDescending(r => r.Id).Take(count).ToListAsync(ct);
     }
 
     /// <summary>The project's runs, newest first.</summary>
     public async Task<List<TrainingRun>> OfProjectAsync(int projectId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return await db.Runs.Where(r => r.ProjectId == projectId).OrderByDescending(r => r.Id).ToListAsync(ct);
+        return await db.Runs.Where(r => r.ProjectId == projectId && db.VisibleProjects().Any(p => p.Id == r.ProjectId)).OrderByDescending(r => r.Id).ToListAsync(ct);
     }
 
     /// <summary>The run with its project and dataset version; null when it does not exist.</summary>
     public async Task<TrainingRun?> FindAsync(int runId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return await db.Runs.Include(r => r.Project).Include(r => r.DatasetVersion).SingleOrDefaultAsync(r => r.Id == runId, ct);
+        return await db.Runs.Where(r => db.VisibleProjects().Any(p => p.Id == r.ProjectId)).Include(r => r.Project).Include(r => r.DatasetVersion).SingleOrDefaultAsync(r => r.Id == runId, ct);
     }
 
     /// <summary>The run's training steps and evaluations so far, oldest first: what its loss curves are drawn from.</summary>

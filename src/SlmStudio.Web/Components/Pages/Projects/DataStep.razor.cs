@@ -175,7 +175,7 @@ public sealed partial class DataStep : IDisposable
         _freezing = true;
         try
         {
-            await Preparation.FreezeAsync(_review, Environment.UserName, progress: new Progress<DataProgress>(p => { _freezeStage = FreezeStages.Describe(p); InvokeAsync(StateHasChanged); }));
+            await Preparation.FreezeAsync(_review, SlmStudio.Web.Security.StudioUserContext.Name, progress: new Progress<DataProgress>(p => { _freezeStage = FreezeStages.Describe(p); InvokeAsync(StateHasChanged); }));
             await OnContinue.InvokeAsync();
         }
         catch (UserFacingException e) { _reviewError = e.Message; }
