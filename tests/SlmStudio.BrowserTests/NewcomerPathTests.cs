@@ -118,10 +118,19 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
 
         // 5. A recommended time from the speed measured on this server, and a warning for a budget too short to learn.
         await Assertions.Expect(page.Locator("#time-recommendation")).ToContainTextAsync("Recommended: about");
-        await page.FillAsync("#time-budget", "1");
-        // The field commits its value when it loses focus, as a person moving on would.
-        await page.Locator("#time-budget").BlurAsync();
-        await Assertions.Expect(page.Locator("#time-warning")).ToContainTextAsync("too short to learn anything");
+        // After Forward the page is first drawn from the server and becomes interactive a moment later; a value typed
+        // before that is redrawn away, so type again (as a person would) until the page has taken it.
+        for (var attempt = 1; ; attempt++)
+        {
+            await page.FillAsync("#time-budget", "1");
+            await page.Locator("#time-budget").BlurAsync();
+            try
+            {
+                await Assertions.Expect(page.Locator("#time-warning")).ToContainTextAsync("too short to learn anything", new() { Timeout = 10_000 });
+                break;
+            }
+            catch (PlaywrightException) when (attempt < 6) { }
+        }
         await ShotAsync(page, "training-recommendation");
         // Short budget: a few steps, evaluated twice.
         await page.ClickAsync("#advanced");
