@@ -118,19 +118,11 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
 
         // 5. A recommended time from the speed measured on this server, and a warning for a budget too short to learn.
         await Assertions.Expect(page.Locator("#time-recommendation")).ToContainTextAsync("Recommended: about");
-        // After Forward the page is first drawn from the server and becomes interactive a moment later; a value typed
-        // before that is redrawn away, so type again (as a person would) until the page has taken it.
-        for (var attempt = 1; ; attempt++)
+        await UntilThePageTakesItAsync(async () =>
         {
             await page.FillAsync("#time-budget", "1");
             await page.Locator("#time-budget").BlurAsync();
-            try
-            {
-                await Assertions.Expect(page.Locator("#time-warning")).ToContainTextAsync("too short to learn anything", new() { Timeout = 10_000 });
-                break;
-            }
-            catch (PlaywrightException) when (attempt < 6) { }
-        }
+        }, () => Assertions.Expect(page.Locator("#time-warning")).ToContainTextAsync("too short to learn anything", new() { Timeout = 10_000 }));
         await ShotAsync(page, "training-recommendation");
         // Short budget: a few steps, evaluated twice.
         await page.ClickAsync("#advanced");
@@ -191,9 +183,11 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
 
         // 9. The playground streams text.
         await page.GotoAsync($"{portal.BaseUrl}/playground");
-        await page.FillAsync("#prompt", "Full-time employees receive");
-        await page.ClickAsync("#generate");
-        await Assertions.Expect(page.Locator("#output-left .token-count")).ToContainTextAsync("tokens", new() { Timeout = 60_000 });
+        await UntilThePageTakesItAsync(async () =>
+        {
+            await page.FillAsync("#prompt", "Full-time employees receive");
+            await page.ClickAsync("#generate");
+        }, () => Assertions.Expect(page.Locator("#output-left .token-count")).ToContainTextAsync("tokens", new() { Timeout = 30_000 }));
         await Assertions.Expect(page.Locator("#generate")).ToBeVisibleAsync(new() { Timeout = 60_000 });
         Assert.True(await page.Locator("#output-left .output-text span").CountAsync() > 0);
         Assert.Equal("Full-time employees receive", await page.Locator("#output-left .prompt-text").InnerTextAsync());
@@ -260,5 +254,19 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         var phoneOverflow = await small.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
         Assert.True(phoneOverflow <= 1, $"the Models page with Details open is {phoneOverflow}px wider than a phone screen");
         await ShotAsync(small, "phone-models");
+    }
+
+    /// <summary>
+    /// A page opened by address is first drawn by the server and becomes interactive a moment later; what is typed or
+    /// clicked in between is lost. Do it again, as a person would, until the page shows it took it (at most 6 tries).
+    /// </summary>
+    private static async Task UntilThePageTakesItAsync(Func<Task> act, Func<Task> took)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            await act();
+            try { await took(); return; }
+            catch (PlaywrightException) when (attempt < 6) { }
+        }
     }
 }
