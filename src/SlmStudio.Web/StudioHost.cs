@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Server.Circuits;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
 using SlmStudio.Web.Api;
@@ -55,7 +56,10 @@ public static class StudioHost
         {
             var path = sp.GetRequiredService<StudioPaths>().Database;
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            db.UseSqlite($"Data Source={path};Default Timeout=30");
+            db.UseSqlite($"Data Source={path};Default Timeout=30")
+                // SQLite rebuilds a table with PRAGMA foreign_keys, which cannot run inside a transaction; the file is
+                // copied before any migration runs (BackUpBeforeMigrating), so an interrupted one can be undone.
+                .ConfigureWarnings(w => w.Ignore(RelationalEventId.NonTransactionalMigrationOperationWarning));
         });
 
     /// <summary>
@@ -176,6 +180,9 @@ public static class StudioHost
     /// <summary>Blazor pages with MudBlazor and the download endpoint (when this process serves the web).</summary>
     public static void AddStudioWeb(this WebApplicationBuilder builder)
     {
+        // MudBlazor's files come from its package's static web assets; `dotnet run` serves them in every environment,
+        // so the README's command can start the portal as Production.
+        builder.WebHost.UseStaticWebAssets();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddCascadingAuthenticationState();
@@ -188,8 +195,23 @@ public static class StudioHost
     {
         var factory = app.Services.GetRequiredService<IDbContextFactory<StudioDbContext>>();
         await using var db = await factory.CreateDbContextAsync();
+        await BackUpBeforeMigratingAsync(db, app.Services.GetRequiredService<StudioPaths>().Database, app.Logger);
         await db.Database.MigrateAsync();
         await app.Services.GetRequiredService<FirstRunSetup>().RunAsync(app.Services, app.Configuration);
+    }
+
+    /// <summary>
+    /// Copies the database file to <c>studio.db.before-&lt;migration&gt;</c> before migrations change a database that
+    /// already holds data: if the process dies half-way, that copy is the way back.
+    /// </summary>
+    private static async Task BackUpBeforeMigratingAsync(StudioDbContext db, string databaseFile, ILogger logger)
+    {
+        if (!File.Exists(databaseFile) || !(await db.Database.GetAppliedMigrationsAsync()).Any()) return;
+        var pending = (await db.Database.GetPendingMigrationsAsync()).ToList();
+        if (pending.Count == 0) return;
+        var backup = $"{databaseFile}.before-{pending[0]}";
+        await db.Database.ExecuteSqlRawAsync("VACUUM INTO {0}", backup); // a consistent copy, even with the WAL in use
+        logger.LogInformation("Updating the database to {Migration}; a copy of it from before is at {Backup}.", pending[^1], backup);
     }
 
     /// <summary>Pages, static files, the jobs dashboard and the file endpoints, when this process serves the web.</summary>
@@ -211,6 +233,7 @@ public static class StudioHost
         app.UseAntiforgery();
         app.MapStaticAssets().AllowAnonymous();
         app.MapAccountEndpoints();
+        app.MapErrorPage();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapHangfireDashboard("/hangfire", new DashboardOptions
         {
@@ -220,6 +243,25 @@ public static class StudioHost
         app.MapStudioApi();
         app.MapOpenAiEndpoints();
     }
+
+    /// <summary>
+    /// What a person sees when a request fails outside Development: no stack trace, the request id the log has, and
+    /// what to do. A plain page, so it still shows when the failure is in the pages themselves.
+    /// </summary>
+    private static void MapErrorPage(this WebApplication app) =>
+        app.Map("/error", (HttpContext http) =>
+        {
+            var requestId = System.Net.WebUtility.HtmlEncode(System.Diagnostics.Activity.Current?.Id ?? http.TraceIdentifier);
+            return Results.Content($"""
+                <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Something went wrong — SLM Studio</title></head>
+                <body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
+                <h1>Something went wrong</h1>
+                <p>SLM Studio could not finish this request. Nothing you saved before is lost.</p>
+                <p>Go <a href="/">back to the start page</a> and try again. If it keeps happening, tell your administrator
+                this reference, which points to the details in the server's log: <code>{requestId}</code></p>
+                </body></html>
+                """, "text/html", statusCode: StatusCodes.Status500InternalServerError);
+        }).AllowAnonymous();
 
     /// <summary>Headers that stop other sites from framing the portal or browsers from guessing content types.</summary>
     private static void UseSecurityHeaders(this WebApplication app) =>
