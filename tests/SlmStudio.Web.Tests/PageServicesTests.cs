@@ -96,6 +96,8 @@ public class PageServicesTests
         Assert.Equal(manifest.Files.ToDictionary(f => f.Path, f => f.Sha256), JsonSerializer.Deserialize<Dictionary<string, string>>(version.ManifestJson));
         Assert.StartsWith("Passed: ONNX and training model logits differ by at most 0.002", version.ParityResult);
         Assert.Empty(registry.Verify(version));
+        // The exporter could not know the version number; the registered card is titled with it and still verifies.
+        Assert.Equal(["# Kettle Co — version 1", "", "A small model."], File.ReadAllLines(Path.Combine(registry.FolderOf(version), "README.md")));
         Assert.Equal("Kettle Co — version 1", Assert.Single(await registry.ChoicesAsync()).Label);
         Assert.Equal("Kettle Co", (await registry.FindAsync(version.Id))!.Project!.Name);
 
@@ -110,9 +112,10 @@ public class PageServicesTests
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "config.json"), """{"hidden_size":64}""");
         File.WriteAllBytes(Path.Combine(dir, "weights.bin"), [1, 2, 3, 4, 5]);
+        File.WriteAllText(Path.Combine(dir, "README.md"), "# export\n\nA small model.\n");
         new ArtifactManifest
         {
-            Files = ArtifactManifest.Describe(dir, ["config.json", "weights.bin"]),
+            Files = ArtifactManifest.Describe(dir, ["config.json", "weights.bin", "README.md"]),
             Parity = new ParityReport("torchsharp", 0.01, 0.001, 0.002, true, true, []),
         }.Save(dir);
         return dir;

@@ -19,6 +19,28 @@ public static class ModelCard
     /// <summary>Plain characters in values ("+00:00", not "\u002B00:00"): the card is read by people, not parsed.</summary>
     private static readonly JsonSerializerOptions Readable = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    public const string CardFile = "README.md";
+
+    /// <summary>
+    /// Gives an exported artifact's card the title people know it by ("Kettle Co support — version 3"), which only the
+    /// registry knows (version numbers are given out at registration), and records the card's new hash in the
+    /// manifest so the folder still verifies. Only the first heading changes.
+    /// </summary>
+    public static void Retitle(string artifactDir, string title)
+    {
+        var manifest = ArtifactManifest.Load(artifactDir);
+        if (manifest.Files.All(f => f.Path != CardFile)) return;
+        manifest.VerifyFile(artifactDir, CardFile); // never re-seal a card that was changed after export
+        var path = Path.Combine(artifactDir, CardFile);
+        var lines = File.ReadAllLines(path);
+        var heading = Array.FindIndex(lines, l => l.StartsWith("# ", StringComparison.Ordinal));
+        if (heading < 0) return;
+        lines[heading] = "# " + title.ReplaceLineEndings(" ").Trim();
+        AtomicFile.WriteAllText(path, string.Join('\n', lines) + "\n");
+        var files = manifest.Files.Select(f => f.Path == CardFile ? ArtifactManifest.Describe(artifactDir, [CardFile])[0] : f).ToList();
+        (manifest with { Files = files }).Save(artifactDir);
+    }
+
     /// <param name="name">The folder's name; the title when <paramref name="title"/> is not given and the name says something.</param>
     /// <param name="bosId">The beginning-of-text id when the tokenizer prepends it to every text (onnxruntime-genai's tokenizer does not, so the card shows how to add it).</param>
     /// <param name="quantization">The quality check of a quantised export (its logits differ from the training model's by design).</param>

@@ -40,6 +40,8 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
         if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); // leftover of a registration that died before its row was saved
         Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
         Directory.Move(stagedFolder, folder);
+        var projectName = await db.Projects.Where(p => p.Id == run.ProjectId).Select(p => p.Name).SingleAsync(ct);
+        Core.Export.ModelCard.Retitle(folder, $"{projectName} — version {number}");
 
         var manifest = CheckedManifest(folder);
         var version = new ModelVersion
