@@ -58,6 +58,12 @@ public sealed class TimeBudget
 
     private double SessionSeconds => _clock.GetElapsedTime(_started).TotalSeconds;
 
+    /// <summary>
+    /// With a budget, the time the run has left: what people read as "time left". It falls steadily with the clock
+    /// instead of jumping with each speed measurement, and it includes evaluations, which a per-step estimate misses.
+    /// </summary>
+    public double? SecondsLeft => Seconds is { } budget ? Math.Max(0, budget - ElapsedSeconds) : null;
+
     /// <summary>True once a fixed schedule has run past the budget (a machine that slowed down mid-run).</summary>
     public bool IsUsedUp => Seconds is { } budget && _scheduleFixed && ElapsedSeconds > budget * Overrun;
 

@@ -86,7 +86,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             }
 
             var isLast = step >= maxSteps;
-            if (step % run.LogEvery == 0 || isLast) Report(log.Read(step, maxSteps, lr, tokensPerStep, budget.ElapsedSeconds));
+            if (step % run.LogEvery == 0 || isLast) Report(log.Read(step, maxSteps, lr, tokensPerStep, budget.ElapsedSeconds, budget.SecondsLeft));
             if (step % run.EvalEvery == 0 || isLast)
             {
                 EstimateLoss();
@@ -207,13 +207,14 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
 
         public void SkipInterval() => _intervalStart = clock.GetTimestamp();
 
-        public TrainingStep Read(int step, int? maxSteps, double lr, long tokensPerStep, double elapsedSeconds)
+        /// <param name="budgetLeft">The time budget's remainder, when the run has one: then it is the ETA.</param>
+        public TrainingStep Read(int step, int? maxSteps, double lr, long tokensPerStep, double elapsedSeconds, double? budgetLeft)
         {
             var loss = RunningLoss.item<float>() / _steps;
             RunningLoss.zero_();
             var interval = clock.GetElapsedTime(_intervalStart).TotalSeconds;
             _secondsPerStep = _secondsPerStep == 0 ? interval / _steps : 0.7 * _secondsPerStep + 0.3 * interval / _steps;
-            var eta = maxSteps is { } m ? (m - step) * _secondsPerStep : 0;
+            var eta = budgetLeft ?? (maxSteps is { } m ? (m - step) * _secondsPerStep : 0);
             var result = new TrainingStep(step, maxSteps ?? 0, loss, lr, _steps * tokensPerStep / interval, elapsedSeconds, eta);
             _steps = 0;
             _intervalStart = clock.GetTimestamp();

@@ -88,6 +88,21 @@ public class TimeBudgetTests
     }
 
     [Fact]
+    public void TimeLeftIsWhatRemainsOfTheBudgetWhateverTheSpeed()
+    {
+        var clock = new ManualClock();
+        var resumed = new TimeBudget(60, startStep: 10, scheduleFixed: true, elapsedBefore: 20, Cost, clock);
+        Assert.Equal(40, resumed.SecondsLeft);
+        Train(resumed, clock, 5);
+        Assert.Equal(35, resumed.SecondsLeft);
+        clock.Advance(TimeSpan.FromSeconds(10)); // an evaluation: not training speed, but the budget's time all the same
+        Assert.Equal(25, resumed.SecondsLeft);
+        clock.Advance(TimeSpan.FromSeconds(40));
+        Assert.Equal(0, resumed.SecondsLeft);
+        Assert.Null(new TimeBudget(null, 0, false, 0, Cost, clock).SecondsLeft);
+    }
+
+    [Fact]
     public void StepsForAMeasuredSpeed()
     {
         // 1,000 tokens/s for 5 minutes is 300,000 tokens; a step of 8 windows of 64 tokens reads 512.
