@@ -153,6 +153,7 @@ public sealed class InstructionTemplate
     {
         var ids = Encode(tokenizer, Render(messages, addGenerationPrompt: false));
         var isAnswer = new bool[ids.Length];
+        var endOfTurn = EndOfTurnIds(tokenizer);
         for (int i = 0; i < messages.Count; i++)
         {
             if (messages[i].Role != "assistant") continue;
@@ -161,7 +162,11 @@ public sealed class InstructionTemplate
             int start = CommonPrefix(before, ids), end = CommonPrefix(through, ids);
             // A template that ends the answer with text after the end-of-turn token (ChatML's newline) still ends the span
             // at that token: the model learns to stop, not to start the next turn.
-            for (int t = start; t < end; t++) isAnswer[t] = true;
+            for (int t = start; t < end; t++)
+            {
+                isAnswer[t] = true;
+                if (endOfTurn.Contains(ids[t])) break;
+            }
         }
         if (ids.Length > maxTokens) return new TokenizedConversation(ids[..maxTokens], isAnswer[..maxTokens]);
         return new TokenizedConversation(ids, isAnswer);
