@@ -77,7 +77,7 @@ public sealed record AnswerExample(int Row, string Question, string Expected, st
 
 /// <summary>
 /// The scores over held-out questions (means of the per-question scores, 0..1) with every answer, and the best and worst
-/// answers side by side for the user to read.
+/// answers side by side for the user to read (ranked by token F1, then ROUGE-L; no answer is in both lists).
 /// </summary>
 public sealed record AnswerEvaluation(int Questions, double ExactMatch, double TokenF1, double RougeL,
     IReadOnlyList<AnswerExample> Best, IReadOnlyList<AnswerExample> Worst, IReadOnlyList<AnswerExample> Examples)
@@ -103,8 +103,10 @@ public sealed record AnswerEvaluation(int Questions, double ExactMatch, double T
     {
         double Mean(Func<AnswerExample, double> f) => examples.Count == 0 ? 0 : examples.Average(f);
         var ranked = examples.OrderByDescending(e => e.TokenF1).ThenByDescending(e => e.RougeL).ThenBy(e => e.Row).ToList();
-        var best = ranked.Take(SideBySide).ToList();
-        var worst = ranked.AsEnumerable().Reverse().Where(e => !best.Contains(e) || ranked.Count <= SideBySide).Take(SideBySide).ToList();
+        // With few questions the two lists split them instead of showing the same answers twice.
+        var bestCount = Math.Min(SideBySide, (ranked.Count + 1) / 2);
+        var best = ranked.Take(bestCount).ToList();
+        var worst = ranked.Skip(bestCount).Reverse().Take(SideBySide).ToList();
         return new AnswerEvaluation(examples.Count, Mean(e => e.ExactMatch), Mean(e => e.TokenF1), Mean(e => e.RougeL), best, worst, examples);
     }
 
