@@ -59,11 +59,18 @@ public sealed class InstructionRunTests : IDisposable
         using var onnx = OnnxArtifact.Open(artifact);
         var chat = new ChatSession(onnx);
         var answer = await chat.AskAsync("What colour is Tom's door?");
+        Assert.NotEmpty(answer);
         Assert.DoesNotContain("###", answer);
         Assert.DoesNotContain("</s>", answer);
         Assert.Equal(2, chat.History.Count);
         await chat.AskAsync("And Ann's hat?");
         Assert.Equal(4, chat.History.Count);
+
+        // Goal tests: "question -> answer must contain"; the answer's own first word always passes, a word it lacks fails.
+        var firstWord = answer.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
+        var goals = await ChatGoalTests.RunAsync(onnx, [new ChatGoal("What colour is Tom's door?", firstWord.ToUpperInvariant()), new ChatGoal("What colour is Tom's door?", "zebra")]);
+        Assert.Equal(answer, goals[0].Answer); // greedy: the same answer every time
+        Assert.Equal([true, false], goals.Select(g => g.Passed));
     }
 
     [Fact]
