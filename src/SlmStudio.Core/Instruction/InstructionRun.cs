@@ -42,7 +42,8 @@ public sealed record InstructionRunOptions
 }
 
 /// <summary>What an instruction-tuning run ended with: the instruction phase's outcome and the held-out answer scores.</summary>
-public sealed record InstructionFinished(TrainingFinished Training, AnswerEvaluation Evaluation, string Template, string Route);
+/// <param name="Before">The same held-out questions answered by the model the instruction phase started from.</param>
+public sealed record InstructionFinished(TrainingFinished Training, AnswerEvaluation Evaluation, AnswerEvaluation Before, string Template, string Route);
 
 /// <summary>
 /// The layout of an instruction-tuning run folder. The instruction phase is an ordinary <see cref="Trainer"/> run in the
@@ -155,6 +156,10 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
             createdAt = DateTimeOffset.UtcNow,
         }, FileJson));
 
+        // The starting point, so that the user (and the benchmark) sees what the instruction phase added.
+        Report(new TrainingMessage($"Answering the {Math.Min(validation.Count, options.MaxEvaluationQuestions):N0} held-back questions with the model before it learns to answer, to compare with afterwards."));
+        var before = Evaluate(startFrom, tokenizer, template, validation, cancellationToken);
+        Report(new TrainingMessage($"Before: {before.Summary}"));
         var elapsed = _clock.GetElapsedTime(started).TotalMinutes;
         var instructionOptions = new TrainingOptions
         {
@@ -194,6 +199,7 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
             evaluation.ExactMatch,
             evaluation.TokenF1,
             evaluation.RougeL,
+            before = new { before.ExactMatch, before.TokenF1, before.RougeL },
             finished.BestValLoss,
             best = evaluation.Best,
             worst = evaluation.Worst,
@@ -201,7 +207,7 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
         }, FileJson));
         Report(new TrainingMessage(evaluation.Summary));
         relay.Release();
-        return new InstructionFinished(finished, evaluation, template.Kind.ToString(), route);
+        return new InstructionFinished(finished, evaluation, before, template.Kind.ToString(), route);
     }
 
     /// <summary>Greedy answers of the trained model (TorchSharp) to the held-out questions, scored against the expected answers.</summary>

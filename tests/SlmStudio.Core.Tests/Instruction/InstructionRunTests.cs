@@ -41,11 +41,14 @@ public sealed class InstructionRunTests : IDisposable
         Assert.Equal("PlainText", finished.Template);
         Assert.Equal(6, finished.Evaluation.Questions);
         Assert.InRange(finished.Evaluation.TokenF1, 0, 1);
+        // The story model knew nothing of these answers before; afterwards it gets their shape right.
+        Assert.True(finished.Evaluation.TokenF1 > finished.Before.TokenF1, $"token F1 {finished.Before.TokenF1} -> {finished.Evaluation.TokenF1}");
 
         var folder = InstructionRunFolder.At(options.RunDirectory);
         var results = JsonNode.Parse(File.ReadAllText(folder.ResultsFile))!;
         Assert.Equal(finished.Evaluation.TokenF1, results["tokenF1"]!.GetValue<double>());
         Assert.NotEmpty(results["worst"]!.AsArray());
+        Assert.Equal(finished.Before.TokenF1, results["before"]!["tokenF1"]!.GetValue<double>());
         Assert.NotNull(results["worst"]![0]!["expected"]);
         Assert.NotNull(results["worst"]![0]!["got"]);
 
