@@ -89,6 +89,19 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
 
     public InstructionFinished Run(CancellationToken cancellationToken)
     {
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // A CANCEL file in the run folder stops every phase, as it stops a text run (the language phase's trainer
+        // watches only its own folder).
+        using var cancelWatch = new Timer(_ =>
+        {
+            try { if (File.Exists(_folder.AsRun.CancelFile)) cancellation.Cancel(); }
+            catch (ObjectDisposedException) { } // a tick while the run is ending
+        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        return RunPhases(cancellation.Token);
+    }
+
+    private InstructionFinished RunPhases(CancellationToken cancellationToken)
+    {
         var started = _clock.GetTimestamp();
         if (File.Exists(_folder.TaskFile) || File.Exists(_folder.AsRun.SettingsFile))
             throw new EngineException($"'{_folder.Root}' already holds a training run. Choose a new run folder.");

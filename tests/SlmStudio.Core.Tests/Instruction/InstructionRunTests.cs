@@ -100,4 +100,25 @@ public sealed class InstructionRunTests : IDisposable
         Assert.Equal(InstructionTemplate.OwnChatMlJinja,
             JsonNode.Parse(File.ReadAllText(Path.Combine(folder.AsRun.ModelDirectory, "tokenizer_config.json")))!["chat_template"]!.GetValue<string>());
     }
+
+    [Fact]
+    public void Too_few_pairs_are_refused_before_anything_is_trained()
+    {
+        var data = Path.Combine(_dir, "faq.csv");
+        File.WriteAllText(data, InstructionTestData.Csv(4));
+        var options = new InstructionRunOptions { DataPath = data, RunDirectory = Path.Combine(_dir, "run"), BaseModel = Path.Combine(TestPaths.Fixtures, "stories260K-hf"), MaxSteps = 4 };
+        var error = Assert.Throws<EngineException>(() => new InstructionRun(options, new Events()).Run(CancellationToken.None));
+        Assert.Contains("only 4 usable questions and answers", error.Message);
+        Assert.False(File.Exists(RunFolder.At(options.RunDirectory).SettingsFile));
+    }
+
+    [Fact]
+    public void Held_out_questions_never_appear_in_training_even_when_repeated()
+    {
+        var pairs = Enumerable.Range(0, 40).Select(i => Conversation.Pair($"Question {i % 20}?", $"Answer {i}.", row: i + 2)).ToList();
+        var (train, validation) = InstructionRun.Split(pairs, 0.1, seed: 3);
+        Assert.Equal(40, train.Count + validation.Count);
+        Assert.InRange(validation.Count, 2, 6);
+        Assert.Empty(train.Select(c => c.Question).Intersect(validation.Select(c => c.Question)));
+    }
 }
