@@ -93,4 +93,15 @@ public sealed class ChatCliTests(ChatCliTests.TunedChatModel tuned) : IClassFixt
         Assert.Equal(1, exit);
         Assert.Contains("manifest", stderr, StringComparison.OrdinalIgnoreCase);
     }
+
+    [Fact]
+    public void Help_lists_chat_and_its_options()
+    {
+        Assert.Contains("  chat ", ClassifyCliTests.Slm("--help").Out);
+        var chat = ClassifyCliTests.Slm("chat", "--help").Out;
+        foreach (var option in new[] { "--prompt", "--system", "--max-tokens", "/reset" }) Assert.Contains(option, chat);
+        var train = ClassifyCliTests.Slm("train", "--help").Out;
+        foreach (var option in new[] { "--question-column", "--answer-column", "--system-column", "chat-results.json" }) Assert.Contains(option, train);
+        Assert.Contains("--question-column", ClassifyCliTests.Slm("eval", "--help").Out);
+    }
 }
