@@ -26,6 +26,7 @@ public static class SlmCommandLine
         bench.Subcommands.Add(new BenchTrainCommand());
         root.Subcommands.Add(bench);
         root.Subcommands.Add(new AskCommand());
+        root.Subcommands.Add(new ChatCommand());
         root.Subcommands.Add(new ClassifyCommand());
         root.Subcommands.Add(new EvalCommand());
         root.Subcommands.Add(new ExportCommand());

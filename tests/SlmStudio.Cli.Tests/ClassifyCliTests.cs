@@ -234,7 +234,7 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
     }
 
     [Theory]
-    [InlineData(new[] { "train", "--task", "chat", "--data", "a.jsonl", "--out", "x" }, "--task chat (answering questions) is not available yet")]
+    [InlineData(new[] { "train", "--task", "chat", "--resume", "--out", "x" }, "An instruction-tuning run (--task chat) cannot be resumed")]
     [InlineData(new[] { "train", "--task", "poems", "--data", "a", "--out", "x" }, "--task must be text, classify or chat (got 'poems')")]
     [InlineData(new[] { "train", "--data", "a", "--out", "x", "--label-column", "team" }, "apply only with --task classify")]
     [InlineData(new[] { "classify", "artifact" }, "Give either --text or --file")]

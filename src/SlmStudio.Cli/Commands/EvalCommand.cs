@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using SlmStudio.Core.Classification;
 using SlmStudio.Core.Inference;
+using SlmStudio.Core.Instruction;
 using SlmStudio.Core.Training;
 using static SlmStudio.Cli.CliOptions;
 
@@ -16,6 +17,8 @@ public sealed class EvalCommand : SlmCommand
     private readonly Option<bool> _json = Flag("--json", "print one JSON object instead of text");
     private readonly Option<string?> _textColumn = Text("--text-column", "name", $"classifiers: the column of --data that holds the texts (default {ClassificationRunOptions.DefaultTextColumn})");
     private readonly Option<string?> _labelColumn = Text("--label-column", "name", $"classifiers: the column of --data that holds the right labels (default {ClassificationRunOptions.DefaultLabelColumn})");
+    private readonly Option<string?> _questionColumn = Text("--question-column", "name", $"chat models: the column of --data that holds the questions (default {InstructionColumns.DefaultQuestion})");
+    private readonly Option<string?> _answerColumn = Text("--answer-column", "name", $"chat models: the column of --data that holds the expected answers (default {InstructionColumns.DefaultAnswer})");
 
     public EvalCommand() : base("eval", "Measure an exported model on your data (ONNX Runtime): loss and perplexity, or a classifier's accuracy.", """
         Reads the text as training does (beginning-of-text, document, end-of-text; non-overlapping windows of the
@@ -26,10 +29,17 @@ public sealed class EvalCommand : SlmCommand
         For a classifier (exported from slm train --task classify), --data is a CSV or JSONL file with a text and
         a label column (--text-column, --label-column): prints accuracy, macro-F1, precision/recall/F1 per label,
         the most frequent confusions and the calibration check.
+
+        For a chat model (exported from slm train --task chat), --data is a CSV, JSONL or Excel file of questions
+        and expected answers (--question-column, --answer-column; or JSONL chats with a "messages" list): each
+        question is answered greedily and scored; prints exact match, token F1 and ROUGE-L, and the best and worst
+        answers beside the expected ones.
         """)
     {
         Arguments.Add(_artifact);
         foreach (var option in new Option[] { _data, _context, _json, _textColumn, _labelColumn }) Options.Add(option);
+        Options.Add(_questionColumn);
+        Options.Add(_answerColumn);
     }
 
     protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
@@ -39,6 +49,10 @@ public sealed class EvalCommand : SlmCommand
         var artifactDir = parsed.GetValue(_artifact) ?? throw new UsageException("Give the artifact folder (made by 'slm export').");
 
         if (OnnxClassifier.IsClassifierArtifact(artifactDir)) return Task.FromResult(EvaluateClassifier(parsed, artifactDir, json, cancellationToken));
+        if (ChatSession.IsChatArtifact(artifactDir)) return Task.FromResult(EvalChat.Run(artifactDir, parsed.GetValue(_data)!,
+            new InstructionColumns(parsed.GetValue(_questionColumn) ?? InstructionColumns.DefaultQuestion, parsed.GetValue(_answerColumn) ?? InstructionColumns.DefaultAnswer), json, cancellationToken));
+        if (parsed.GetResult(_questionColumn) is not null || parsed.GetResult(_answerColumn) is not null)
+            throw new UsageException("--question-column and --answer-column apply only to chat models (slm train --task chat); this artifact is not one.");
         if (parsed.GetResult(_textColumn) is not null || parsed.GetResult(_labelColumn) is not null)
             throw new UsageException("--text-column and --label-column apply only to classifiers; this artifact is a text model.");
         var documents = ReadDocuments(parsed.GetValue(_data)!);

@@ -16,6 +16,9 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<string?> _data = Text("--data", "path", "training text (required unless --resume); for --task classify a CSV or JSONL file with a text and a label column");
     private readonly Option<string?> _textColumn = Text("--text-column", "name", $"--task classify: the column that holds the texts (default {ClassificationRunOptions.DefaultTextColumn})");
     private readonly Option<string?> _labelColumn = Text("--label-column", "name", $"--task classify: the column that holds the labels (default {ClassificationRunOptions.DefaultLabelColumn})");
+    private readonly Option<string?> _questionColumn = Text("--question-column", "name", $"--task chat: the column that holds the questions (default {SlmStudio.Core.Instruction.InstructionColumns.DefaultQuestion}); JSONL chats with a \"messages\" list need no columns");
+    private readonly Option<string?> _answerColumn = Text("--answer-column", "name", $"--task chat: the column that holds the answers (default {SlmStudio.Core.Instruction.InstructionColumns.DefaultAnswer})");
+    private readonly Option<string?> _systemColumn = Text("--system-column", "name", "--task chat: an optional column with a system instruction or context text for each question");
     private readonly Option<string?> _out = Text("--out", "folder", "the run folder: checkpoints, metrics and the trained model", required: true);
     private readonly Option<string?> _preset = Text("--preset", "name", $"tiny, small, medium, large or auto (default: {Defaults.Preset} picks the size for your data and time)");
     private readonly Option<double?> _minutes = Double("--minutes", "N", string.Create(CultureInfo.InvariantCulture, $"time budget for the whole run (default {TrainingOptions.DefaultMinutes} when --max-steps is not given)"), 0.05, 100_000);
@@ -52,13 +55,29 @@ public sealed class TrainCommand : SlmCommand
         cannot be resumed. Events carry a "phase" of "language" or "labels"; eval events of the label phase
         carry accuracy and macroF1, and finished carries accuracy, macroF1, baselineAccuracy, baselineMacroF1
         and classifierDir.
+
+        --task chat trains a model that answers questions ("Answer questions") from question/answer pairs in a
+        CSV, JSONL or Excel file (--question-column, --answer-column, optional --system-column), or JSONL chats
+        with a "messages" list of {"role", "content"}. The pairs are reviewed first; about a tenth is held back
+        (the same question never on both sides). From scratch, the model first learns the language of the
+        pairs (about a third of the time or steps; in language/, with chat tokens added to the tokenizer), then
+        the conversations with the loss on the answers only; with --base it uses the base model's own chat
+        template (or "### Question:/### Answer:" when it has none) and goes straight to the pairs. The run
+        folder holds the instruction phase as a normal run (model/ with the chat template in
+        tokenizer_config.json), chat.json, instruction/ and chat-results.json (exact match, token F1, ROUGE-L
+        and the best and worst answers beside the expected ones). Events are those of --task text; the last
+        message before finished gives the held-out scores.
         """)
     {
         foreach (var option in new Option[] { _task, _data, _textColumn, _labelColumn, _out, _preset, _minutes, _maxSteps, _base, _library, _resume, _seed, _vocabSize, _evalEvery,
                      _logEvery, _batchSize, _context, _gradAccum, _lr, _warmup, _device, _stopWithParent })
             Options.Add(option);
+        foreach (var option in new Option[] { _questionColumn, _answerColumn, _systemColumn }) Options.Add(option);
         Validators.Add(result =>
         {
+            if (result.GetValue(_task) is not "chat" && (result.GetResult(_questionColumn) is not null || result.GetResult(_answerColumn) is not null || result.GetResult(_systemColumn) is not null))
+                result.AddError("--question-column, --answer-column and --system-column apply only with --task chat.");
+            else if (result.GetValue(_task) is "chat" && result.GetValue(_resume)) result.AddError("An instruction-tuning run (--task chat) cannot be resumed; start it again in a new run folder.");
             if (result.GetResult(_data) is null && !result.GetValue(_resume)) result.AddError("--data is required.");
             else if (result.GetResult(_minutes) is not null && result.GetResult(_maxSteps) is not null) result.AddError("Give either --minutes or --max-steps, not both.");
             else if (result.GetResult(_base) is not null && result.GetResult(_preset) is not null) result.AddError("--preset does not apply with --base: the base model fixes the size.");
@@ -71,8 +90,7 @@ public sealed class TrainCommand : SlmCommand
     protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
     {
         var task = parsed.GetValue(_task) ?? "text";
-        if (task == "chat")
-            throw new UsageException("--task chat (answering questions) is not available yet. Use --task text to train a model that writes like your documents, or --task classify to sort texts into labels.");
+        if (task == "chat") return Task.FromResult(TrainChat.Run(ChatOptions(parsed), parsed.GetValue(_stopWithParent), cancellationToken));
         if (task == "classify") return Task.FromResult(RunClassification(parsed, cancellationToken));
         var resume = parsed.GetValue(_resume);
         var given = new TrainingOptions { DataPath = parsed.GetValue(_data) ?? "", RunDirectory = parsed.GetValue(_out)! };
@@ -117,6 +135,29 @@ public sealed class TrainCommand : SlmCommand
             writer.Report(new TrainingError(e is SlmStudio.Core.EngineException ? e.Message : $"{e.Message} ({e.GetType().Name})"));
             throw;
         }
+    }
+
+    private SlmStudio.Core.Instruction.InstructionRunOptions ChatOptions(ParseResult parsed)
+    {
+        if (parsed.GetResult(_gradAccum) is not null || parsed.GetResult(_warmup) is not null)
+            throw new UsageException("--grad-accum and --warmup apply only to --task text.");
+        var given = new SlmStudio.Core.Instruction.InstructionRunOptions { DataPath = parsed.GetValue(_data)!, RunDirectory = parsed.GetValue(_out)! };
+        return given with
+        {
+            Columns = new(parsed.GetValue(_questionColumn) ?? given.Columns.Question, parsed.GetValue(_answerColumn) ?? given.Columns.Answer, parsed.GetValue(_systemColumn)),
+            Preset = parsed.GetValue(_preset) ?? given.Preset,
+            Minutes = parsed.GetValue(_minutes),
+            MaxSteps = parsed.GetValue(_maxSteps),
+            BaseModel = parsed.GetValue(_base) is { } b ? new BaseModelLibrary(parsed.GetValue(_library) ?? BaseModelLibrary.DefaultFolder).ResolveFolder(b) : null,
+            Seed = parsed.GetValue(_seed) ?? given.Seed,
+            VocabSize = parsed.GetValue(_vocabSize) ?? given.VocabSize,
+            EvalEvery = parsed.GetValue(_evalEvery),
+            LogEvery = parsed.GetValue(_logEvery) ?? given.LogEvery,
+            BatchSize = parsed.GetValue(_batchSize),
+            ContextLength = parsed.GetValue(_context),
+            LearningRate = parsed.GetValue(_lr),
+            Device = parsed.GetValue(_device) ?? given.Device,
+        };
     }
 
     private int RunClassification(ParseResult parsed, CancellationToken cancellationToken)

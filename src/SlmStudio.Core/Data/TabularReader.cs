@@ -1,10 +1,13 @@
 using System.Globalization;
 using System.Text.Json;
 using CsvHelper;
+using DocumentFormat.OpenXml;
+using DocumentFormat.OpenXml.Packaging;
+using DocumentFormat.OpenXml.Spreadsheet;
 
 namespace SlmStudio.Core.Data;
 
-/// <summary>CSV (CsvHelper) and JSON Lines read into one shape: named columns and numbered rows.</summary>
+/// <summary>CSV (CsvHelper), JSON Lines and Excel workbooks (Open XML SDK) read into one shape: named columns and numbered rows.</summary>
 internal static class TabularReader
 {
     internal sealed record Row(int Number, string?[] Cells);
@@ -69,6 +72,86 @@ internal static class TabularReader
                 $"No row of this CSV file matches its header ({header.Length} columns), so nothing could be read.",
                 "Open the file in a spreadsheet program, check that the first row holds the column names, and save it again as CSV."));
         return new Table(header ?? [], rows, "Row");
+    }
+
+    /// <summary>
+    /// The first worksheet of an Excel workbook (.xlsx): the first non-empty row names the columns, as in a CSV file.
+    /// Cells are read as Excel shows their stored value (shared and inline strings, numbers as written, booleans as
+    /// TRUE/FALSE); formulas give their last calculated value.
+    /// </summary>
+    public static Table ReadXlsx(string path, string display, List<DataProblem> problems, CancellationToken ct)
+    {
+        SpreadsheetDocument document;
+        try { document = SpreadsheetDocument.Open(path, isEditable: false); }
+        catch (Exception e) when (e is OpenXmlPackageException or InvalidDataException or IOException or FileFormatException)
+        {
+            problems.Add(new DataProblem(display, null, ProblemSeverity.Error, "This file could not be opened as an Excel workbook (.xlsx); it may be damaged or saved in another format.",
+                "Open it in Excel or LibreOffice and save it again as an Excel workbook (.xlsx), or save the sheet as CSV."));
+            return new Table([], [], "Row");
+        }
+        using (document)
+        {
+            var workbook = document.WorkbookPart;
+            var firstSheet = workbook?.Workbook.Sheets?.Elements<Sheet>().FirstOrDefault();
+            if (workbook is null || firstSheet?.Id?.Value is not { } sheetId || workbook.GetPartById(sheetId) is not WorksheetPart sheetPart)
+            {
+                problems.Add(new DataProblem(display, null, ProblemSeverity.Error, "This Excel workbook has no worksheet.", "Check that it is the right file."));
+                return new Table([], [], "Row");
+            }
+            var shared = workbook.SharedStringTablePart?.SharedStringTable?.Elements<SharedStringItem>().Select(i => i.InnerText).ToArray() ?? [];
+            string[]? header = null;
+            var rows = new List<Row>();
+            foreach (var row in sheetPart.Worksheet.Descendants<DocumentFormat.OpenXml.Spreadsheet.Row>())
+            {
+                ct.ThrowIfCancellationRequested();
+                var cells = new SortedDictionary<int, string>();
+                int next = 0;
+                foreach (var cell in row.Elements<Cell>())
+                {
+                    var column = cell.CellReference?.Value is { } reference ? ColumnIndex(reference) : next;
+                    next = column + 1;
+                    cells[column] = CellText(cell, shared);
+                }
+                if (cells.Values.All(string.IsNullOrWhiteSpace)) continue;
+                var number = row.RowIndex?.Value is { } index ? checked((int)index) : rows.Count + 2;
+                if (header is null)
+                {
+                    var width = cells.Keys.Max() + 1;
+                    header = UniqueNames([.. Enumerable.Range(0, width).Select(i => cells.GetValueOrDefault(i, ""))]);
+                    continue;
+                }
+                rows.Add(new Row(number, [.. Enumerable.Range(0, header.Length).Select(i => (string?)cells.GetValueOrDefault(i, ""))]));
+            }
+            if (header is null)
+                problems.Add(new DataProblem(display, null, ProblemSeverity.Error, "The first sheet of this Excel workbook is empty.", "Check that it is the right file, and that the data is on its first sheet."));
+            else if (rows.Count == 0)
+                problems.Add(new DataProblem(display, null, ProblemSeverity.Error, "The first sheet of this Excel workbook has column names but no rows of data.",
+                    "Check that it is the right file, and that the data is on its first sheet."));
+            return new Table(header ?? [], rows, "Row");
+        }
+
+        static int ColumnIndex(string reference)
+        {
+            int index = 0;
+            foreach (var c in reference)
+            {
+                if (!char.IsAsciiLetter(c)) break;
+                index = index * 26 + (char.ToUpperInvariant(c) - 'A' + 1);
+            }
+            return index - 1;
+        }
+
+        static string CellText(Cell cell, string[] shared)
+        {
+            var value = cell.CellValue?.Text ?? "";
+            if (cell.DataType?.Value is { } type)
+            {
+                if (type == CellValues.SharedString) return int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) && i >= 0 && i < shared.Length ? shared[i] : "";
+                if (type == CellValues.InlineString) return cell.InlineString?.InnerText ?? value;
+                if (type == CellValues.Boolean) return value == "1" ? "TRUE" : "FALSE";
+            }
+            return value;
+        }
     }
 
     private static Table ReadJsonl(string text, string display, List<DataProblem> problems, CancellationToken ct)

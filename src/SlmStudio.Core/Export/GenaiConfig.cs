@@ -12,7 +12,8 @@ public static class GenaiConfig
 {
     public const string FileName = "genai_config.json";
 
-    public static string ToJson(LlamaConfig config, string onnxFile = "model.onnx")
+    /// <param name="endOfTurnIds">A chat model's end-of-turn tokens: onnxruntime-genai stops at any id of an eos_token_id list.</param>
+    public static string ToJson(LlamaConfig config, string onnxFile = "model.onnx", IReadOnlyList<int>? endOfTurnIds = null)
     {
         int eos = config.EosTokenId ?? 0;
         var decoder = new JsonObject
@@ -44,7 +45,7 @@ public static class GenaiConfig
             ["bos_token_id"] = config.BosTokenId ?? eos,
             ["context_length"] = config.MaxPositions,
             ["decoder"] = decoder,
-            ["eos_token_id"] = eos,
+            ["eos_token_id"] = endOfTurnIds is { Count: > 0 } ? new JsonArray([.. endOfTurnIds.Prepend(eos).Distinct().Select(id => (JsonNode)id)]) : eos,
             ["pad_token_id"] = config.PadTokenId ?? eos,
             ["type"] = config.ModelType, // onnxruntime-genai's names: llama, qwen2, mistral, phi3, phi
             ["vocab_size"] = config.VocabSize,

@@ -88,7 +88,9 @@ public static class ModelExporter
             var tokenizerConfig = Path.Combine(source.ModelDir, "tokenizer_config.json");
             if (File.Exists(tokenizerConfig)) File.Copy(tokenizerConfig, Path.Combine(staging, "tokenizer_config.json"));
             else tokenizer.SaveTokenizerConfig(Path.Combine(staging, "tokenizer_config.json"), config.MaxPositions);
-            File.WriteAllText(Path.Combine(staging, GenaiConfig.FileName), GenaiConfig.ToJson(config, OnnxFile));
+            var isChat = Instruction.ChatExport.IsChatRun(source.Run);
+            var endOfTurn = isChat ? Instruction.ChatExport.EndOfTurnIds(staging, tokenizer) : [];
+            File.WriteAllText(Path.Combine(staging, GenaiConfig.FileName), GenaiConfig.ToJson(config, OnnxFile, endOfTurn));
             files.AddRange([ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.TokenizerFile, "tokenizer_config.json", GenaiConfig.FileName]);
 
             progress?.Report("Checking parity: ONNX Runtime against TorchSharp (prefill and KV-cache decoding)");
@@ -120,12 +122,14 @@ public static class ModelExporter
             var metrics = source.Result is null ? null : ReadMetrics(source.Result);
             var manifestSource = new ArtifactSource(source.Kind, Path.GetFullPath(sourceFolder), ReadString(source.Run, "preset"), ReadString(source.Run?["options"] as JsonObject, "dataPath"));
             File.WriteAllText(Path.Combine(staging, "README.md"), ModelCard.Write(config, parity, manifestSource, source.Run, metrics, Path.GetFileName(target),
-                tokenizer.BosId is { } bos && tokenizer.Encode("a", addSpecialTokens: true).FirstOrDefault(-1) == bos ? bos : null, quality));
+                tokenizer.BosId is { } bos && tokenizer.Encode("a", addSpecialTokens: true).FirstOrDefault(-1) == bos ? bos : null, quality)
+                + (isChat ? Instruction.ChatExport.CardSection(Path.GetFileName(target), endOfTurn) : ""));
             files.Add("README.md");
 
             var manifest = new ArtifactManifest
             {
                 CreatedUtc = DateTimeOffset.UtcNow,
+                Task = isChat ? Instruction.InstructionRunFolder.Task : null,
                 Opset = LlamaOnnxGraph.Opset,
                 OnnxModel = OnnxFile,
                 Parameters = config.ParameterCount,

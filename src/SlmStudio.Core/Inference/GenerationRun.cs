@@ -85,7 +85,8 @@ internal sealed class GenerationRun : IDisposable
             var (id, probability) = Sampler.Choose(logits, row.Seen, _settings, row.Random);
             next[b] = id;
             row.NextPosition++;
-            if (id == _artifact.EndOfTextId)
+            // A chat model's end-of-turn token ends its answer as end-of-text ends a text (and is never shown).
+            if (id == _artifact.EndOfTextId || _settings.StopTokenIds?.Contains(id) == true)
             {
                 row.Finish = "eos";
                 var rest = row.Flush();

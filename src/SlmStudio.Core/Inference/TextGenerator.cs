@@ -11,7 +11,8 @@ public sealed record GenerationSettings(
     double TopP = 0.95,
     double RepetitionPenalty = 1.1,
     int? Seed = null,
-    IReadOnlyList<string>? StopSequences = null)
+    IReadOnlyList<string>? StopSequences = null,
+    IReadOnlyList<int>? StopTokenIds = null)
 {
     /// <summary>Greedy decoding without penalty: the model's single most likely continuation.</summary>
     public static GenerationSettings Greedy(int maxNewTokens = 100) => new(maxNewTokens, Temperature: 0, TopK: 0, TopP: 1, RepetitionPenalty: 1);

@@ -34,6 +34,10 @@ public sealed record RunFolder(string Root)
     /// <summary>Written once, when training finished (not when it was cancelled).</summary>
     public string ResultFile => Path.Combine(Root, "result.json");
 
+    /// <summary>Instruction tuning ("Answer questions"): exact match, token F1 and ROUGE-L on the held-out pairs, with the best
+    /// and worst answers side by side (expected / got).</summary>
+    public string ChatResultsFile => Path.Combine(Root, "chat-results.json");
+
     /// <summary>Where the portal exports the run's model before registration moves it into the registry.</summary>
     public string ExportDirectory => Path.Combine(Root, "export");
 

@@ -64,7 +64,8 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
         if (options.BaseModel is not { } baseModel)
         {
             report(new TrainingMessage($"Training a {options.VocabSize:N0}-token tokenizer on {corpus.TrainCharacters:N0} characters."));
-            return (new BpeTrainer(options.VocabSize).Train(corpus.TrainDocuments, cancellationToken), null);
+            return (options.AddChatTokens ? Instruction.ChatVocabulary.Train(options.VocabSize, corpus.TrainDocuments, cancellationToken)
+                : new BpeTrainer(options.VocabSize).Train(corpus.TrainDocuments, cancellationToken), null);
         }
         var baseConfig = LlamaConfig.Load(Path.Combine(baseModel, ModelFolder.ConfigFile));
         var baseTokenizer = Path.Combine(baseModel, ModelFolder.TokenizerFile);

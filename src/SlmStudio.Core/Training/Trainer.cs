@@ -32,7 +32,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         manual_seed(options.Seed);
         using var model = CreateModel(settings, resume, device);
         using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), run.WeightDecay);
-        using ITrainingObjective objective = new NextTokenObjective(_folder, settings, device);
+        using ITrainingObjective objective = run.InstructionData is { } pairs ? new Instruction.InstructionObjective(pairs, settings, device) : new NextTokenObjective(_folder, settings, device);
         var state = resume ? Checkpoint.Load(_folder, model, optimizer)
             : new CheckpointState(0, run.MaxSteps ?? 0, 0, settings.PeakLearningRate, 0, double.PositiveInfinity, 0, 0, run.Seed);
         var budget = new TimeBudget(TimeBudget.SecondsFor(run), state.Step, state.MaxSteps > 0, state.ElapsedSeconds,

@@ -55,4 +55,10 @@ public sealed record TrainingOptions
     public double ValidationFraction { get; init; } = DefaultValidationFraction;
     public int SampleTokens { get; init; } = 48;
     public string Device { get; init; } = DefaultDevice;
+    /// <summary>A tokenizer trained for this run gets the chat tokens (<see cref="Instruction.ChatVocabulary"/>), so that a later
+    /// instruction phase has its turn markers.</summary>
+    public bool AddChatTokens { get; init; }
+    /// <summary>Instruction tuning: the folder of tokenized conversations (<see cref="Instruction.InstructionObjective"/>) the
+    /// loss is computed on, answer tokens only, instead of next-token prediction over the text.</summary>
+    public string? InstructionData { get; init; }
 }
