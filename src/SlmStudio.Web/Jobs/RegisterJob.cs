@@ -35,7 +35,12 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
         var samples = await LastSamplesAsync(db, runId, cancellationToken);
         var goalTests = await db.GoalTests.Where(g => g.ProjectId == run.ProjectId).OrderBy(g => g.Id).ToListAsync(cancellationToken);
         var goals = new List<GoalResult>();
-        if (goalTests.Count > 0)
+        if (goalTests.Count > 0 && Core.Inference.OnnxClassifier.IsClassifierArtifact(staging))
+        {
+            using var classifier = Core.Inference.OnnxClassifier.Open(staging);
+            goals = ClassifierGoals.Run(classifier, goalTests, cancellationToken);
+        }
+        else if (goalTests.Count > 0)
         {
             using var artifact = Core.Inference.OnnxArtifact.Open(staging);
             goals = await ModelGeneration.RunGoalTestsAsync(new Core.Inference.TextGenerator(artifact), goalTests, cancellationToken);
