@@ -163,7 +163,11 @@ public sealed class ClassificationPortalTests : BunitContext, IAsyncLifetime
             await db.SaveChangesAsync();
         }
         await using (var csv = new MemoryStream(Encoding.UTF8.GetBytes(TicketsCsv(perLabel: 30, seed: 1))))
-            await host.Get<DataUploads>().SaveAsync(project.Id, "tickets.csv", csv, default);
+        {
+            var uploaded = await host.Get<DataUploads>().SaveAsync(project.Id, "tickets.csv", csv, default);
+            // "team" is not a usual label column name: the user picks it in the column editor.
+            await host.Get<DataUploads>().SetMappingAsync(uploaded.File!.Id, ColumnMapping.Labelled("message", "team"));
+        }
 
         // Data step: the label review reads the file as written; freezing keeps the labelled rows, split by label.
         var preparation = host.Get<DataPreparation>();
