@@ -176,6 +176,10 @@ public sealed class TrainingJob(
             logger.LogWarning("Run {RunId}: this copy stopped after losing its lease", runId);
             return;
         }
+        // A classification run asked to stop ends with the cancelled exit code and no finished event (it cannot be
+        // resumed, so it keeps no checkpoint): that is the stop that was asked for, not a failure.
+        if (classify && finished is null && error is null && exit.ExitCode == SlmLauncher.CancelledExitCode)
+            finished = new TrainingFinished(run.Step, 0, 0, 0, Cancelled: true, "", 0, 0, 0);
         var (status, message) = Outcome(exit, finished, error, stop.Reason, shutdown.IsCancellationRequested, folder.HasCheckpoint, run.Attempts);
         logger.LogInformation("Run {RunId}: slm train ended with exit code {ExitCode} (ended by {EndedBy}, finished event: {Finished})",
             runId, exit.ExitCode, exit.EndedBy, finished is null ? "none" : finished.Cancelled ? "cancelled" : "done");
