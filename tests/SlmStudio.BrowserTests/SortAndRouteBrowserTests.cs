@@ -91,7 +91,6 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
         await Assertions.Expect(page.Locator("#label-review .label-chart svg")).ToBeVisibleAsync(new() { Timeout = 60_000 });
         await Assertions.Expect(page.Locator("#label-review .label-summary")).ToContainTextAsync("90 of 90 rows have both a text and a label, in 3 different labels");
         await Assertions.Expect(page.Locator("#label-review .label-counts tbody tr")).ToHaveCountAsync(3);
-        await page.Locator("#label-review").ScrollIntoViewIfNeededAsync();
         await ShotAsync(page, "data-review");
         await page.ClickAsync("#data-continue");
         await page.WaitForURLAsync(new Regex(@"/projects/\d+/architecture$"), new() { Timeout = 60_000 });

@@ -222,6 +222,9 @@ public sealed class ClassificationPortalTests : BunitContext, IAsyncLifetime
         Assert.Equal(finished.Accuracy, report.Model.Accuracy);
         Assert.Equal(finished.BaselineAccuracy, report.Baseline.Accuracy);
         Assert.Equal(finished.Summary, report.Summary);
+        // Production only for a classifier that beats the keyword model trained beside it.
+        await using (var db = await host.DbAsync())
+            Assert.Equal(!report.BaselineWins, await db.Aliases.AnyAsync(a => a.ModelVersionId == version.Id && a.Name == ModelRegistry.Production));
         Services.AddMudServices();
         JSInterop.Mode = JSRuntimeMode.Loose;
         var results = Render<ClassifierResults>(p => p.Add(x => x.Report, report));

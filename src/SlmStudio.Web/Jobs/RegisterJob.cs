@@ -10,7 +10,8 @@ using SlmStudio.Web.Training;
 namespace SlmStudio.Web.Jobs;
 
 /// <summary>Continuation of export: registers the exported artifacts as the project's next immutable version.</summary>
-public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, ModelRegistry registry, RunService runs, RunNotifier notifier, TimeProvider clock, ILogger<RegisterJob> logger)
+public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, ModelRegistry registry, RunService runs, RunNotifier notifier,
+    ClassifierReports classifierReports, TimeProvider clock, ILogger<RegisterJob> logger)
 {
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
@@ -57,8 +58,11 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
 
         // A project's first usable version becomes production; one judged "not useful yet" is kept for inspection
         // but never made production without a person choosing it.
-        if ((await runs.VerdictsAsync([version], cancellationToken))[version.Id].FitForProduction)
-            await registry.MakeProductionIfNoneAsync(version.Id, cancellationToken);
+        // A classifier is judged against the keyword model trained beside it: one that does worse is kept, not promoted.
+        var fit = classifierReports.IsClassifier(version)
+            ? classifierReports.Of(version) is { BaselineWins: false }
+            : (await runs.VerdictsAsync([version], cancellationToken))[version.Id].FitForProduction;
+        if (fit) await registry.MakeProductionIfNoneAsync(version.Id, cancellationToken);
 
         run.ModelVersionId = version.Id;
         run.Status = RunStatus.Succeeded;
