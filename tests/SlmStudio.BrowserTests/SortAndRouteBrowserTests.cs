@@ -66,6 +66,13 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
         await portal.SignInAsync(page);
         var folder = Directory.CreateTempSubdirectory("sort-and-route-").FullName;
 
+        // 0. An administrator adds a small base model to the library (a zip of a Hugging Face folder), for the architecture step.
+        var zip = Path.Combine(folder, "tiny-llama-hf.zip");
+        System.IO.Compression.ZipFile.CreateFromDirectory(Path.Combine(portal.RepoRoot, "..", "shared", "fixtures", "tiny-llama-hf"), zip);
+        await page.GotoAsync($"{portal.BaseUrl}/base-models");
+        await page.SetInputFilesAsync("#base-upload", zip);
+        await Assertions.Expect(page.Locator("#base-import-result")).ToContainTextAsync("tiny-llama-hf", new() { Timeout = 120_000 });
+
         // 1. Goals: what is the model for? Sort and route, with a goal test "this text -> this label".
         await page.GotoAsync($"{portal.BaseUrl}/projects/new");
         await Assertions.Expect(page.GetByText("What is the model for?")).ToBeVisibleAsync();
@@ -97,8 +104,16 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
 
         // 3. Architecture: the classifier explained; a base model could be chosen here; Tiny for a quick run.
         await Assertions.Expect(page.Locator("#classifier-architecture")).ToContainTextAsync("picks one of your labels");
-        await Assertions.Expect(page.Locator("#base-model-choice")).ToBeVisibleAsync();
+        // A base model from the library shows its size and licence, and offers adapters (LoRA).
+        await page.Locator("#base-model-choice .mud-select").ClickAsync();
+        await page.GetByText(new Regex(@"^tiny-llama-hf \(")).ClickAsync();
+        await Assertions.Expect(page.Locator("#base-model-details")).ToContainTextAsync("parameters");
+        await Assertions.Expect(page.Locator("#base-model-details")).ToContainTextAsync("licence");
+        await Assertions.Expect(page.GetByText("Fine-tune with adapters (LoRA, recommended for large base models)")).ToBeVisibleAsync();
+        await ShotAsync(page, "architecture-base-model");
+        // This run starts from scratch: picking a size clears the base model.
         await page.GetByText("Tiny", new() { Exact = true }).ClickAsync();
+        await Assertions.Expect(page.Locator("#base-model-details")).ToHaveCountAsync(0);
         await ShotAsync(page, "architecture");
         await page.ClickAsync("#architecture-continue");
         await page.WaitForURLAsync(new Regex(@"/projects/\d+/training$"));
