@@ -130,6 +130,8 @@ public static class StudioHost
 
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelGeneration>();
+        services.AddSingleton<ModelClassification>();
+        services.AddSingleton<ClassifierReports>();
         services.AddSingleton<DocumentSearch>();
         services.AddSingleton<BaseModelCatalog>().AddHostedService(sp => sp.GetRequiredService<BaseModelCatalog>());
     }
@@ -241,6 +243,7 @@ public static class StudioHost
             DashboardTitle = "SLM Studio jobs",
         }).RequireAuthorization(StudioRoles.AdministratorsPolicy);
         app.MapStudioApi();
+        app.MapClassifyEndpoints();
         app.MapOpenAiEndpoints();
     }
 

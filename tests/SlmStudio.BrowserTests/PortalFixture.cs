@@ -115,6 +115,7 @@ public sealed class PortalFixture : IAsyncLifetime
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
         psi.Environment["Studio__JobsPath"] = Path.Combine(DataRoot, "jobs");
         psi.Environment["Studio__ModelsPath"] = Path.Combine(DataRoot, "models");
+        psi.Environment["Studio__BaseModelsPath"] = Path.Combine(DataRoot, "base-models");
         psi.Environment["Studio__DatabasePath"] = Path.Combine(DataRoot, "studio.db");
         psi.Environment["Studio__HangfireDatabasePath"] = Path.Combine(DataRoot, "hangfire.db");
         psi.Environment["Studio__MinimumTrainingCharacters"] = "4000";

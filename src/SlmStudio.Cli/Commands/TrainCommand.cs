@@ -170,7 +170,8 @@ public sealed class TrainCommand : SlmCommand
             Preset = parsed.GetValue(_preset) ?? given.Preset,
             Minutes = parsed.GetValue(_minutes),
             MaxSteps = parsed.GetValue(_maxSteps),
-            BaseModel = parsed.GetValue(_base),
+            // A library name resolves as for text runs; a folder path stays as given.
+            BaseModel = parsed.GetValue(_base) is { } baseModel ? new BaseModelLibrary(parsed.GetValue(_library) ?? BaseModelLibrary.DefaultFolder).ResolveFolder(baseModel) : null,
             Seed = parsed.GetValue(_seed) ?? given.Seed,
             VocabSize = parsed.GetValue(_vocabSize) ?? given.VocabSize,
             EvalEvery = parsed.GetValue(_evalEvery),

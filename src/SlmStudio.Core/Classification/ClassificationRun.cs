@@ -100,7 +100,7 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
         if (options.MaxSteps is < 2) throw new EngineException("A classification run needs at least 2 steps.");
         var device = TorchDevice.Parse(options.Device);
 
-        var examples = ReadExamples();
+        var (examples, frozen) = ReadExamples();
         var review = LabelledDataReview.Of(examples);
         foreach (var finding in review.Findings.Where(f => f.Severity != Data.ProblemSeverity.Error)) Report(new ClassificationMessage($"{finding.Message} {finding.Fix}"));
         if (!review.CanTrain)
@@ -109,7 +109,9 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
             throw new EngineException($"{error.Message} {error.Fix}");
         }
 
-        var split = StratifiedSplit.Split(examples, options.ValidationFraction, checked((int)(options.Seed % int.MaxValue)));
+        // A frozen dataset version brings its own split (stratified by label when it was frozen): training and
+        // validation texts stay exactly those recorded in its lineage.
+        var split = frozen ?? StratifiedSplit.Split(examples, options.ValidationFraction, checked((int)(options.Seed % int.MaxValue)));
         if (split.Validation.Count == 0)
             throw new EngineException("No label has two or more examples, so none can be held back to measure the model. Add more examples of each label.");
         var labels = split.Train.Select(e => e.Label).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
@@ -259,16 +261,43 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                "Add more examples per label or train for longer (or start from a base model); until then the keyword model is the safer choice.";
     }
 
-    private IReadOnlyList<LabelledExample> ReadExamples()
+    /// <summary>The labelled rows, and the split when <see cref="ClassificationRunOptions.DataPath"/> is a frozen dataset version.</summary>
+    private (IReadOnlyList<LabelledExample> Examples, LabelledSplit? Frozen) ReadExamples()
     {
         var path = options.DataPath;
         if (Directory.Exists(path))
-            throw new EngineException($"'{path}' is a folder. For sorting texts into labels, give one CSV or JSONL file with a text column and a label column.");
+        {
+            if (!File.Exists(Path.Combine(path, Data.DatasetVersion.ManifestName)))
+                throw new EngineException($"'{path}' is a folder. For sorting texts into labels, give one CSV or JSONL file with a text column and a label column, or a frozen dataset version.");
+            return ReadDatasetVersion(path);
+        }
         if (!File.Exists(path)) throw new EngineException($"The data file '{path}' does not exist.");
-        var file = LabelledData.ReadFile(path, Path.GetFileName(path), options.TextColumn, options.LabelColumn);
+        return (ReadLabelled(path, Path.GetFileName(path), options.TextColumn, options.LabelColumn), null);
+    }
+
+    private IReadOnlyList<LabelledExample> ReadLabelled(string path, string name, string textColumn, string labelColumn)
+    {
+        var file = LabelledData.ReadFile(path, name, textColumn, labelColumn);
         foreach (var p in file.Problems.Where(p => p.Severity != Data.ProblemSeverity.Error)) Report(new ClassificationMessage($"{p.Message} {p.Fix}"));
         if (file.Problems.FirstOrDefault(p => p.Severity == Data.ProblemSeverity.Error) is { } error) throw new EngineException($"{error.Message} {error.Fix}");
         return file.Examples;
+    }
+
+    /// <summary>
+    /// A dataset version frozen for classification keeps its rows as train.jsonl and val.jsonl with "text" and "label";
+    /// its files are checked against their recorded hashes before they are read.
+    /// </summary>
+    private (IReadOnlyList<LabelledExample>, LabelledSplit) ReadDatasetVersion(string folder)
+    {
+        var version = Data.DatasetVersion.Load(folder);
+        if (version.Task != Data.DatasetTask.Classification)
+            throw new EngineException($"The dataset version in '{folder}' was frozen for {version.Task} data, not for sorting texts into labels. Freeze the data again with a label column.");
+        if (!version.Verify())
+            throw new EngineException($"The files of the dataset version in '{folder}' were changed after it was frozen. Freeze the data again.");
+        const string text = "text", label = "label";
+        var train = ReadLabelled(Path.Combine(folder, "train.jsonl"), "train.jsonl", text, label);
+        var validation = ReadLabelled(Path.Combine(folder, "val.jsonl"), "val.jsonl", text, label);
+        return ([.. train, .. validation], new LabelledSplit([.. train.Where(e => e.IsUsable)], [.. validation.Where(e => e.IsUsable)]));
     }
 
     /// <summary>Steps of the language and label phases when a step count is given; null when the time budget decides.</summary>

@@ -93,7 +93,12 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
         if (request.Seed is { } seed) args.AddRange(["--seed", Invariant(seed)]);
         if (request.EvalEvery is { } every) args.AddRange(["--eval-every", Invariant(every)]);
         if (request.LogEvery is { } log) args.AddRange(["--log-every", Invariant(log)]);
+        if (request.Task is { } task) args.AddRange(["--task", task]);
+        if (request.TextColumn is { } textColumn) args.AddRange(["--text-column", textColumn]);
+        if (request.LabelColumn is { } labelColumn) args.AddRange(["--label-column", labelColumn]);
         if (request.BaseModel is { } baseModel) args.AddRange(["--base", baseModel]);
+        if (request.Library is { } library) args.AddRange(["--library", library]);
+        if (request.Lora) args.Add("--lora");
         if (request.Resume) args.Add("--resume");
         return args;
     }
@@ -370,5 +375,13 @@ public sealed record TrainArguments(string DataPath, string RunDirectory)
     public int? EvalEvery { get; init; }
     public int? LogEvery { get; init; }
     public string? BaseModel { get; init; }
+    /// <summary>The base model library that a <see cref="BaseModel"/> name is looked up in.</summary>
+    public string? Library { get; init; }
+    /// <summary>Fine-tune <see cref="BaseModel"/> with low-rank adapters instead of all its weights.</summary>
+    public bool Lora { get; init; }
+    /// <summary>"text" (the default when null) or "classify".</summary>
+    public string? Task { get; init; }
+    public string? TextColumn { get; init; }
+    public string? LabelColumn { get; init; }
     public bool Resume { get; init; }
 }

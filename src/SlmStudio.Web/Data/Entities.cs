@@ -6,6 +6,15 @@ public enum Domain { Banking, HR, Legal, Support, Other }
 
 public enum UseCase { WriteLikeUs, AnswerQuestions, SortAndRoute }
 
+/// <summary>The engine's names for what a run trains (<c>slm train --task</c>).</summary>
+public static class TrainingTasks
+{
+    public const string Text = "text";
+    public const string Classify = "classify";
+
+    public static string Of(UseCase useCase) => useCase == UseCase.SortAndRoute ? Classify : Text;
+}
+
 public enum RunStatus { Queued, Running, Interrupted, Trained, Exporting, Succeeded, Failed, Cancelled }
 
 /// <summary>A user's project; the wizard saves it after every step so it can be continued later.</summary>
@@ -26,6 +35,10 @@ public sealed class Project
     public int VocabSize { get; set; } = TrainingOptions.QuickStart.VocabSize;
     /// <summary>Fine-tuning starts from this registered version instead of a preset.</summary>
     public int? BaseVersionId { get; set; }
+    /// <summary>Fine-tuning starts from this base model of the library (its library name) instead of a preset.</summary>
+    public string? BaseModelName { get; set; }
+    /// <summary>Fine-tune the base model with low-rank adapters (LoRA) instead of all its weights.</summary>
+    public bool UseLora { get; set; }
     public int TimeBudgetMinutes { get; set; } = TrainingOptions.QuickStart.Minutes;
     public int? MaxSteps { get; set; }
     public int Seed { get; set; } = TrainingOptions.QuickStart.Seed;
@@ -135,6 +148,11 @@ public sealed class TrainingRun
     public string Preset { get; set; } = TrainingOptions.QuickStart.Preset;
     public int VocabSize { get; set; }
     public int? BaseVersionId { get; set; }
+    /// <summary>The library name of the base model the run fine-tunes, when it starts from one.</summary>
+    public string? BaseModelName { get; set; }
+    public bool UseLora { get; set; }
+    /// <summary>What the run trains, as <c>slm train --task</c> names it: "text" or "classify".</summary>
+    public string Task { get; set; } = TrainingTasks.Text;
     public int? Minutes { get; set; }
     public int? MaxStepsSetting { get; set; }
     public int Seed { get; set; }

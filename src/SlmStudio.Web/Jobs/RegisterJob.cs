@@ -10,7 +10,8 @@ using SlmStudio.Web.Training;
 namespace SlmStudio.Web.Jobs;
 
 /// <summary>Continuation of export: registers the exported artifacts as the project's next immutable version.</summary>
-public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, ModelRegistry registry, RunService runs, RunNotifier notifier, TimeProvider clock, ILogger<RegisterJob> logger)
+public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, ModelRegistry registry, RunService runs, RunNotifier notifier,
+    ClassifierReports classifierReports, TimeProvider clock, ILogger<RegisterJob> logger)
 {
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
@@ -35,7 +36,12 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
         var samples = await LastSamplesAsync(db, runId, cancellationToken);
         var goalTests = await db.GoalTests.Where(g => g.ProjectId == run.ProjectId).OrderBy(g => g.Id).ToListAsync(cancellationToken);
         var goals = new List<GoalResult>();
-        if (goalTests.Count > 0)
+        if (goalTests.Count > 0 && Core.Inference.OnnxClassifier.IsClassifierArtifact(staging))
+        {
+            using var classifier = Core.Inference.OnnxClassifier.Open(staging);
+            goals = ClassifierGoals.Run(classifier, goalTests, cancellationToken);
+        }
+        else if (goalTests.Count > 0)
         {
             using var artifact = Core.Inference.OnnxArtifact.Open(staging);
             goals = await ModelGeneration.RunGoalTestsAsync(new Core.Inference.TextGenerator(artifact), goalTests, cancellationToken);
@@ -52,8 +58,11 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
 
         // A project's first usable version becomes production; one judged "not useful yet" is kept for inspection
         // but never made production without a person choosing it.
-        if ((await runs.VerdictsAsync([version], cancellationToken))[version.Id].FitForProduction)
-            await registry.MakeProductionIfNoneAsync(version.Id, cancellationToken);
+        // A classifier is judged against the keyword model trained beside it: one that does worse is kept, not promoted.
+        var fit = classifierReports.IsClassifier(version)
+            ? classifierReports.Of(version) is { BaselineWins: false }
+            : (await runs.VerdictsAsync([version], cancellationToken))[version.Id].FitForProduction;
+        if (fit) await registry.MakeProductionIfNoneAsync(version.Id, cancellationToken);
 
         run.ModelVersionId = version.Id;
         run.Status = RunStatus.Succeeded;

@@ -25,6 +25,10 @@ public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<St
             Preset = project.Preset,
             VocabSize = project.VocabSize,
             BaseVersionId = project.BaseVersionId,
+            // A version and a library model are alternatives; the architecture step keeps only one of them set.
+            BaseModelName = project.BaseVersionId is null ? project.BaseModelName : null,
+            UseLora = project.UseLora && project.BaseVersionId is null && project.BaseModelName is not null,
+            Task = TrainingTasks.Of(project.UseCase),
             Minutes = project.MaxSteps is null ? project.TimeBudgetMinutes : null,
             MaxStepsSetting = project.MaxSteps,
             Seed = project.Seed,

@@ -1,5 +1,6 @@
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
+using SlmStudio.Core.Classification;
 using SlmStudio.Core.Processes;
 using SlmStudio.Core.Training;
 using SlmStudio.Web.Data;
@@ -87,7 +88,10 @@ public sealed class TrainingJob(
         var run = await progress.StartAsync();
         Directory.CreateDirectory(folder.Root);
         if (File.Exists(folder.CancelFile)) File.Delete(folder.CancelFile);
-        var resume = folder.HasCheckpoint;
+        var classify = run.Task == TrainingTasks.Classify;
+        // A classification run cannot resume (the engine refuses a folder that holds a run): it starts over.
+        if (classify && File.Exists(folder.SettingsFile)) ClearForRestart(folder.Root);
+        var resume = !classify && folder.HasCheckpoint;
 
         string dataPath;
         // Preparing the data (extraction, freezing a dataset version) can outlast the lease on a busy server: without
@@ -115,7 +119,7 @@ public sealed class TrainingJob(
         // The dataset version may have been frozen just now: open pages reload the run to show it.
         progress.Reload();
 
-        var request = EngineSettings(run, dataPath, folder.Root, resume, await BaseModelFolderAsync(run));
+        var request = EngineSettings(run, dataPath, folder.Root, resume, await BaseModelFolderAsync(run), paths.BaseModels);
         logger.LogInformation("Run {RunId} starts slm {Arguments}", runId, string.Join(' ', SlmLauncher.TrainCommandLine(request)));
 
         using var stop = new TrainerStop(folder, StopGrace, logger);
@@ -136,6 +140,16 @@ public sealed class TrainingJob(
         {
             exit = await new SlmLauncher(paths.Slm).TrainAsync(request, async line =>
             {
+                if (classify)
+                {
+                    var c = ClassificationProgress.Parse(line);
+                    if (c is null) return;
+                    // The outcome reads the end of a run the same way for both tasks.
+                    if (c is ClassificationFinished cf) finished = new TrainingFinished(cf.Steps, 0, 0, 0, cf.Cancelled, cf.ClassifierDir, cf.ElapsedSeconds, 0, 0);
+                    if (c is ClassificationError ce) error = new TrainingError(ce.Message);
+                    await progress.WriteAsync(c, line.Trim());
+                    return;
+                }
                 var e = TrainingEvent.Parse(line);
                 if (e is null) return;
                 if (e is TrainingFinished f) finished = f;
@@ -162,12 +176,24 @@ public sealed class TrainingJob(
             logger.LogWarning("Run {RunId}: this copy stopped after losing its lease", runId);
             return;
         }
+        // A classification run asked to stop ends with the cancelled exit code and no finished event (it cannot be
+        // resumed, so it keeps no checkpoint): that is the stop that was asked for, not a failure.
+        if (classify && finished is null && error is null && exit.ExitCode == SlmLauncher.CancelledExitCode)
+            finished = new TrainingFinished(run.Step, 0, 0, 0, Cancelled: true, "", 0, 0, 0);
         var (status, message) = Outcome(exit, finished, error, stop.Reason, shutdown.IsCancellationRequested, folder.HasCheckpoint, run.Attempts);
         logger.LogInformation("Run {RunId}: slm train ended with exit code {ExitCode} (ended by {EndedBy}, finished event: {Finished})",
             runId, exit.ExitCode, exit.EndedBy, finished is null ? "none" : finished.Cancelled ? "cancelled" : "done");
         if (status == RunStatus.Failed)
             logger.LogWarning("Run {RunId} failed with exit code {ExitCode}: {Message}; stderr: {Stderr}", runId, exit.ExitCode, message, exit.StandardErrorTail);
-        await FinishAsync(progress, status, message, status == RunStatus.Trained ? finished : null);
+        // A classifier's figures are in its run folder (metrics.json), not in a text run's finished event.
+        await FinishAsync(progress, status, message, status == RunStatus.Trained && !classify ? finished : null);
+    }
+
+    /// <summary>Empties a classification run's folder for a fresh start, keeping nothing of the attempt before.</summary>
+    private static void ClearForRestart(string root)
+    {
+        foreach (var dir in Directory.GetDirectories(root)) Directory.Delete(dir, recursive: true);
+        foreach (var file in Directory.GetFiles(root)) File.Delete(file);
     }
 
     /// <summary>What a run becomes once its trainer ended, and the message the user sees when it failed.</summary>
@@ -199,8 +225,16 @@ public sealed class TrainingJob(
     }
 
     /// <summary>The engine settings of a run; what the run leaves open, the engine decides.</summary>
-    public static TrainArguments EngineSettings(TrainingRun run, string dataPath, string runDir, bool resume, string? baseModel) => new(dataPath, runDir)
+    /// <param name="baseModel">The folder of a registered version, or the library name of a base model (<see cref="TrainingRun.BaseModelName"/>).</param>
+    /// <param name="library">The base model library that a library name is looked up in.</param>
+    public static TrainArguments EngineSettings(TrainingRun run, string dataPath, string runDir, bool resume, string? baseModel, string? library = null) => new(dataPath, runDir)
     {
+        Task = run.Task == TrainingTasks.Classify ? TrainingTasks.Classify : null,
+        // A frozen dataset version holds labelled rows as "text" and "label", whatever the uploaded files called them.
+        TextColumn = run.Task == TrainingTasks.Classify ? ClassificationRunOptions.DefaultTextColumn : null,
+        LabelColumn = run.Task == TrainingTasks.Classify ? ClassificationRunOptions.DefaultLabelColumn : null,
+        Library = baseModel is not null && baseModel == run.BaseModelName ? library : null,
+        Lora = baseModel is not null && run.UseLora,
         // A base model fixes the size and the tokenizer.
         Preset = baseModel is null ? run.Preset : null,
         VocabSize = run.VocabSize > 0 && baseModel is null ? run.VocabSize : null,
@@ -211,15 +245,17 @@ public sealed class TrainingJob(
         // Short runs report every step or two so the curves have points to draw.
         LogEvery = run.EvalEvery is { } every && every < 20 ? Math.Max(1, every / 4) : null,
         BaseModel = baseModel,
-        Resume = resume,
+        Resume = resume && run.Task != TrainingTasks.Classify,
     };
 
     /// <summary>The <c>slm train</c> arguments of a run (what <see cref="SlmLauncher"/> starts).</summary>
-    public static IReadOnlyList<string> BuildArguments(TrainingRun run, string dataPath, string runDir, bool resume, string? baseModel) =>
-        SlmLauncher.TrainCommandLine(EngineSettings(run, dataPath, runDir, resume, baseModel));
+    public static IReadOnlyList<string> BuildArguments(TrainingRun run, string dataPath, string runDir, bool resume, string? baseModel, string? library = null) =>
+        SlmLauncher.TrainCommandLine(EngineSettings(run, dataPath, runDir, resume, baseModel, library));
 
+    /// <summary>What the run starts from: a library base model's name, a registered version's model folder, or nothing.</summary>
     private async Task<string?> BaseModelFolderAsync(TrainingRun run)
     {
+        if (run.BaseModelName is { } name) return name;
         if (run.BaseVersionId is not { } id) return null;
         await using var db = await dbFactory.CreateDbContextAsync();
         var version = await db.ModelVersions.SingleOrDefaultAsync(v => v.Id == id);

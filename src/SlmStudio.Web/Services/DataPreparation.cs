@@ -155,8 +155,14 @@ public sealed class DataPreparation(
     {
         RedactPersonalData = project.RedactPersonalData,
         RemoveDuplicates = project.RemoveDuplicates,
-        // Only "Write like us" trains today; it reads plain text from every kind of file.
-        Task = project.UseCase == UseCase.WriteLikeUs ? DatasetTask.Text : null,
+        // "Write like us" reads plain text from every kind of file; "Sort and route" keeps the labelled rows (and
+        // splits them by label, so each label has its share of held-out examples).
+        Task = project.UseCase switch
+        {
+            UseCase.WriteLikeUs => DatasetTask.Text,
+            UseCase.SortAndRoute => DatasetTask.Classification,
+            _ => null,
+        },
     };
 
     /// <summary>Redacts and deduplicates the project's usable files (as the review screen shows them); writes nothing.</summary>

@@ -79,7 +79,12 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
             {
                 // The suggested text column lets the file go through at once; the mapping step can change it.
                 var preview = DocumentExtractor.PreviewTable(stored, originalName, limits);
-                mapping = SuggestedTextMapping(preview)?.ToString();
+                // "Sort and route" keeps the suggested label column too (when the file has a usual one, such as "label").
+                UseCase useCase;
+                await using (var projects = await dbFactory.CreateDbContextAsync(ct))
+                    useCase = await projects.Projects.Where(p => p.Id == projectId).Select(p => p.UseCase).SingleOrDefaultAsync(ct);
+                mapping = (useCase == UseCase.SortAndRoute && preview.SuggestedMapping is { LabelColumn: not null } labelled
+                    ? labelled : SuggestedTextMapping(preview))?.ToString();
             }
             var (sha, bytes) = DocumentExtractor.HashFile(stored);
             var file = new DataFile

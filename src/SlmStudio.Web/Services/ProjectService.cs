@@ -80,6 +80,8 @@ public sealed class ProjectService(IDbContextFactory<StudioDbContext> dbFactory,
         project.OwnerId = stored.OwnerId;
         // The data step saves its switches and the frozen dataset version itself; the wizard's copy may predate them.
         (project.DatasetVersionId, project.RedactPersonalData, project.RemoveDuplicates) = (stored.DatasetVersionId, stored.RedactPersonalData, stored.RemoveDuplicates);
+        // Data frozen for another use case is shaped for it (plain text, or text with labels): freeze it again.
+        if (stored.UseCase != project.UseCase) project.DatasetVersionId = null;
         db.Entry(stored).CurrentValues.SetValues(project);
         db.GoalTests.RemoveRange(stored.GoalTests.Where(g => project.GoalTests.All(n => n.Id != g.Id)));
         foreach (var g in project.GoalTests)

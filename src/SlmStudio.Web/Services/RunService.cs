@@ -49,6 +49,15 @@ public sealed class RunService(IDbContextFactory<StudioDbContext> dbFactory)
         return [.. events.Select(TrainingEvent.Parse).OfType<TrainingEvent>()];
     }
 
+    /// <summary>A "Sort and route" run's story so far, oldest first, without its many step events (the run row holds
+    /// the latest step): its start, phases, evaluations, the engine's messages and how it ended.</summary>
+    public async Task<List<Core.Classification.ClassificationEvent>> ClassificationEventsAsync(int runId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var events = await db.RunEvents.Where(e => e.RunId == runId && e.Kind != "step").OrderBy(e => e.Id).Select(e => e.Json).ToListAsync(ct);
+        return [.. events.Select(Training.ClassificationProgress.Parse).OfType<Core.Classification.ClassificationEvent>()];
+    }
+
     /// <summary>Run id -> the engine's message saying why it stopped early (such as "The time budget was used up at
     /// step 72 of 97"); runs without one are left out.</summary>
     public async Task<Dictionary<int, string>> StopReasonsAsync(IReadOnlyCollection<int> runIds, CancellationToken ct = default)

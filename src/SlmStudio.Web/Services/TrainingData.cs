@@ -38,7 +38,8 @@ public sealed class TrainingData(IDbContextFactory<StudioDbContext> dbFactory, D
         catch (Core.EngineException) { throw new UserFacingException($"The files of dataset version {dataset.DatasetId} are missing on the server. Go back to the Data step and continue again to freeze a new version."); }
         if (!version.Verify())
             throw new UserFacingException($"The files of dataset version {dataset.DatasetId} were changed after it was frozen, so it is not trained on. Go back to the Data step and continue again to freeze a new version.");
-        if (version.Total.Characters < options.Value.MinimumTrainingCharacters)
+        // Labelled examples are judged by their labels (the engine's review), not by their length: short messages are the norm.
+        if (version.Task != DatasetTask.Classification && version.Total.Characters < options.Value.MinimumTrainingCharacters)
             throw new UserFacingException($"There is too little text to train on: {version.Total.Characters:N0} characters, at least {options.Value.MinimumTrainingCharacters:N0} are needed. Upload more documents.");
 
         var lineage = version.Sources.Select(s => new DataLineageEntry(SafeFileName.ForDisplay(s.OriginalName), s.Characters, s.Sha256)).ToList();

@@ -12,7 +12,7 @@ namespace SlmStudio.Web.Training;
 public sealed class RunProgressWriter(IDbContextFactory<StudioDbContext> dbFactory, RunNotifier notifier, TimeProvider clock, int runId)
 {
     private static readonly TimeSpan StepBatch = TimeSpan.FromSeconds(1);
-    private readonly List<(TrainingEvent Event, string Json)> _pending = [];
+    private readonly List<(string Kind, string Json, Action<TrainingRun> Apply)> _pending = [];
     private DateTimeOffset _lastFlush = DateTimeOffset.MinValue;
 
     public int RunId => runId;
@@ -36,9 +36,21 @@ public sealed class RunProgressWriter(IDbContextFactory<StudioDbContext> dbFacto
 
     public async Task WriteAsync(TrainingEvent e, string json)
     {
-        _pending.Add((e, json));
+        _pending.Add((e.Kind, json, run => run.Apply(e)));
         notifier.Publish(new RunUpdate(runId, e));
         if (e is not TrainingStep || clock.GetUtcNow() - _lastFlush > StepBatch) await FlushAsync();
+    }
+
+    /// <summary>
+    /// An event of a "Sort and route" run. Open pages reload the run after each write to the database (at most once a
+    /// second for steps) rather than get the event itself: their live path knows only text runs' events.
+    /// </summary>
+    public async Task WriteAsync(Core.Classification.ClassificationEvent e, string json)
+    {
+        _pending.Add((ClassificationProgress.Kind(e), json, run => run.Apply(e)));
+        if (e is Core.Classification.ClassificationStepEvent && clock.GetUtcNow() - _lastFlush <= StepBatch) return;
+        await FlushAsync();
+        notifier.Publish(new RunUpdate(runId, null, RunStatus.Running));
     }
 
     public async Task FlushAsync()
@@ -47,10 +59,10 @@ public sealed class RunProgressWriter(IDbContextFactory<StudioDbContext> dbFacto
         _lastFlush = clock.GetUtcNow();
         await using var db = await dbFactory.CreateDbContextAsync();
         var run = await db.Runs.SingleAsync(r => r.Id == runId);
-        foreach (var (e, json) in _pending)
+        foreach (var (kind, json, apply) in _pending)
         {
-            db.RunEvents.Add(new RunEvent { RunId = runId, Kind = e.Kind, Json = json, At = _lastFlush });
-            run.Apply(e);
+            db.RunEvents.Add(new RunEvent { RunId = runId, Kind = kind, Json = json, At = _lastFlush });
+            apply(run);
         }
         _pending.Clear();
         await db.SaveChangesAsync();

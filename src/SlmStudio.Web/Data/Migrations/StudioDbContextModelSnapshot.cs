@@ -541,6 +541,9 @@ namespace SlmStudio.Web.Data.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("BaseModelName")
+                        .HasColumnType("TEXT");
+
                     b.Property<int?>("BaseVersionId")
                         .HasColumnType("INTEGER");
 
@@ -594,6 +597,9 @@ namespace SlmStudio.Web.Data.Migrations
                     b.Property<string>("UseCase")
                         .IsRequired()
                         .HasColumnType("TEXT");
+
+                    b.Property<bool>("UseLora")
+                        .HasColumnType("INTEGER");
 
                     b.Property<int>("VocabSize")
                         .HasColumnType("INTEGER");
@@ -738,6 +744,9 @@ namespace SlmStudio.Web.Data.Migrations
                     b.Property<int>("Attempts")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("BaseModelName")
+                        .HasColumnType("TEXT");
+
                     b.Property<int?>("BaseVersionId")
                         .HasColumnType("INTEGER");
 
@@ -825,8 +834,15 @@ namespace SlmStudio.Web.Data.Migrations
                     b.Property<int>("Step")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("Task")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.Property<double?>("TokensPerSecond")
                         .HasColumnType("REAL");
+
+                    b.Property<bool>("UseLora")
+                        .HasColumnType("INTEGER");
 
                     b.Property<double?>("ValLoss")
                         .HasColumnType("REAL");

@@ -18,6 +18,10 @@ public sealed partial class PlaygroundPage : IDisposable
     [SupplyParameterFromQuery(Name = "q")] public string? AskQuestion { get; set; }
 
     private List<VersionChoice>? _versions;
+    private List<VersionChoice> _classifierVersions = [];
+    private int? _classifierOpening;
+    /// <summary>The index of the "Sort texts" tab.</summary>
+    private const int SortTab = 2;
     private Dictionary<int, int> _projectOf = [];
     private readonly PlaygroundState _left = new();
     private readonly PlaygroundState _right = new();
@@ -36,6 +40,7 @@ public sealed partial class PlaygroundPage : IDisposable
 
     [Inject] private ModelRegistry Registry { get; set; } = default!;
     [Inject] private ModelGeneration Generation { get; set; } = default!;
+    [Inject] private ClassifierReports Reports { get; set; } = default!;
     [Inject] private IDbContextFactory<StudioDbContext> DbFactory { get; set; } = default!;
     [Inject] private ILogger<PlaygroundPage> Logger { get; set; } = default!;
 
@@ -43,8 +48,14 @@ public sealed partial class PlaygroundPage : IDisposable
     {
         SetCreativity(_creativity);
         await using var db = await DbFactory.CreateDbContextAsync();
-        var versions = await db.ModelVersions.Include(v => v.Project).OrderByDescending(v => v.Id).ToListAsync();
+        var all = await db.ModelVersions.Include(v => v.Project).OrderByDescending(v => v.Id).ToListAsync();
         var production = (await db.Aliases.Where(a => a.Name == ModelRegistry.Production).Select(a => a.ModelVersionId).ToListAsync()).ToHashSet();
+        // Classifiers sort texts on their own tab; the writing tab offers only models that write.
+        var classifiers = all.Where(Reports.IsClassifier).ToList();
+        var versions = all.Except(classifiers).ToList();
+        _classifierVersions = PlaygroundChoices.Label(classifiers, production);
+        if (classifiers.Count > 0) _classifierOpening = PlaygroundChoices.Opening(classifiers, production, Version);
+        if (Version is { } requested && classifiers.Any(v => v.Id == requested)) _tab = SortTab;
         _versions = PlaygroundChoices.Label(versions, production);
         _projectOf = versions.ToDictionary(v => v.Id, v => v.ProjectId);
         if (AskProject is { } ask) { _askProjectId = ask; _tab = 1; }

@@ -34,6 +34,10 @@ public sealed partial class DataStep : IDisposable
     private string _uploadText = "";
     private DataProgress? _extracting;
     private DataReview? _review;
+    private IReadOnlyList<FileLabelReview> _labelReviews = [];
+
+    /// <summary>Every file is read, and there is enough to review: enough text to write like, or any labelled rows to sort by.</summary>
+    private bool CanReview => _stats is { WaitingFiles: 0 } s && (_useCase == UseCase.SortAndRoute ? s.UsableFiles > 0 : s.Enough);
     private DatasetVersionRecord? _frozen;
     private string? _reviewError;
     private UseCase _useCase;
@@ -164,7 +168,11 @@ public sealed partial class DataStep : IDisposable
         _reviewing = true;
         _reviewError = null;
         StateHasChanged();
-        try { _review = await Preparation.ReviewAsync(ProjectId); }
+        try
+        {
+            _review = await Preparation.ReviewAsync(ProjectId);
+            _labelReviews = _useCase == UseCase.SortAndRoute && _files is { } files ? await Task.Run(() => LabelReviews.Of(Uploads, files)) : [];
+        }
         catch (UserFacingException e) { _review = null; _reviewError = e.Message; }
         finally { _reviewing = false; }
     }

@@ -33,6 +33,9 @@ public sealed partial class RunPage : IDisposable
     /// <summary>What the engine said in words (why it stopped, why it chose a size), oldest first.</summary>
     private readonly List<string> _messages = [];
     private double? _baseline;
+    /// <summary>The events of a "Sort and route" run (its page shows them instead of loss curves and samples).</summary>
+    private List<Core.Classification.ClassificationEvent> _classificationEvents = [];
+    private bool IsClassification => _run?.Task == TrainingTasks.Classify;
     private ModelVersion? _version;
     private Core.Verdicts.ModelVerdict? _verdict;
     private IDisposable? _subscription;
@@ -69,7 +72,8 @@ public sealed partial class RunPage : IDisposable
         _run = await Runs.FindAsync(Id);
         if (_run is null) return;
         _trainSeries.Clear(); _trainLabels.Clear(); _valSeries.Clear(); _valLabels.Clear(); _evals.Clear(); _messages.Clear();
-        foreach (var e in await Runs.PageEventsAsync(Id)) AddPoint(e);
+        if (IsClassification) _classificationEvents = await Runs.ClassificationEventsAsync(Id);
+        else foreach (var e in await Runs.PageEventsAsync(Id)) AddPoint(e);
         if (_run.ModelVersionId is { } versionId && _version?.Id != versionId)
         {
             _version = await Registry.FindAsync(versionId);
