@@ -1,6 +1,5 @@
 using Hangfire;
 using Hangfire.Dashboard;
-using Hangfire.Storage.SQLite;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Server.Circuits;
 using Microsoft.AspNetCore.Identity;
@@ -49,14 +48,6 @@ public static class StudioHost
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<StudioPaths>();
     }
-
-    private static void AddStudioDatabase(this WebApplicationBuilder builder) =>
-        builder.Services.AddDbContextFactory<StudioDbContext>((sp, db) =>
-        {
-            var path = sp.GetRequiredService<StudioPaths>().Database;
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            db.UseSqlite($"Data Source={path};Default Timeout=30");
-        });
 
     /// <summary>
     /// People sign in with ASP.NET Core Identity (users and roles in the portal's SQLite database) and a cookie; every
@@ -139,15 +130,10 @@ public static class StudioHost
         services.AddTransient<ExportJob>();
         services.AddTransient<RegisterJob>();
 
-        services.AddHangfire((sp, config) =>
-        {
-            var path = sp.GetRequiredService<StudioPaths>().HangfireDatabase;
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
-                .UseSimpleAssemblyNameTypeSerializer()
-                .UseRecommendedSerializerSettings()
-                .UseSQLiteStorage(path, new SQLiteStorageOptions { QueuePollInterval = TimeSpan.FromSeconds(1) });
-        });
+        services.AddHangfire((sp, config) => config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UseStudioJobStorage(sp));
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TrainingJob.StopGrace + TimeSpan.FromSeconds(15));
     }
 
