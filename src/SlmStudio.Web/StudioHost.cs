@@ -9,6 +9,7 @@ using MudBlazor.Services;
 using SlmStudio.Web.Api;
 using SlmStudio.Web.Components;
 using SlmStudio.Web.Data;
+using SlmStudio.Web.Health;
 using SlmStudio.Web.Jobs;
 using SlmStudio.Web.Options;
 using SlmStudio.Web.Security;
@@ -36,6 +37,7 @@ public static class StudioHost
     {
         builder.AddStudioOptions();
         builder.AddStudioDatabase();
+        builder.AddStudioHealthChecks();
         builder.Services.AddStudioIdentity();
         builder.Services.AddPageServices();
         builder.Services.AddJobs();
@@ -124,6 +126,8 @@ public static class StudioHost
     private static void AddJobs(this IServiceCollection services)
     {
         services.AddSingleton<RunLeases>();
+        services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section);
+        services.AddSingleton<TrainingQueues>();
         services.AddSingleton<RunScheduler>();
         services.AddSingleton<RunSweeper>();
         services.AddTransient<TrainingJob>();
@@ -146,7 +150,8 @@ public static class StudioHost
         services.AddHangfireServer((sp, o) =>
         {
             o.ServerName = $"{Environment.MachineName}-training";
-            o.Queues = ["training"];
+            // "gpu" first on a machine with a GPU, then "cpu" (see TrainingQueues).
+            o.Queues = sp.GetRequiredService<TrainingQueues>().ForThisWorker();
             o.WorkerCount = sp.GetRequiredService<IOptions<StudioOptions>>().Value.TrainingWorkers;
             o.ShutdownTimeout = TrainingJob.StopGrace + TimeSpan.FromSeconds(5);
         });
@@ -181,6 +186,8 @@ public static class StudioHost
     /// <summary>Pages, static files, the jobs dashboard and the file endpoints, when this process serves the web.</summary>
     public static void UseStudioWeb(this WebApplication app)
     {
+        // Workers answer health probes too.
+        app.MapStudioHealth();
         var options = app.Services.GetRequiredService<IOptions<StudioOptions>>().Value;
         if (!options.RunsWeb) return;
         if (!app.Environment.IsDevelopment()) app.UseExceptionHandler("/error", createScopeForErrors: true);
