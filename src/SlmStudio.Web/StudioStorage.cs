@@ -70,7 +70,7 @@ public static class StudioStorage
         SchemaName = "hangfire",
         PrepareSchemaIfNecessary = true,
         UseSlidingInvisibilityTimeout = true,
-        InvisibilityTimeout = TimeSpan.FromMinutes(database.JobInvisibilityTimeoutMinutes),
+        InvisibilityTimeout = TimeSpan.FromSeconds(database.JobInvisibilityTimeoutSeconds),
         QueuePollInterval = TimeSpan.FromSeconds(1),
     };
 

@@ -23,14 +23,20 @@ public sealed class DatabaseOptions
     /// been silent this long (dead, or cut off from the database) loses its job. Our own run lease still stops a
     /// second copy of a training in that case.
     /// </summary>
-    public int JobInvisibilityTimeoutMinutes { get; set; } = 5;
+    public int JobInvisibilityTimeoutSeconds { get; set; } = 300;
 
     public bool IsPostgreSql => Provider == DatabaseProvider.PostgreSql;
 
     /// <summary>Reads the section the way the options system binds it, for the registrations that must choose before
     /// the container exists (which DbContext type, which Hangfire storage).</summary>
-    public static DatabaseOptions From(IConfiguration configuration) =>
-        configuration.GetSection(Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+    public static DatabaseOptions From(IConfiguration configuration)
+    {
+        try { return configuration.GetSection(Section).Get<DatabaseOptions>() ?? new DatabaseOptions(); }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"The setting {Section} cannot be read: {e.InnerException?.Message ?? e.Message} Provider must be Sqlite or PostgreSql.", e);
+        }
+    }
 }
 
 /// <summary>Refuses to start with a database setting that cannot work, saying which setting to fix.</summary>
@@ -52,8 +58,8 @@ public sealed class DatabaseOptionsValidator : IValidateOptions<DatabaseOptions>
                 catch (ArgumentException e) { problems.Add($"Studio:Database:ConnectionString is not a valid PostgreSQL connection string: {e.Message}"); }
             }
         }
-        if (options.JobInvisibilityTimeoutMinutes is < 1 or > 24 * 60)
-            problems.Add("Studio:Database:JobInvisibilityTimeoutMinutes must be between 1 and 1440.");
+        if (options.JobInvisibilityTimeoutSeconds is < 5 or > 86_400)
+            problems.Add("Studio:Database:JobInvisibilityTimeoutSeconds must be between 5 and 86400.");
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 }
