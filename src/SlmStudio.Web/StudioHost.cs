@@ -38,6 +38,7 @@ public static class StudioHost
         builder.AddStudioOptions();
         builder.AddStudioDatabase();
         builder.AddStudioHealthChecks();
+        builder.AddStudioMetrics();
         builder.Services.AddStudioIdentity();
         builder.Services.AddPageServices();
         builder.Services.AddJobs();

@@ -113,3 +113,51 @@ public class HealthAndQueueTests
         return state.Data["Queue"];
     }
 }
+
+/// <summary>The operations gauges, read as an exporter would (a MeterListener on the host's own meter).</summary>
+public class MetricsTests
+{
+    [Fact]
+    public async Task Gauges_report_queued_jobs_per_queue_running_runs_and_their_speed()
+    {
+        await using var host = await StudioTestHost.StartAsync();
+        var project = await host.AddProjectAsync();
+        var queuedRun = await host.Get<RunScheduler>().StartAsync(project.Id, "tester");
+        var other = await host.AddProjectAsync("Second");
+        await using (var db = await host.DbAsync())
+        {
+            db.Runs.Add(new TrainingRun { ProjectId = other.Id, Status = RunStatus.Running, Preset = "small", TokensPerSecond = 1234.5, CreatedAt = DateTimeOffset.UtcNow });
+            await db.SaveChangesAsync();
+        }
+        var meter = host.Get<SlmStudio.Web.Health.StudioMetrics>();
+        Assert.NotNull(meter);
+
+        var longs = new List<(string Name, long Value, Dictionary<string, object?> Tags)>();
+        var ints = new List<(string Name, int Value)>();
+        var doubles = new List<(string Name, double Value, Dictionary<string, object?> Tags)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        var factory = host.Get<System.Diagnostics.Metrics.IMeterFactory>();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == SlmStudio.Web.Health.StudioMetrics.MeterName && instrument.Meter.Scope == factory) l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((i, v, tags, _) => longs.Add((i.Name, v, Tags(tags))));
+        listener.SetMeasurementEventCallback<int>((i, v, _, _) => ints.Add((i.Name, v)));
+        listener.SetMeasurementEventCallback<double>((i, v, tags, _) => doubles.Add((i.Name, v, Tags(tags))));
+        listener.Start();
+        listener.RecordObservableInstruments();
+
+        Assert.Contains(longs, m => m.Name == SlmStudio.Web.Health.StudioMetrics.QueuedJobs && m.Value == 1 && (string?)m.Tags["queue"] == TrainingQueues.Cpu);
+        Assert.Equal([(SlmStudio.Web.Health.StudioMetrics.RunningRuns, 1)], ints);
+        var speed = Assert.Single(doubles);
+        Assert.Equal((SlmStudio.Web.Health.StudioMetrics.TokensPerSecond, 1234.5, "small"), (speed.Name, speed.Value, (string?)speed.Tags["preset"]));
+        Assert.NotEqual(queuedRun, (int)speed.Tags["run"]!);
+    }
+
+    private static Dictionary<string, object?> Tags(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        var result = new Dictionary<string, object?>();
+        foreach (var (key, value) in tags) result[key] = value;
+        return result;
+    }
+}
