@@ -45,7 +45,7 @@ public class HealthAndQueueTests
     [Fact]
     public async Task The_sqlite_model_has_no_change_missing_from_its_migrations()
     {
-        await using var host = await StudioTestHost.StartAsync();
+        await using var host = await StudioTestHost.StartAsync(new() { ["Studio:Database:Provider"] = "Sqlite" });
         await using var db = await host.DbAsync();
         Assert.Equal("Microsoft.EntityFrameworkCore.Sqlite", db.Database.ProviderName);
         Assert.False(db.Database.HasPendingModelChanges());

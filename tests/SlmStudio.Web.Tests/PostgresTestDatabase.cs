@@ -72,4 +72,25 @@ public sealed class PostgresTestDatabase : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await DropAsync();
+
+    /// <summary>SLM_TEST_ALL_ON_POSTGRES=1 with SLM_TEST_POSTGRES: every test host of the suite runs on PostgreSQL.</summary>
+    public static bool EveryHostOnPostgres =>
+        Environment.GetEnvironmentVariable("SLM_TEST_ALL_ON_POSTGRES") == "1" && !string.IsNullOrWhiteSpace(ServerConnectionString);
+
+    private static readonly Dictionary<string, PostgresTestDatabase> ByFolder = [];
+
+    public static async Task<PostgresTestDatabase> ForFolderAsync(string folder)
+    {
+        lock (ByFolder) if (ByFolder.TryGetValue(folder, out var existing)) return existing;
+        var created = await CreateAsync();
+        lock (ByFolder) ByFolder[folder] = created;
+        return created;
+    }
+
+    public static async Task ForgetFolderAsync(string folder)
+    {
+        PostgresTestDatabase? database;
+        lock (ByFolder) { if (ByFolder.Remove(folder, out database) is false) return; }
+        await database!.DropAsync();
+    }
 }
