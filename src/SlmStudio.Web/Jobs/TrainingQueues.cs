@@ -54,6 +54,8 @@ public sealed class TrainingQueues(IOptions<QueueOptions> options, ILogger<Train
 
     private static bool DetectCuda(ILogger logger)
     {
+        // Without NVIDIA's driver there is no CUDA device: the portal need not load TorchSharp's native library to know.
+        if (OperatingSystem.IsLinux() && !File.Exists("/proc/driver/nvidia/version") && !File.Exists("/dev/nvidia0")) return false;
         try { return TorchSharp.torch.cuda.is_available(); }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
         {
