@@ -103,17 +103,18 @@ public sealed class FreeDiskHealthCheck(StudioPaths paths, IOptions<HealthOption
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var minimumBytes = options.Value.MinimumFreeDiskMegabytes * 1024L * 1024L;
-        var folders = new List<string> { paths.Jobs, paths.Models };
-        if (!database.Value.IsPostgreSql) folders.Add(Path.GetDirectoryName(paths.Database)!);
+        // Named, not shown as paths: the endpoint is open without sign-in.
+        var folders = new List<(string Name, string Path)> { ("jobs", paths.Jobs), ("models", paths.Models) };
+        if (!database.Value.IsPostgreSql) folders.Add(("database files", Path.GetDirectoryName(paths.Database)!));
         var data = new Dictionary<string, object>();
         var tooFull = new List<string>();
-        foreach (var folder in folders.Distinct())
+        foreach (var (name, folder) in folders)
         {
             var existing = NearestExisting(folder);
             if (existing is null) continue;
             var free = new DriveInfo(existing).AvailableFreeSpace;
-            data[folder] = $"{free / (1024 * 1024):N0} MB free";
-            if (free < minimumBytes) tooFull.Add($"{folder} has {free / (1024 * 1024):N0} MB free");
+            data[name] = $"{free / (1024 * 1024):N0} MB free";
+            if (free < minimumBytes) tooFull.Add($"the {name} folder has {free / (1024 * 1024):N0} MB free");
         }
         return Task.FromResult(tooFull.Count == 0
             ? HealthCheckResult.Healthy("Enough free disk space.", data)
