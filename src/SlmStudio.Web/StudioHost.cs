@@ -1,16 +1,15 @@
 using Hangfire;
 using Hangfire.Dashboard;
-using Hangfire.Storage.SQLite;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Server.Circuits;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
 using SlmStudio.Web.Api;
 using SlmStudio.Web.Components;
 using SlmStudio.Web.Data;
+using SlmStudio.Web.Health;
 using SlmStudio.Web.Jobs;
 using SlmStudio.Web.Options;
 using SlmStudio.Web.Security;
@@ -38,6 +37,8 @@ public static class StudioHost
     {
         builder.AddStudioOptions();
         builder.AddStudioDatabase();
+        builder.AddStudioHealthChecks();
+        builder.AddStudioMetrics();
         builder.Services.AddStudioIdentity();
         builder.Services.AddPageServices();
         builder.Services.AddJobs();
@@ -50,17 +51,6 @@ public static class StudioHost
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<StudioPaths>();
     }
-
-    private static void AddStudioDatabase(this WebApplicationBuilder builder) =>
-        builder.Services.AddDbContextFactory<StudioDbContext>((sp, db) =>
-        {
-            var path = sp.GetRequiredService<StudioPaths>().Database;
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            db.UseSqlite($"Data Source={path};Default Timeout=30")
-                // SQLite rebuilds a table with PRAGMA foreign_keys, which cannot run inside a transaction; the file is
-                // copied before any migration runs (BackUpBeforeMigrating), so an interrupted one can be undone.
-                .ConfigureWarnings(w => w.Ignore(RelationalEventId.NonTransactionalMigrationOperationWarning));
-        });
 
     /// <summary>
     /// People sign in with ASP.NET Core Identity (users and roles in the portal's SQLite database) and a cookie; every
@@ -139,21 +129,18 @@ public static class StudioHost
     private static void AddJobs(this IServiceCollection services)
     {
         services.AddSingleton<RunLeases>();
+        services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section);
+        services.AddSingleton<TrainingQueues>();
         services.AddSingleton<RunScheduler>();
         services.AddSingleton<RunSweeper>();
         services.AddTransient<TrainingJob>();
         services.AddTransient<ExportJob>();
         services.AddTransient<RegisterJob>();
 
-        services.AddHangfire((sp, config) =>
-        {
-            var path = sp.GetRequiredService<StudioPaths>().HangfireDatabase;
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
-                .UseSimpleAssemblyNameTypeSerializer()
-                .UseRecommendedSerializerSettings()
-                .UseSQLiteStorage(path, new SQLiteStorageOptions { QueuePollInterval = TimeSpan.FromSeconds(1) });
-        });
+        services.AddHangfire((sp, config) => config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UseStudioJobStorage(sp));
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TrainingJob.StopGrace + TimeSpan.FromSeconds(15));
     }
 
@@ -166,7 +153,8 @@ public static class StudioHost
         services.AddHangfireServer((sp, o) =>
         {
             o.ServerName = $"{Environment.MachineName}-training";
-            o.Queues = ["training"];
+            // "gpu" first on a machine with a GPU, then "cpu" (see TrainingQueues).
+            o.Queues = sp.GetRequiredService<TrainingQueues>().ForThisWorker();
             o.WorkerCount = sp.GetRequiredService<IOptions<StudioOptions>>().Value.TrainingWorkers;
             o.ShutdownTimeout = TrainingJob.StopGrace + TimeSpan.FromSeconds(5);
         });
@@ -208,7 +196,7 @@ public static class StudioHost
     /// </summary>
     private static async Task BackUpBeforeMigratingAsync(StudioDbContext db, string databaseFile, ILogger logger)
     {
-        if (!File.Exists(databaseFile) || !(await db.Database.GetAppliedMigrationsAsync()).Any()) return;
+        if (!db.Database.IsSqlite() || !File.Exists(databaseFile) || !(await db.Database.GetAppliedMigrationsAsync()).Any()) return;
         var pending = (await db.Database.GetPendingMigrationsAsync()).ToList();
         if (pending.Count == 0) return;
         var backup = $"{databaseFile}.before-{pending[0]}";
@@ -219,6 +207,8 @@ public static class StudioHost
     /// <summary>Pages, static files, the jobs dashboard and the file endpoints, when this process serves the web.</summary>
     public static void UseStudioWeb(this WebApplication app)
     {
+        // Workers answer health probes too.
+        app.MapStudioHealth();
         var options = app.Services.GetRequiredService<IOptions<StudioOptions>>().Value;
         if (!options.RunsWeb) return;
         if (!app.Environment.IsDevelopment()) app.UseExceptionHandler("/error", createScopeForErrors: true);

@@ -111,7 +111,7 @@ public class LeaseAndSweepTests
             Assert.Equal(nameof(TrainingJob.RunAsync), job.Job.Method.Name);
             Assert.Equal(id, job.Job.Args[0]);
         }
-        Assert.Equal(2, host.Get<JobStorage>().GetMonitoringApi().EnqueuedCount("training"));
+        Assert.Equal(2, host.Get<JobStorage>().GetMonitoringApi().EnqueuedCount(TrainingQueues.Cpu));
     }
 
     [Fact]

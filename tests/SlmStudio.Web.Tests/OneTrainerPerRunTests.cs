@@ -53,7 +53,7 @@ public class OneTrainerPerRunTests
         {
             Assert.Equal(0, await sweeper.SweepAsync(startup: true, default));
             Assert.Equal(RunStatus.Running, (await RunAsync(host, runId)).Status);
-            Assert.Equal(0, storage.GetMonitoringApi().EnqueuedCount("training"));
+            Assert.Equal(0, storage.GetMonitoringApi().EnqueuedCount(TrainingQueues.Cpu));
 
             // A training job that gets the run anyway (an earlier queue entry) starts no second trainer.
             await using (var db = await host.DbAsync())
@@ -71,7 +71,7 @@ public class OneTrainerPerRunTests
         // The orphan stopped (its lock went with it): now the run is resumed, once.
         Assert.Equal(1, await sweeper.SweepAsync(startup: false, default));
         Assert.Equal(RunStatus.Queued, (await RunAsync(host, runId)).Status);
-        Assert.Equal(1, storage.GetMonitoringApi().EnqueuedCount("training"));
+        Assert.Equal(1, storage.GetMonitoringApi().EnqueuedCount(TrainingQueues.Cpu));
     }
 
     [Fact]

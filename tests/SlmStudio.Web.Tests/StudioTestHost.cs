@@ -52,6 +52,13 @@ public sealed class StudioTestHost : IAsyncDisposable
             ["Urls"] = "http://127.0.0.1:0",
         });
         if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
+        PostgresTestDatabase? postgres = null;
+        if (PostgresTestDatabase.EveryHostOnPostgres && settings?.ContainsKey("Studio:Database:Provider") != true)
+        {
+            // SLM_TEST_ALL_ON_POSTGRES=1: the whole suite on PostgreSQL, one database per folder (a restarted host finds its own).
+            postgres = await PostgresTestDatabase.ForFolderAsync(root);
+            builder.Configuration.AddInMemoryCollection(postgres.Settings());
+        }
         builder.AddStudioServices();
         if (web) builder.AddStudioWeb();
         var app = builder.Build();
@@ -67,8 +74,10 @@ public sealed class StudioTestHost : IAsyncDisposable
         // factory is alive, not later against an already disposed test host's.
         _ = Hangfire.Common.JobFilterProviders.Providers;
         _ = GlobalJobFilters.Filters;
-        return new StudioTestHost(root, app);
+        return new StudioTestHost(root, app) { _postgres = postgres };
     }
+
+    private PostgresTestDatabase? _postgres;
 
     /// <summary>The address the web host listens on (only with web: true).</summary>
     public Uri BaseAddress => new(App.Urls.First());
@@ -126,6 +135,7 @@ public sealed class StudioTestHost : IAsyncDisposable
         await App.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         if (KeepFiles) return;
+        if (_postgres is not null) await PostgresTestDatabase.ForgetFolderAsync(Root);
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

@@ -3,8 +3,18 @@ using Microsoft.EntityFrameworkCore;
 
 namespace SlmStudio.Web.Data;
 
-public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) : IdentityDbContext<StudioUser>(options)
+/// <summary>
+/// The portal's records. This type is the SQLite context (its migrations are in Data/Migrations);
+/// <see cref="PostgresStudioDbContext"/> derives from it only so that PostgreSQL has its own migration set
+/// (EF Core's "migrations with multiple providers": one context type per provider). Everything else asks for this type.
+/// </summary>
+public class StudioDbContext : IdentityDbContext<StudioUser>
 {
+    public StudioDbContext(DbContextOptions<StudioDbContext> options) : base(options) { }
+
+    /// <summary>For a provider-specific derived context, whose options are typed to it.</summary>
+    protected StudioDbContext(DbContextOptions options) : base(options) { }
+
     public DbSet<Project> Projects => Set<Project>();
     public DbSet<GoalTest> GoalTests => Set<GoalTest>();
     public DbSet<DataFile> DataFiles => Set<DataFile>();
@@ -48,7 +58,12 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
         b.Entity<ModelAlias>().HasIndex(a => new { a.ProjectId, a.Name }).IsUnique();
         b.Entity<PresetBenchmark>().HasIndex(x => new { x.Preset, x.VocabSize, x.MachineName }).IsUnique();
 
-        // SQLite cannot order or compare DateTimeOffset; store it as UTC ticks.
+        ConfigureDateTimeOffsets(b);
+    }
+
+    /// <summary>SQLite cannot order or compare DateTimeOffset; it stores them as UTC ticks.</summary>
+    protected virtual void ConfigureDateTimeOffsets(ModelBuilder b)
+    {
         foreach (var entity in b.Model.GetEntityTypes())
         foreach (var property in entity.GetProperties())
         {

@@ -7,7 +7,7 @@ namespace SlmStudio.Web.Jobs;
 
 /// <summary>Queues a run's chain: training, then export and registration as continuations.</summary>
 public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<StudioDbContext> dbFactory, Services.PresetBenchmarks benchmarks,
-    Options.StudioPaths paths, TimeProvider clock, ILogger<RunScheduler> logger)
+    Options.StudioPaths paths, TrainingQueues queues, TimeProvider clock, ILogger<RunScheduler> logger)
 {
     /// <summary>Creates a run from the project's current settings and queues it.</summary>
     public async Task<int> StartAsync(int projectId, string user, CancellationToken ct = default)
@@ -58,12 +58,13 @@ public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<St
     /// <summary>Queues (again) an existing run; the trainer resumes from its checkpoint when there is one.</summary>
     public async Task EnqueueAsync(int runId, CancellationToken ct = default)
     {
-        var training = jobs.Enqueue<TrainingJob>(j => j.RunAsync(runId, CancellationToken.None));
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var queue = queues.ForRun(await db.Runs.AsNoTracking().SingleAsync(r => r.Id == runId, ct));
+        var training = jobs.Create<TrainingJob>(j => j.RunAsync(runId, CancellationToken.None), new Hangfire.States.EnqueuedState(queue));
         var export = jobs.ContinueJobWith<ExportJob>(training, j => j.RunAsync(runId, CancellationToken.None));
         jobs.ContinueJobWith<RegisterJob>(export, j => j.RunAsync(runId, CancellationToken.None));
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
         await db.Runs.Where(r => r.Id == runId).ExecuteUpdateAsync(s => s.SetProperty(r => r.HangfireJobId, training), ct);
-        logger.LogInformation("Run {RunId} queued as job {JobId}", runId, training);
+        logger.LogInformation("Run {RunId} queued as job {JobId} on queue {Queue}", runId, training, queue);
     }
 
     /// <summary>Asks a running run to stop at its next step (it saves a checkpoint first); a queued one is cancelled at once.</summary>

@@ -31,7 +31,7 @@ public sealed class TrainingJob(
     public const int MaxAutomaticAttempts = 3;
 
     [AutomaticRetry(Attempts = 0, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
-    [Queue("training")]
+    [TrainingQueue]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
     {
         if (!await leases.TryAcquireAsync(runId, cancellationToken))
