@@ -569,6 +569,9 @@ namespace SlmStudio.Web.Data.PostgreSqlMigrations
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
 
+                    b.Property<string>("BaseModelName")
+                        .HasColumnType("text");
+
                     b.Property<int?>("BaseVersionId")
                         .HasColumnType("integer");
 
@@ -622,6 +625,9 @@ namespace SlmStudio.Web.Data.PostgreSqlMigrations
                     b.Property<string>("UseCase")
                         .IsRequired()
                         .HasColumnType("text");
+
+                    b.Property<bool>("UseLora")
+                        .HasColumnType("boolean");
 
                     b.Property<int>("VocabSize")
                         .HasColumnType("integer");
@@ -772,6 +778,9 @@ namespace SlmStudio.Web.Data.PostgreSqlMigrations
                     b.Property<int>("Attempts")
                         .HasColumnType("integer");
 
+                    b.Property<string>("BaseModelName")
+                        .HasColumnType("text");
+
                     b.Property<int?>("BaseVersionId")
                         .HasColumnType("integer");
 
@@ -859,8 +868,15 @@ namespace SlmStudio.Web.Data.PostgreSqlMigrations
                     b.Property<int>("Step")
                         .HasColumnType("integer");
 
+                    b.Property<string>("Task")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.Property<double?>("TokensPerSecond")
                         .HasColumnType("double precision");
+
+                    b.Property<bool>("UseLora")
+                        .HasColumnType("boolean");
 
                     b.Property<double?>("ValLoss")
                         .HasColumnType("double precision");

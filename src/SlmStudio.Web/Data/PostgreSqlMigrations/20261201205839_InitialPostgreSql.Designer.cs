@@ -12,7 +12,7 @@ using SlmStudio.Web.Data;
 namespace SlmStudio.Web.Data.PostgreSqlMigrations
 {
     [DbContext(typeof(PostgresStudioDbContext))]
-    [Migration("20261201194607_InitialPostgreSql")]
+    [Migration("20261201205839_InitialPostgreSql")]
     partial class InitialPostgreSql
     {
         /// <inheritdoc />
@@ -572,6 +572,9 @@ namespace SlmStudio.Web.Data.PostgreSqlMigrations
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
 
+                    b.Property<string>("BaseModelName")
+                        .HasColumnType("text");
+
                     b.Property<int?>("BaseVersionId")
                         .HasColumnType("integer");
 
@@ -625,6 +628,9 @@ namespace SlmStudio.Web.Data.PostgreSqlMigrations
                     b.Property<string>("UseCase")
                         .IsRequired()
                         .HasColumnType("text");
+
+                    b.Property<bool>("UseLora")
+                        .HasColumnType("boolean");
 
                     b.Property<int>("VocabSize")
                         .HasColumnType("integer");
@@ -775,6 +781,9 @@ namespace SlmStudio.Web.Data.PostgreSqlMigrations
                     b.Property<int>("Attempts")
                         .HasColumnType("integer");
 
+                    b.Property<string>("BaseModelName")
+                        .HasColumnType("text");
+
                     b.Property<int?>("BaseVersionId")
                         .HasColumnType("integer");
 
@@ -862,8 +871,15 @@ namespace SlmStudio.Web.Data.PostgreSqlMigrations
                     b.Property<int>("Step")
                         .HasColumnType("integer");
 
+                    b.Property<string>("Task")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.Property<double?>("TokensPerSecond")
                         .HasColumnType("double precision");
+
+                    b.Property<bool>("UseLora")
+                        .HasColumnType("boolean");
 
                     b.Property<double?>("ValLoss")
                         .HasColumnType("double precision");
