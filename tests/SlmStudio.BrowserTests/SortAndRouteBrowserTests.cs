@@ -70,7 +70,17 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
         var zip = Path.Combine(folder, "tiny-llama-hf.zip");
         System.IO.Compression.ZipFile.CreateFromDirectory(Path.Combine(portal.RepoRoot, "..", "shared", "fixtures", "tiny-llama-hf"), zip);
         await page.GotoAsync($"{portal.BaseUrl}/base-models");
-        await page.SetInputFilesAsync("#base-upload", zip);
+        // The page is usable once its interactive circuit is connected: pick the file again until the upload starts.
+        for (var attempt = 1; ; attempt++)
+        {
+            await page.SetInputFilesAsync("#base-upload", zip);
+            try
+            {
+                await Assertions.Expect(page.Locator("#base-importing, #base-import-result").First).ToBeVisibleAsync(new() { Timeout = 10_000 });
+                break;
+            }
+            catch (PlaywrightException) when (attempt < 6) { }
+        }
         await Assertions.Expect(page.Locator("#base-import-result")).ToContainTextAsync("tiny-llama-hf", new() { Timeout = 120_000 });
 
         // 1. Goals: what is the model for? Sort and route, with a goal test "this text -> this label".
@@ -105,7 +115,7 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
         // 3. Architecture: the classifier explained; a base model could be chosen here; Tiny for a quick run.
         await Assertions.Expect(page.Locator("#classifier-architecture")).ToContainTextAsync("picks one of your labels");
         // A base model from the library shows its size and licence, and offers adapters (LoRA).
-        await page.Locator("#base-model-choice .mud-select").ClickAsync();
+        await page.Locator("#base-model-choice .mud-select").First.ClickAsync();
         await page.GetByText(new Regex(@"^tiny-llama-hf \(")).ClickAsync();
         await Assertions.Expect(page.Locator("#base-model-details")).ToContainTextAsync("parameters");
         await Assertions.Expect(page.Locator("#base-model-details")).ToContainTextAsync("licence");

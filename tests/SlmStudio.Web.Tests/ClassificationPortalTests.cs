@@ -211,6 +211,7 @@ public sealed class ClassificationPortalTests : BunitContext, IAsyncLifetime
             Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
             version = await db.ModelVersions.SingleAsync();
         }
+        Assert.Contains("\"Task\":\"classify\"", version.SettingsJson);
         var reports = host.Get<ClassifierReports>();
         Assert.True(reports.IsClassifier(version));
         var goals = VersionDetails.GoalResults(version);

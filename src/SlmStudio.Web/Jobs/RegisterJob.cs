@@ -53,6 +53,12 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
             v.DatasetVersionId = run.DatasetVersionId;
             v.SamplesJson = samples;
             v.GoalResultsJson = JsonSerializer.Serialize(goals);
+            // What the run trained and what it started from belong to the version's lineage too.
+            var settings = System.Text.Json.Nodes.JsonNode.Parse(v.SettingsJson)?.AsObject() ?? [];
+            settings["Task"] = run.Task;
+            settings["BaseModelName"] = run.BaseModelName;
+            settings["UseLora"] = run.UseLora;
+            v.SettingsJson = settings.ToJsonString();
             return Task.CompletedTask;
         }, cancellationToken);
 
