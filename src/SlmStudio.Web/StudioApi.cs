@@ -1,4 +1,5 @@
 using SlmStudio.Core.Retrieval;
+using SlmStudio.Web.Security;
 using SlmStudio.Web.Services;
 
 namespace SlmStudio.Web;
@@ -8,13 +9,18 @@ public static class StudioApi
 {
     public static void MapStudioApi(this WebApplication app)
     {
-        app.MapGet("/api/versions/{id:int}/download", async (int id, ModelRegistry registry) =>
+        app.MapGet("/api/versions/{id:int}/download", async (int id, HttpContext http, ModelRegistry registry, AuditLog audit) =>
         {
             var version = await registry.FindAsync(id);
             if (version is null) return Results.NotFound("There is no model version with that number, or you do not have access to its project.");
             if (!Directory.Exists(registry.FolderOf(version))) return Results.Problem("The files of this version are missing on the server.", statusCode: 410);
+            // Never serve files other than the registered ones: checked before the first byte, and again while streaming.
+            try { await registry.EnsureIntactAsync(version, "download", http.RequestAborted); }
+            catch (TamperedArtifactException e) { return Results.Problem(e.Message, statusCode: StatusCodes.Status409Conflict, title: "The model's files changed"); }
+            await audit.RecordAsync(AuditActions.Download, $"version {version.Number}", version.ProjectId);
             var name = $"{Slug(version.Project!.Name)}-v{version.Number}.zip";
-            return Results.File(registry.OpenZip(version), "application/zip", name);
+            // Streamed: no temporary file per request, and a cancelled download leaves nothing behind.
+            return Results.Stream(body => registry.WriteZipAsync(version, body, http.RequestAborted), "application/zip", name);
         });
         MapAsk(app);
     }

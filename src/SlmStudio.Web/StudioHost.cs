@@ -98,6 +98,7 @@ public static class StudioHost
             .AddPolicy(StudioRoles.AdministratorsPolicy, p => p.RequireRole(StudioRoles.Administrator));
         services.AddSingleton<FirstRunSetup>();
         services.AddSingleton<AccessAdministration>();
+        services.AddSingleton<AuditLog>();
     }
 
     private static Task ApiAware(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> ctx, int status)

@@ -146,10 +146,25 @@ public static class OpenAiEndpoints
 
         TextGenerator generator;
         try { generator = await generation.GetAsync(version); }
+        catch (TamperedArtifactException e) { return OpenAiError.Result(503, e.Message, "server_error", "model_unavailable"); }
         catch (Exception e) when (e is EngineException or IOException)
         {
             return OpenAiError.Result(503, "The model's files could not be loaded on the server. Ask an administrator to check this version.", "server_error", "model_unavailable");
         }
+        IDisposable turn;
+        try { turn = await generation.EnterAsync(version.Id, ct: http.RequestAborted); }
+        catch (GenerationBusyException e)
+        {
+            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(e.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return e.QueueFull
+                ? OpenAiError.Result(429, e.Message, "rate_limit_exceeded", "model_busy")
+                : OpenAiError.Result(503, e.Message, "server_error", "model_busy");
+        }
+        using (turn) return await GenerateWithAsync(http, generator, entry!, prompt, settings, stream, chat);
+    }
+
+    private static async Task<IResult> GenerateWithAsync(HttpContext http, TextGenerator generator, ModelEntry entry, string prompt, GenerationSettings settings, bool stream, bool chat)
+    {
         var promptTokens = generator.Encode(prompt).Length;
         var id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
