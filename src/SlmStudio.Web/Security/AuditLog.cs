@@ -75,6 +75,10 @@ public sealed class AuditLog(IDbContextFactory<StudioDbContext> dbFactory, TimeP
         return rows.Select(e => new AuditRow(e.At, e.UserName, e.Action, ProjectOf(e.Detail), e.Detail)).ToList();
     }
 
+    /// <summary>The detail as people read it, without the "[project N]" tag the filter uses.</summary>
+    public static string WithoutProjectTag(string detail) =>
+        ProjectOf(detail) is not null ? detail[(detail.IndexOf(']') + 1)..].TrimStart() : detail;
+
     private static int? ProjectOf(string detail)
     {
         if (!detail.StartsWith("[project ", StringComparison.Ordinal)) return null;

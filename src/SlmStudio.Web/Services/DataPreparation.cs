@@ -27,6 +27,7 @@ public sealed class DataPreparation(
     DataNotifier notifier,
     IHostApplicationLifetime lifetime,
     TimeProvider clock,
+    Security.AuditLog audit,
     ILogger<DataPreparation> logger)
 {
     /// <summary>Files extracted together before their rows are saved, so the page fills in as it goes.</summary>
@@ -225,6 +226,7 @@ public sealed class DataPreparation(
             await db.SaveChangesAsync(ct);
         }
         await db.Projects.Where(p => p.Id == reviewed.ProjectId).ExecuteUpdateAsync(s => s.SetProperty(p => p.DatasetVersionId, record.Id), ct);
+        await audit.RecordAsync(Security.AuditActions.Freeze, $"dataset version {record.Id} ({record.Records:N0} records, {record.Characters:N0} characters)", reviewed.ProjectId, user);
         logger.LogInformation("Project {ProjectId} froze dataset version {DatasetId} ({Records} records, {Characters} characters)",
             reviewed.ProjectId, version.Id, record.Records, record.Characters);
         return record;

@@ -22,7 +22,7 @@ public sealed record UploadOutcome(DataFile? File, DataProblem? Problem);
 /// whole, checked by the engine (size, content sniffing, zip bombs) before a row is written. A refused upload leaves no
 /// file and no row. Extraction happens afterwards, off the page's thread, in <see cref="DataPreparation"/>.
 /// </summary>
-public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, IOptions<StudioOptions> options, TimeProvider clock, ILogger<DataUploads> logger)
+public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, IOptions<StudioOptions> options, TimeProvider clock, Security.AuditLog audit, ILogger<DataUploads> logger)
 {
     public const string ExtractedSuffix = ".extracted.json";
 
@@ -100,6 +100,7 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
             await db.Projects.Where(p => p.Id == projectId).ExecuteUpdateAsync(s => s.SetProperty(p => p.DatasetVersionId, (int?)null), ct);
             await db.SaveChangesAsync(ct);
             keep = true;
+            await audit.RecordAsync(Security.AuditActions.Upload, $"'{display}' ({bytes:N0} bytes, file {file.Id})", projectId);
             logger.LogInformation("Project {ProjectId} received {FileName} as {StoredName} ({Kind}, {Bytes} bytes)", projectId, display, file.StoredName, check.Kind, bytes);
             return new(file, null);
         }
