@@ -115,6 +115,7 @@ public static class StudioHost
     private static void AddPageServices(this IServiceCollection services)
     {
         services.AddSingleton<ProjectService>();
+        services.AddSingleton<ProjectDeletion>();
 
         services.AddSingleton<DataUploads>();
         services.AddSingleton<DataNotifier>();
