@@ -21,9 +21,14 @@ public static class StudioApi
             var name = $"{Slug(version.Project!.Name)}-v{version.Number}.zip";
             // Streamed: no temporary file per request, and a cancelled download leaves nothing behind.
             return Results.Stream(body => registry.WriteZipAsync(version, body, http.RequestAborted), "application/zip", name);
-        });
+        }).RequireAuthorization(SignedInOrKey).WithTags("Models").WithSummary("Downloads a registered version as a zip (ONNX model, tokenizer, Hugging Face weights, manifest.json), after checking every file against the hashes recorded at registration (409 when one changed).");
         MapAsk(app);
     }
+
+    /// <summary>A signed-in person (the portal's cookie) or an API key; either way only the projects they may see.</summary>
+    public static readonly Microsoft.AspNetCore.Authorization.AuthorizationPolicy SignedInOrKey =
+        new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder(Microsoft.AspNetCore.Identity.IdentityConstants.ApplicationScheme, Api.ApiKeyAuthenticationHandler.SchemeName)
+            .RequireAuthenticatedUser().Build();
 
     /// <summary>The body of <c>POST /api/projects/{id}/ask</c>.</summary>
     public sealed record AskRequest(string? Question, int? Top, bool? Answer);
@@ -39,7 +44,7 @@ public static class StudioApi
             }
             catch (ProjectNotFoundException e) { return Results.NotFound(new { message = e.Message }); }
             catch (UserFacingException e) { return Results.BadRequest(new { message = e.Message }); }
-        });
+        }).RequireAuthorization(SignedInOrKey).WithTags("Documents").WithSummary("Searches the project's frozen documents for passages that answer a question; answer: true also writes an answer with the project's production model.");
 
     public static string Slug(string name)
     {

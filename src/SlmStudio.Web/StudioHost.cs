@@ -183,6 +183,7 @@ public static class StudioHost
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddScoped<CircuitHandler, UserCircuitHandler>();
         builder.AddOpenAiApi();
+        builder.Services.AddStudioOpenApi();
     }
 
     /// <summary>Applies EF Core migrations before anything reads the database.</summary>
@@ -221,6 +222,7 @@ public static class StudioHost
         }).RequireAuthorization(StudioRoles.AdministratorsPolicy);
         app.MapStudioApi();
         app.MapOpenAiEndpoints();
+        app.MapStudioOpenApi();
     }
 
     /// <summary>Headers that stop other sites from framing the portal or browsers from guessing content types.</summary>
