@@ -126,7 +126,7 @@ public sealed class DataPreparation(
             row.EstimatedTokens = doc.IsUsable ? doc.Stats.EstimatedTokens : 0;
             row.Records = doc.IsUsable ? doc.Stats.Records : 0;
             row.LabelCountsJson = JsonSerializer.Serialize(doc.Stats.LabelCounts, DatasetVersion.Json);
-            row.Preview = doc.Preview(1500);
+            row.Preview = DataUploads.RedactedPreview(doc.Preview(1500));
             if (doc.Kind != DocumentKind.Unknown) row.Kind = doc.Kind.ToString();
         }
         await db.SaveChangesAsync(ct);
