@@ -21,7 +21,7 @@ public static class StudioApi
             var name = $"{Slug(version.Project!.Name)}-v{version.Number}.zip";
             // Streamed: no temporary file per request, and a cancelled download leaves nothing behind.
             return Results.Stream(body => registry.WriteZipAsync(version, body, http.RequestAborted), "application/zip", name);
-        }).RequireAuthorization(SignedInOrKey).WithTags("Models").WithSummary("Downloads a registered version as a zip (ONNX model, tokenizer, Hugging Face weights, manifest.json), after checking every file against the hashes recorded at registration (409 when one changed).");
+        }).WithTags("Models").WithSummary("Downloads a registered version as a zip (ONNX model, tokenizer, Hugging Face weights, manifest.json), after checking every file against the hashes recorded at registration (409 when one changed).");
         MapAsk(app);
     }
 

@@ -18,8 +18,8 @@ public static class OpenApiDescription
                 document.Info.Title = "SLM Studio API";
                 document.Info.Description =
                     "Use the models trained in SLM Studio from other programs. /v1 is compatible with OpenAI's clients: send an API key " +
-                    "(created under API keys in the portal) as 'Authorization: Bearer slm_…'. /api/versions/{id}/download and the project " +
-                    "endpoints under /api need a signed-in session or a key, and see only the projects shared with that person.";
+                    "(created under API keys in the portal) as 'Authorization: Bearer slm_…'. The project endpoints under /api take a " +
+                    "key or a signed-in session; /api/versions/{id}/download only a signed-in session. Each sees only the projects shared with that person.";
                 return Task.CompletedTask;
             });
         });
