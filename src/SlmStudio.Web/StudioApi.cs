@@ -1,4 +1,5 @@
 using SlmStudio.Core.Retrieval;
+using SlmStudio.Web.Security;
 using SlmStudio.Web.Services;
 
 namespace SlmStudio.Web;
@@ -8,16 +9,26 @@ public static class StudioApi
 {
     public static void MapStudioApi(this WebApplication app)
     {
-        app.MapGet("/api/versions/{id:int}/download", async (int id, ModelRegistry registry) =>
+        app.MapGet("/api/versions/{id:int}/download", async (int id, HttpContext http, ModelRegistry registry, AuditLog audit) =>
         {
             var version = await registry.FindAsync(id);
             if (version is null) return Results.NotFound("There is no model version with that number, or you do not have access to its project.");
             if (!Directory.Exists(registry.FolderOf(version))) return Results.Problem("The files of this version are missing on the server.", statusCode: 410);
+            // Never serve files other than the registered ones: checked before the first byte, and again while streaming.
+            try { await registry.EnsureIntactAsync(version, "download", http.RequestAborted); }
+            catch (TamperedArtifactException e) { return Results.Problem(e.Message, statusCode: StatusCodes.Status409Conflict, title: "The model's files changed"); }
+            await audit.RecordAsync(AuditActions.Download, $"version {version.Number}", version.ProjectId);
             var name = $"{Slug(version.Project!.Name)}-v{version.Number}.zip";
-            return Results.File(registry.OpenZip(version), "application/zip", name);
-        });
+            // Streamed: no temporary file per request, and a cancelled download leaves nothing behind.
+            return Results.Stream(body => registry.WriteZipAsync(version, body, http.RequestAborted), "application/zip", name);
+        }).WithTags("Models").WithSummary("Downloads a registered version as a zip (ONNX model, tokenizer, Hugging Face weights, manifest.json), after checking every file against the hashes recorded at registration (409 when one changed).");
         MapAsk(app);
     }
+
+    /// <summary>A signed-in person (the portal's cookie) or an API key; either way only the projects they may see.</summary>
+    public static readonly Microsoft.AspNetCore.Authorization.AuthorizationPolicy SignedInOrKey =
+        new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder(Microsoft.AspNetCore.Identity.IdentityConstants.ApplicationScheme, Api.ApiKeyAuthenticationHandler.SchemeName)
+            .RequireAuthenticatedUser().Build();
 
     /// <summary>The body of <c>POST /api/projects/{id}/ask</c>.</summary>
     public sealed record AskRequest(string? Question, int? Top, bool? Answer);
@@ -33,7 +44,7 @@ public static class StudioApi
             }
             catch (ProjectNotFoundException e) { return Results.NotFound(new { message = e.Message }); }
             catch (UserFacingException e) { return Results.BadRequest(new { message = e.Message }); }
-        });
+        }).RequireAuthorization(SignedInOrKey).WithTags("Documents").WithSummary("Searches the project's frozen documents for passages that answer a question; answer: true also writes an answer with the project's production model.");
 
     public static string Slug(string name)
     {

@@ -92,6 +92,7 @@ public static class StudioHost
             .AddPolicy(StudioRoles.AdministratorsPolicy, p => p.RequireRole(StudioRoles.Administrator));
         services.AddSingleton<FirstRunSetup>();
         services.AddSingleton<AccessAdministration>();
+        services.AddSingleton<AuditLog>();
     }
 
     private static Task ApiAware(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> ctx, int status)
@@ -108,6 +109,7 @@ public static class StudioHost
     private static void AddPageServices(this IServiceCollection services)
     {
         services.AddSingleton<ProjectService>();
+        services.AddSingleton<ProjectDeletion>();
 
         services.AddSingleton<DataUploads>();
         services.AddSingleton<DataNotifier>();
@@ -178,6 +180,7 @@ public static class StudioHost
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddScoped<CircuitHandler, UserCircuitHandler>();
         builder.AddOpenAiApi();
+        builder.Services.AddStudioOpenApi();
     }
 
     /// <summary>Applies EF Core migrations before anything reads the database.</summary>
@@ -235,6 +238,7 @@ public static class StudioHost
         app.MapStudioApi();
         app.MapClassifyEndpoints();
         app.MapOpenAiEndpoints();
+        app.MapStudioOpenApi();
     }
 
     /// <summary>

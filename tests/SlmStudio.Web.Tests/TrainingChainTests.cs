@@ -101,9 +101,11 @@ public class TrainingChainTests
         Assert.Empty(registry.Verify(version));
         var manifest = VersionDetails.Manifest(version);
         Assert.Contains("model.onnx", manifest.Keys);
-        await using (var zipStream = registry.OpenZip(version))
-        using (var zip = new ZipArchive(zipStream, ZipArchiveMode.Read))
+        using (var zipStream = new MemoryStream())
         {
+            await registry.WriteZipAsync(version, zipStream, CancellationToken.None);
+            zipStream.Position = 0;
+            using var zip = new ZipArchive(zipStream, ZipArchiveMode.Read);
             foreach (var (path, sha) in manifest)
             {
                 var entry = zip.GetEntry(path) ?? throw new Xunit.Sdk.XunitException($"{path} missing from the zip");

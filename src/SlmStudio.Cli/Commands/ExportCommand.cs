@@ -10,6 +10,7 @@ public sealed class ExportCommand : SlmCommand
 {
     private readonly Argument<string?> _source = OptionalArgument("run folder | Hugging Face model folder", "the trained run, or a Hugging Face Llama-family model folder");
     private readonly Option<string?> _out = Text("--out", "artifact folder", "where to write the artifact; it must not exist or be empty", required: true);
+    private readonly Option<bool> _stopWithParent = Flag(SlmStudio.Core.Processes.SlmLauncher.StopWithParentOption, "stop (leaving no artifact folder) when standard input closes: the portal's pipe, closed by the system when the portal ends");
     private readonly Option<string?> _precision = Choice("--precision", "weights of the linear layers: fp32 (default, exact), int8 or int4 (smaller and faster, checked against fp32)", "fp32", "int8", "int4");
 
     public ExportCommand() : base("export", "Export a trained model or classifier (or a Hugging Face Llama folder) to a self-contained ONNX artifact folder.", """
@@ -31,13 +32,22 @@ public sealed class ExportCommand : SlmCommand
         Arguments.Add(_source);
         Options.Add(_out);
         Options.Add(_precision);
+        Options.Add(_stopWithParent);
     }
 
     protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
     {
         var source = parsed.GetValue(_source) ?? throw new UsageException("Give the run folder or model folder to export.");
         var precision = WeightPrecisions.Parse(parsed.GetValue(_precision) ?? "fp32");
-        var result = ModelExporter.Export(source, parsed.GetValue(_out)!, QuantizationOptions.For(precision), new Progress(), cancellationToken);
+        var parentGone = parsed.GetValue(_stopWithParent) ? SlmStudio.Core.Processes.ParentWatch.WhenStandardInputCloses() : CancellationToken.None;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, parentGone);
+        ExportResult result;
+        try { result = ModelExporter.Export(source, parsed.GetValue(_out)!, QuantizationOptions.For(precision), new Progress(), stop.Token); }
+        catch (OperationCanceledException) when (parentGone.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("Stopped: the program that started this export has ended. No artifact folder was written.");
+            return Task.FromResult(SlmStudio.Core.Processes.SlmLauncher.CancelledExitCode);
+        }
         var inv = CultureInfo.InvariantCulture;
         var isClassifier = SlmStudio.Core.Inference.OnnxClassifier.IsClassifierArtifact(result.ArtifactDir);
         if (isClassifier)

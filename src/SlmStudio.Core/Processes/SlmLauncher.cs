@@ -27,7 +27,7 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
     /// <summary>The engine stopped because it was asked to (Ctrl+C or SIGTERM).</summary>
     public const int CancelledExitCode = 130;
     /// <summary>
-    /// Makes <c>slm train</c> stop (after a checkpoint) once its standard input closes. The launcher keeps that pipe open
+    /// Makes <c>slm train</c> stop (after a checkpoint), and <c>slm export</c> stop without an artifact, once its standard input closes. The launcher keeps that pipe open
     /// and never writes to it; the operating system closes it when the launching process ends in any way, kill -9
     /// included, so an orphaned trainer notices at once. (A parent process id would need polling and can be reused.)
     /// </summary>
@@ -121,12 +121,12 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
         // slm export prints its "parity:" summary only once the exported model was compared with the trained one,
         // and then exits 1 only when the two disagree; an error before that comes without the summary.
         var compared = false;
-        var exit = await RunAsync(["export", source, "--out", artifactDirectory], EngineLimits.None, line =>
+        var exit = await RunAsync(["export", source, "--out", artifactDirectory, StopWithParentOption], EngineLimits.None, line =>
         {
             if (line.StartsWith("parity:", StringComparison.Ordinal)) compared = true;
             onLine?.Invoke(line);
             return Task.CompletedTask;
-        }, ct).ConfigureAwait(false);
+        }, ct, keepStandardInputOpen: true).ConfigureAwait(false);
         ct.ThrowIfCancellationRequested();
         return new ExportExit(exit, ParityFailed: compared && exit.ExitCode == ErrorExitCode);
     }

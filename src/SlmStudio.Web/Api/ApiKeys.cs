@@ -18,7 +18,7 @@ public sealed record ApiKeyRow(int Id, string Name, string Prefix, string Projec
 /// Keys for other programs: created and revoked by their owner, shown once, stored as a SHA-256 hash (the secret is
 /// 256 random bits, so a slow password hash adds nothing), limited to chosen projects and optionally to a date.
 /// </summary>
-public sealed class ApiKeyService(IDbContextFactory<StudioDbContext> dbFactory, TimeProvider clock)
+public sealed class ApiKeyService(IDbContextFactory<StudioDbContext> dbFactory, TimeProvider clock, AuditLog audit)
 {
     public const string ProjectsClaim = "slm:key-projects";
     public const string KeyIdClaim = "slm:key-id";
@@ -40,6 +40,7 @@ public sealed class ApiKeyService(IDbContextFactory<StudioDbContext> dbFactory, 
             ProjectIds = string.Join(',', visible.Order()), CreatedAt = clock.GetUtcNow(), ExpiresAt = expiresAt,
         });
         await db.SaveChangesAsync();
+        await audit.RecordAsync(AuditActions.KeyCreated, $"'{name.Trim()}' ({prefix}) for projects {string.Join(", ", visible.Order())}{(expiresAt is { } e ? $", expires {e:yyyy-MM-dd}" : "")}");
         return key;
     }
 
@@ -60,6 +61,7 @@ public sealed class ApiKeyService(IDbContextFactory<StudioDbContext> dbFactory, 
             ?? throw new UserFacingException("That key does not exist or is not yours.");
         key.RevokedAt ??= clock.GetUtcNow();
         await db.SaveChangesAsync();
+        await audit.RecordAsync(AuditActions.KeyRevoked, $"'{key.Name}' ({key.Prefix})");
     }
 
     /// <summary>The key's row when it is valid now (exists, matches, not revoked, not expired); null otherwise.</summary>

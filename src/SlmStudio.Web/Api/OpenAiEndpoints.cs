@@ -64,7 +64,7 @@ public static class OpenAiEndpoints
             await using var db = await dbFactory.CreateDbContextAsync();
             var data = (await ModelsAsync(db)).Select(m => new { id = m.Id, @object = "model", created = m.Created, owned_by = "slm-studio" });
             return Results.Json(new { @object = "list", data });
-        });
+        }).WithTags("OpenAI-compatible").WithSummary("The models this key may use: <project>:v<n> per version and <project>:<alias> per alias.");
         v1.MapPost("/completions", async (HttpContext http, CompletionRequest request, IDbContextFactory<StudioDbContext> dbFactory, ModelGeneration generation, IConfiguration config) =>
         {
             var prompt = request.Prompt.ValueKind switch
@@ -75,14 +75,14 @@ public static class OpenAiEndpoints
             };
             if (prompt is null) return OpenAiError.Result(400, "'prompt' must be one string.", param: "prompt");
             return await GenerateAsync(http, dbFactory, generation, config, request.Model, prompt, request.MaxTokens, request.Temperature, request.TopP, request.Stop, request.Seed, request.Stream, chat: false);
-        });
+        }).WithTags("OpenAI-compatible").WithSummary("Continues a prompt (stream: true sends server-sent events). 429 with Retry-After when the key or the model is busy.");
         v1.MapPost("/chat/completions", async (HttpContext http, ChatRequest request, IDbContextFactory<StudioDbContext> dbFactory, ModelGeneration generation, IConfiguration config) =>
         {
             if (request.Messages is not { Count: > 0 }) return OpenAiError.Result(400, "'messages' must hold at least one message.", param: "messages");
             var prompt = RenderChat(request.Messages);
             return await GenerateAsync(http, dbFactory, generation, config, request.Model, prompt, request.MaxCompletionTokens ?? request.MaxTokens,
                 request.Temperature, request.TopP, request.Stop, request.Seed, request.Stream, chat: true);
-        });
+        }).WithTags("OpenAI-compatible").WithSummary("Answers a conversation (stream: true sends server-sent events). 429 with Retry-After when the key or the model is busy.");
     }
 
     private sealed record ModelEntry(string Id, int VersionId, long Created);
@@ -146,10 +146,25 @@ public static class OpenAiEndpoints
 
         TextGenerator generator;
         try { generator = await generation.GetAsync(version); }
+        catch (TamperedArtifactException e) { return OpenAiError.Result(503, e.Message, "server_error", "model_unavailable"); }
         catch (Exception e) when (e is EngineException or IOException)
         {
             return OpenAiError.Result(503, "The model's files could not be loaded on the server. Ask an administrator to check this version.", "server_error", "model_unavailable");
         }
+        IDisposable turn;
+        try { turn = await generation.EnterAsync(version.Id, ct: http.RequestAborted); }
+        catch (GenerationBusyException e)
+        {
+            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(e.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return e.QueueFull
+                ? OpenAiError.Result(429, e.Message, "rate_limit_exceeded", "model_busy")
+                : OpenAiError.Result(503, e.Message, "server_error", "model_busy");
+        }
+        using (turn) return await GenerateWithAsync(http, generator, entry!, prompt, settings, stream, chat);
+    }
+
+    private static async Task<IResult> GenerateWithAsync(HttpContext http, TextGenerator generator, ModelEntry entry, string prompt, GenerationSettings settings, bool stream, bool chat)
+    {
         var promptTokens = generator.Encode(prompt).Length;
         var id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();

@@ -16,7 +16,11 @@ namespace SlmStudio.Web.Jobs;
 public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, RunNotifier notifier, TimeProvider clock, ILogger<ExportJob> logger)
 {
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
-    public async Task RunAsync(int runId, CancellationToken cancellationToken) => await ExportAsync(runId, cancellationToken);
+    public async Task RunAsync(int runId, CancellationToken cancellationToken)
+    {
+        using var asSystem = Security.StudioUserContext.UseSystem();
+        await ExportAsync(runId, cancellationToken);
+    }
 
     /// <summary>
     /// Exports the run unless someone else is exporting or registering it now (another portal over the same folders,

@@ -16,6 +16,7 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
     {
+        using var asSystem = Security.StudioUserContext.UseSystem();
         var runDir = paths.Run(runId);
         var folder = RunFolder.At(runDir);
         // The same lease as export: one registration at a time, and never while the staging folder is being rewritten.

@@ -7,7 +7,7 @@ namespace SlmStudio.Web.Jobs;
 
 /// <summary>Queues a run's chain: training, then export and registration as continuations.</summary>
 public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<StudioDbContext> dbFactory, Services.PresetBenchmarks benchmarks,
-    Options.StudioPaths paths, TrainingQueues queues, TimeProvider clock, ILogger<RunScheduler> logger)
+    Options.StudioPaths paths, TrainingQueues queues, TimeProvider clock, Security.AuditLog audit, ILogger<RunScheduler> logger)
 {
     /// <summary>Creates a run from the project's current settings and queues it.</summary>
     public async Task<int> StartAsync(int projectId, string user, CancellationToken ct = default)
@@ -38,6 +38,7 @@ public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<St
         db.Runs.Add(run);
         await db.SaveChangesAsync(ct);
         await EnqueueAsync(run.Id, ct);
+        await audit.RecordAsync(Security.AuditActions.TrainingStarted, $"run {run.Id} ({run.Preset}, {(run.MaxStepsSetting is { } steps ? $"{steps} steps" : $"{run.Minutes} minutes")})", projectId, user);
         return run.Id;
     }
 
@@ -79,6 +80,7 @@ public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<St
         }
         else if (run.Status == RunStatus.Running) run.CancelRequested = true;
         await db.SaveChangesAsync();
+        await audit.RecordAsync(Security.AuditActions.TrainingCancelled, $"run {runId}", run.ProjectId);
         // The worker sees the flag at its next heartbeat; when it runs on this machine, the trainer's stop file
         // makes it stop at the next step already.
         var runDir = paths.Run(runId);

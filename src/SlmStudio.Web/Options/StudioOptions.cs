@@ -52,6 +52,15 @@ public sealed class StudioOptions
     /// <summary>Training steps measured per preset when the architecture step benchmarks this machine.</summary>
     [Range(1, 100)] public int BenchmarkSteps { get; set; } = 3;
 
+    /// <summary>Generations one model runs at once (playground and API together); more wait in its queue.</summary>
+    [Range(1, 1024)] public int MaxConcurrentGenerationsPerModel { get; set; } = 4;
+
+    /// <summary>Requests that may wait for a model beyond those running; one more is refused with "busy" (HTTP 429).</summary>
+    [Range(0, 100_000)] public int GenerationQueueLength { get; set; } = 32;
+
+    /// <summary>How long a request waits in a model's queue before it is given up (HTTP 503).</summary>
+    [Range(1, 3600)] public int GenerationQueueSeconds { get; set; } = 60;
+
     public bool RunsWeb => Role is StudioRole.Both or StudioRole.Web;
     public bool RunsWorker => Role is StudioRole.Both or StudioRole.Worker;
 }

@@ -11,7 +11,7 @@ public sealed record PersonRow(string Id, string Email, string Role, bool Locked
 public sealed record ProjectAccessRow(int ProjectId, string Project, string? Owner, List<(string UserId, string Email)> Members);
 
 /// <summary>What administrators change on the people page: people, their role, and who may see which project.</summary>
-public sealed class AccessAdministration(IServiceScopeFactory scopes, IDbContextFactory<StudioDbContext> dbFactory, TimeProvider clock)
+public sealed class AccessAdministration(IServiceScopeFactory scopes, IDbContextFactory<StudioDbContext> dbFactory, TimeProvider clock, AuditLog audit)
 {
     private static void EnsureAdministrator()
     {
@@ -33,7 +33,9 @@ public sealed class AccessAdministration(IServiceScopeFactory scopes, IDbContext
         EnsureAdministrator();
         if (!StudioRoles.All.Contains(role)) return ["Choose a role."];
         await using var scope = scopes.CreateAsyncScope();
-        return await FirstRunSetup.CreateUserAsync(scope.ServiceProvider.GetRequiredService<UserManager<StudioUser>>(), email, password, role);
+        var errors = await FirstRunSetup.CreateUserAsync(scope.ServiceProvider.GetRequiredService<UserManager<StudioUser>>(), email, password, role);
+        if (errors.Count == 0) await audit.RecordAsync(AuditActions.PersonAdded, $"{email.Trim()} as {role}");
+        return errors;
     }
 
     public async Task SetRoleAsync(string userId, string role)
@@ -49,6 +51,7 @@ public sealed class AccessAdministration(IServiceScopeFactory scopes, IDbContext
         await users.AddToRoleAsync(user, role);
         // Signs them out everywhere, so the new role applies at their next sign-in rather than whenever their cookie expires.
         await users.UpdateSecurityStampAsync(user);
+        await audit.RecordAsync(AuditActions.RoleChanged, $"{user.Email} is now {role}");
     }
 
     public async Task<List<ProjectAccessRow>> ProjectsAsync()
@@ -71,6 +74,7 @@ public sealed class AccessAdministration(IServiceScopeFactory scopes, IDbContext
         if (await db.ProjectMembers.AnyAsync(m => m.ProjectId == projectId && m.UserId == userId)) return;
         db.ProjectMembers.Add(new ProjectMember { ProjectId = projectId, UserId = userId, AddedAt = clock.GetUtcNow() });
         await db.SaveChangesAsync();
+        await audit.RecordAsync(AuditActions.MemberAdded, await EmailOfAsync(db, userId), projectId);
     }
 
     public async Task RemoveMemberAsync(int projectId, string userId)
@@ -79,6 +83,10 @@ public sealed class AccessAdministration(IServiceScopeFactory scopes, IDbContext
         var project = await db.Projects.SingleOrDefaultAsync(p => p.Id == projectId) ?? throw new UserFacingException("That project no longer exists.");
         if (!StudioUserContext.IsAdministrator && project.OwnerId != StudioUserContext.UserId)
             throw new UserFacingException("Only the project's owner or an administrator can change who sees it.");
-        await db.ProjectMembers.Where(m => m.ProjectId == projectId && m.UserId == userId).ExecuteDeleteAsync();
+        if (await db.ProjectMembers.Where(m => m.ProjectId == projectId && m.UserId == userId).ExecuteDeleteAsync() > 0)
+            await audit.RecordAsync(AuditActions.MemberRemoved, await EmailOfAsync(db, userId), projectId);
     }
+
+    private static async Task<string> EmailOfAsync(StudioDbContext db, string userId) =>
+        await db.Users.Where(u => u.Id == userId).Select(u => u.Email).SingleOrDefaultAsync() ?? "(someone deleted)";
 }

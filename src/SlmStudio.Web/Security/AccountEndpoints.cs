@@ -18,12 +18,17 @@ public static class AccountEndpoints
         account.MapGet("/login", async (HttpContext http, FirstRunSetup setup, UserManager<StudioUser> users, string? returnUrl) =>
             await setup.IsPendingAsync(users) ? Results.Redirect("/account/setup") : Page(http, "Sign in", LoginForm(returnUrl, null)));
 
-        account.MapPost("/login", async (HttpContext http, SignInManager<StudioUser> signIn, IAntiforgery antiforgery) =>
+        account.MapPost("/login", async (HttpContext http, SignInManager<StudioUser> signIn, IAntiforgery antiforgery, AuditLog audit) =>
         {
             if (!await antiforgery.IsRequestValidAsync(http)) return Results.BadRequest("The form expired. Reload the page and try again.");
             var form = await http.Request.ReadFormAsync();
             string email = form["email"].ToString(), password = form["password"].ToString(), returnUrl = form["returnUrl"].ToString();
             var result = await signIn.PasswordSignInAsync(email.Trim(), password, isPersistent: false, lockoutOnFailure: true);
+            // The name typed is recorded for a failure too (it is who tried), never the password.
+            var who = email.Trim().Length > 200 ? email.Trim()[..200] : email.Trim();
+            var from = http.Connection.RemoteIpAddress?.ToString() ?? "unknown address";
+            await audit.RecordAsync(result.Succeeded ? AuditActions.SignIn : AuditActions.SignInFailed,
+                result.Succeeded ? $"from {from}" : $"from {from}{(result.IsLockedOut ? "; the account is locked" : "")}", user: who);
             if (result.Succeeded) return Results.LocalRedirect(IsLocal(returnUrl) ? returnUrl : "/");
             var message = result.IsLockedOut
                 ? "Too many wrong passwords: this account is locked for a few minutes. Try again later or ask an administrator."

@@ -9,16 +9,26 @@ namespace SlmStudio.Web.Security;
 /// <summary>
 /// The person on whose behalf the current code runs, for the singleton services the pages and endpoints call. An HTTP
 /// request sets it in middleware and a Blazor circuit sets it for every inbound activity (the documented way to reach
-/// the circuit's user from services outside its scope). Unset means a background job or the CLI: the system itself.
+/// the circuit's user from services outside its scope). Background work says so with <see cref="UseSystem"/>. Unset
+/// means nobody: no project is visible and nothing may be changed, so code that forgot to say who it runs for fails
+/// closed instead of seeing everything.
 /// </summary>
 public static class StudioUserContext
 {
     private static readonly AsyncLocal<ClaimsPrincipal?> CurrentUser = new();
 
-    /// <summary>Null for the system (background jobs); a principal (maybe anonymous) for every web request.</summary>
+    /// <summary>The portal itself (background jobs): sees and may change every project, and is recorded as "system".</summary>
+    private static readonly ClaimsPrincipal SystemPrincipal = new(new ClaimsIdentity([new Claim(ClaimTypes.Name, "system")], "system"));
+
+    /// <summary>The person (maybe anonymous) of a web request or circuit, <see cref="SystemPrincipal"/> for background
+    /// work, or null when nobody said who runs this code (then nothing is allowed).</summary>
     public static ClaimsPrincipal? Current => CurrentUser.Value;
 
-    public static IDisposable Use(ClaimsPrincipal principal)
+    /// <summary>Runs what follows as the portal itself: for background jobs, which act for nobody in particular.</summary>
+    public static IDisposable UseSystem() => Use(SystemPrincipal);
+
+    /// <summary>Runs what follows as <paramref name="principal"/>; null means nobody (nothing is allowed).</summary>
+    public static IDisposable Use(ClaimsPrincipal? principal)
     {
         var previous = CurrentUser.Value;
         CurrentUser.Value = principal;
@@ -33,11 +43,12 @@ public static class StudioUserContext
 
     public static string? UserId => Current?.FindFirstValue(ClaimTypes.NameIdentifier);
 
-    public static bool IsSystem => Current is null;
-    public static bool IsAdministrator => Current is null || Current.IsInRole(StudioRoles.Administrator);
-    public static bool CanBuild => IsAdministrator || Current!.IsInRole(StudioRoles.Builder);
+    public static bool IsSystem => ReferenceEquals(Current, SystemPrincipal);
+    public static bool IsAdministrator => IsSystem || Current?.IsInRole(StudioRoles.Administrator) == true;
+    public static bool CanBuild => IsAdministrator || Current?.IsInRole(StudioRoles.Builder) == true;
 
-    /// <summary>The projects the current person may see: all for the system and administrators; otherwise those they own or are a member of.</summary>
+    /// <summary>The projects the current person may see: all for the system and administrators; otherwise those they own
+    /// or are a member of; none when nobody said who runs this code.</summary>
     public static IQueryable<Project> VisibleProjects(this StudioDbContext db) => db.Projects.VisibleTo(Current);
 
     public static IQueryable<Project> VisibleTo(this IQueryable<Project> projects, ClaimsPrincipal? user)
@@ -48,7 +59,8 @@ public static class StudioUserContext
             var ids = keyProjects.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
             projects = projects.Where(p => ids.Contains(p.Id));
         }
-        if (user is null || user.IsInRole(StudioRoles.Administrator)) return projects;
+        if (user is null) return projects.Where(_ => false);
+        if (ReferenceEquals(user, SystemPrincipal) || user.IsInRole(StudioRoles.Administrator)) return projects;
         var id = user.FindFirstValue(ClaimTypes.NameIdentifier);
         if (id is null) return projects.Where(_ => false);
         return projects.Where(p => p.OwnerId == id || p.Members.Any(m => m.UserId == id));

@@ -27,6 +27,7 @@ public sealed class DataPreparation(
     DataNotifier notifier,
     IHostApplicationLifetime lifetime,
     TimeProvider clock,
+    Security.AuditLog audit,
     ILogger<DataPreparation> logger)
 {
     /// <summary>Files extracted together before their rows are saved, so the page fills in as it goes.</summary>
@@ -125,7 +126,7 @@ public sealed class DataPreparation(
             row.EstimatedTokens = doc.IsUsable ? doc.Stats.EstimatedTokens : 0;
             row.Records = doc.IsUsable ? doc.Stats.Records : 0;
             row.LabelCountsJson = JsonSerializer.Serialize(doc.Stats.LabelCounts, DatasetVersion.Json);
-            row.Preview = doc.Preview(1500);
+            row.Preview = DataUploads.RedactedPreview(doc.Preview(1500));
             if (doc.Kind != DocumentKind.Unknown) row.Kind = doc.Kind.ToString();
         }
         await db.SaveChangesAsync(ct);
@@ -231,6 +232,7 @@ public sealed class DataPreparation(
             await db.SaveChangesAsync(ct);
         }
         await db.Projects.Where(p => p.Id == reviewed.ProjectId).ExecuteUpdateAsync(s => s.SetProperty(p => p.DatasetVersionId, record.Id), ct);
+        await audit.RecordAsync(Security.AuditActions.Freeze, $"dataset version {record.Id} ({record.Records:N0} records, {record.Characters:N0} characters)", reviewed.ProjectId, user);
         logger.LogInformation("Project {ProjectId} froze dataset version {DatasetId} ({Records} records, {Characters} characters)",
             reviewed.ProjectId, version.Id, record.Records, record.Characters);
         return record;

@@ -22,7 +22,7 @@ public sealed record UploadOutcome(DataFile? File, DataProblem? Problem);
 /// whole, checked by the engine (size, content sniffing, zip bombs) before a row is written. A refused upload leaves no
 /// file and no row. Extraction happens afterwards, off the page's thread, in <see cref="DataPreparation"/>.
 /// </summary>
-public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, IOptions<StudioOptions> options, TimeProvider clock, ILogger<DataUploads> logger)
+public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, IOptions<StudioOptions> options, TimeProvider clock, Security.AuditLog audit, ILogger<DataUploads> logger)
 {
     public const string ExtractedSuffix = ".extracted.json";
 
@@ -105,6 +105,7 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
             await db.Projects.Where(p => p.Id == projectId).ExecuteUpdateAsync(s => s.SetProperty(p => p.DatasetVersionId, (int?)null), ct);
             await db.SaveChangesAsync(ct);
             keep = true;
+            await audit.RecordAsync(Security.AuditActions.Upload, $"'{display}' ({bytes:N0} bytes, file {file.Id})", projectId);
             logger.LogInformation("Project {ProjectId} received {FileName} as {StoredName} ({Kind}, {Bytes} bytes)", projectId, display, file.StoredName, check.Kind, bytes);
             return new(file, null);
         }
@@ -118,14 +119,36 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
     public static ColumnMapping? SuggestedTextMapping(TabularPreview preview) =>
         preview.SuggestedTextColumn is { } column ? ColumnMapping.Text(column) : null;
 
-    public TabularPreview PreviewTable(DataFile file) => DocumentExtractor.PreviewTable(StoredPath(file), file.OriginalName, Limits);
+    /// <summary>The first rows of a CSV/JSONL upload for the column step, with personal data in the cells redacted.</summary>
+    public TabularPreview PreviewTable(DataFile file)
+    {
+        var preview = DocumentExtractor.PreviewTable(StoredPath(file), file.OriginalName, Limits);
+        return preview with { FirstRows = [.. preview.FirstRows.Select(row => (IReadOnlyList<string>)[.. row.Select(RedactedPreview)])] };
+    }
 
-    /// <summary>The project's uploads in the order they arrived.</summary>
+    /// <summary>The project's uploads in the order they arrived, with previews redacted (rows stored before previews
+    /// were redacted on the way in included).</summary>
     public async Task<List<DataFile>> FilesAsync(int projectId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return await db.DataFiles.Where(f => f.ProjectId == projectId).OrderBy(f => f.Id).ToListAsync(ct);
+        var files = await db.DataFiles.AsNoTracking().Where(f => f.ProjectId == projectId).OrderBy(f => f.Id).ToListAsync(ct);
+        foreach (var f in files) f.Preview = RedactedPreview(f.Preview);
+        return files;
     }
+
+    /// <summary>
+    /// A preview with personal data replaced by placeholders such as [EMAIL], whatever the project's redaction switch:
+    /// the preview is stored in the database and shown to everyone who opens the data step. When the search for
+    /// personal data fails on the text, no preview is kept rather than an unredacted one.
+    /// </summary>
+    public static string RedactedPreview(string preview)
+    {
+        if (string.IsNullOrEmpty(preview)) return preview;
+        try { return PreviewRedactor.Redact(preview).Text; }
+        catch (Core.EngineException) { return "(No preview: this text could not be checked for personal data.)"; }
+    }
+
+    private static readonly Redactor PreviewRedactor = new();
 
     public async Task<DataStatistics> StatisticsAsync(int projectId, CancellationToken ct = default)
     {

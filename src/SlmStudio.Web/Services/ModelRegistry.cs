@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using SlmStudio.Core.Artifacts;
+using SlmStudio.Core.Models;
 using SlmStudio.Web.Data;
 using SlmStudio.Web.Security;
 using SlmStudio.Web.Options;
@@ -18,7 +19,7 @@ public sealed record VersionChoice(int Id, string Label);
 /// The registry: append-only numbered versions per project, each a folder of artifacts with a manifest of SHA-256
 /// hashes, and movable aliases such as "production".
 /// </summary>
-public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, TimeProvider clock, ILogger<ModelRegistry> logger)
+public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, TimeProvider clock, AuditLog audit, ILogger<ModelRegistry> logger)
 {
     public const string ManifestFile = ArtifactManifest.FileName;
     public const string Production = "production";
@@ -69,6 +70,7 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
         db.ModelVersions.Add(version);
         await db.SaveChangesAsync(ct);
         logger.LogInformation("Registered version {Number} of project {ProjectId} from run {RunId}", number, run.ProjectId, run.Id);
+        await audit.RecordAsync(AuditActions.Registered, $"version {number} from run {run.Id}", run.ProjectId);
         return version;
     }
 
@@ -89,25 +91,137 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
     public static string? ParityOf(ArtifactManifest manifest) => manifest.Parity is not { } p ? null
         : $"{(p.Passed ? "Passed" : "FAILED")}: ONNX and training model logits differ by at most {Math.Max(p.PrefillMaxAbsDiff, p.DecodeMaxAbsDiff):G3} (tolerance {p.Tolerance:G3})";
 
+    /// <summary>The path -> SHA-256 the database recorded when the version was registered.</summary>
+    public static IReadOnlyDictionary<string, string> RecordedHashes(ModelVersion version) =>
+        JsonSerializer.Deserialize<Dictionary<string, string>>(version.ManifestJson) ?? [];
+
     /// <summary>Checks every artifact against the hashes recorded when the version was registered (not the folder's
-    /// own manifest.json, which could have been edited with the files); returns the names that do not match.</summary>
+    /// own manifest.json, which could have been edited with the files), and that manifest.json still lists exactly
+    /// those hashes; returns the names that do not match.</summary>
     public List<string> Verify(ModelVersion version)
     {
         var folder = FolderOf(version);
-        var recorded = JsonSerializer.Deserialize<Dictionary<string, string>>(version.ManifestJson) ?? [];
-        return recorded.Where(kv => !File.Exists(Path.Combine(folder, kv.Key)) || ArtifactManifest.Sha256Of(Path.Combine(folder, kv.Key)) != kv.Value)
+        var recorded = RecordedHashes(version);
+        var wrong = recorded.Where(kv => !File.Exists(Path.Combine(folder, kv.Key)) || !string.Equals(ArtifactManifest.Sha256Of(Path.Combine(folder, kv.Key)), kv.Value, StringComparison.OrdinalIgnoreCase))
             .Select(kv => kv.Key).ToList();
+        if (!ManifestAgrees(folder, recorded)) wrong.Add(ManifestFile);
+        return wrong;
+    }
+
+    private static bool ManifestAgrees(string folder, IReadOnlyDictionary<string, string> recorded)
+    {
+        try
+        {
+            var listed = ArtifactManifest.Load(folder).Files;
+            return listed.Count == recorded.Count && listed.All(f => recorded.TryGetValue(f.Path, out var sha) && string.Equals(sha, f.Sha256, StringComparison.OrdinalIgnoreCase));
+        }
+        catch (InvalidModelFileException) { return false; }
+    }
+
+    /// <summary>
+    /// Refuses a version whose files are not the ones registered, before it is loaded or downloaded: writes an audit
+    /// entry and throws <see cref="TamperedArtifactException"/> with a message for people (no server paths).
+    /// </summary>
+    public async Task EnsureIntactAsync(ModelVersion version, string purpose, CancellationToken ct = default)
+    {
+        var wrong = await Task.Run(() => Verify(version), ct);
+        if (wrong.Count > 0) throw await RefuseAsync(version, purpose, wrong);
+    }
+
+    /// <summary>
+    /// Checks that an opened artifact is the registered one: every file the loader read was checked against the
+    /// folder's manifest.json while loading, so it is enough that the manifest lists the recorded hash for each of them.
+    /// </summary>
+    public async Task EnsureLoadedFilesAreRegisteredAsync(ModelVersion version, Core.Inference.OnnxArtifact artifact)
+    {
+        var recorded = RecordedHashes(version);
+        var wrong = artifact.LoadedFiles.Where(f => f != ManifestFile)
+            .Where(f => !recorded.TryGetValue(f, out var sha) || !string.Equals(sha, artifact.Manifest.Entry(f).Sha256, StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        if (wrong.Count > 0) throw await RefuseAsync(version, "loading", wrong);
+    }
+
+    /// <summary>The refusal of a version whose files changed, recorded in the audit log.</summary>
+    public async Task<TamperedArtifactException> RefuseAsync(ModelVersion version, string purpose, IReadOnlyCollection<string> wrongFiles)
+    {
+        var files = wrongFiles.Count > 0 ? string.Join(", ", wrongFiles) : "its files";
+        logger.LogError("Version {VersionId} refused for {Purpose}: {Files} no longer match the hashes recorded at registration", version.Id, purpose, files);
+        await audit.RecordAsync(AuditActions.ArtifactRefused, $"version {version.Number}: {files} changed since registration; {purpose} refused", version.ProjectId);
+        return new TamperedArtifactException(
+            $"Version {version.Number} was not {(purpose == "download" ? "downloaded" : "loaded")}: its files on the server are not the ones that were registered ({files} changed). " +
+            "Ask an administrator to restore the original files or to train and register the model again.");
     }
 
     public string FolderOf(ModelVersion version) => Path.Combine(paths.Models, version.Folder);
 
-    /// <summary>Writes the version's folder to a temporary zip file that deletes itself when the returned stream closes.</summary>
-    public Stream OpenZip(ModelVersion version)
+    /// <summary>
+    /// Streams the version as a zip to <paramref name="destination"/> (nothing is written to disk and nothing is held
+    /// in memory beyond one buffer): the registered files and manifest.json. Each file is hashed while it is sent; one
+    /// that changed since <see cref="EnsureIntactAsync"/> throws <see cref="TamperedArtifactException"/>, which
+    /// aborts the response, so a client never receives a complete zip with a changed file.
+    /// </summary>
+    public async Task WriteZipAsync(ModelVersion version, Stream destination, CancellationToken ct)
     {
         var folder = FolderOf(version);
-        var temp = Path.Combine(Path.GetTempPath(), $"slm-{Guid.NewGuid():N}.zip");
-        ZipFile.CreateFromDirectory(folder, temp, CompressionLevel.Fastest, includeBaseDirectory: false);
-        return new FileStream(temp, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 81920, FileOptions.DeleteOnClose);
+        var recorded = RecordedHashes(version);
+        // The zip library writes some bytes synchronously (when an entry closes), which Kestrel refuses: it writes into
+        // this relay, which passes everything on asynchronously after each piece.
+        var relay = new AsyncRelayStream(destination);
+        var buffer = new byte[81920];
+        using (var zip = new ZipArchive(relay, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var path in recorded.Keys.Order(StringComparer.Ordinal).Append(ManifestFile))
+            {
+                var entry = zip.CreateEntry(path, CompressionLevel.Fastest);
+                using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+                await using (var source = new FileStream(Path.Combine(folder, path), FileMode.Open, FileAccess.Read, FileShare.Read, buffer.Length, useAsync: true))
+                using (var target = entry.Open())
+                {
+                    int read;
+                    while ((read = await source.ReadAsync(buffer, ct)) > 0)
+                    {
+                        hash.AppendData(buffer, 0, read);
+                        target.Write(buffer, 0, read);
+                        await relay.SendAsync(ct);
+                    }
+                }
+                await relay.SendAsync(ct);
+                if (recorded.TryGetValue(path, out var expected) && !string.Equals(Convert.ToHexStringLower(hash.GetHashAndReset()), expected, StringComparison.OrdinalIgnoreCase))
+                    throw await RefuseAsync(version, "download", [path]);
+            }
+        }
+        await relay.SendAsync(ct);
+    }
+
+    /// <summary>A write-only stream that collects synchronous writes and sends them on with <see cref="SendAsync"/>.</summary>
+    private sealed class AsyncRelayStream(Stream destination) : Stream
+    {
+        private readonly MemoryStream _pending = new();
+
+        public async Task SendAsync(CancellationToken ct)
+        {
+            if (_pending.Length == 0) return;
+            await destination.WriteAsync(_pending.GetBuffer().AsMemory(0, (int)_pending.Length), ct);
+            await destination.FlushAsync(ct);
+            _pending.SetLength(0);
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => _pending.Write(buffer, offset, count);
+        public override void Write(ReadOnlySpan<byte> buffer) => _pending.Write(buffer);
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _pending.Dispose();
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>Every project with its versions (and their dataset versions), by name, and every alias.</summary>
@@ -149,6 +263,7 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
         if (await db.Aliases.AnyAsync(a => a.ProjectId == version.ProjectId && a.Name == Production, ct)) return false;
         db.Aliases.Add(new ModelAlias { ProjectId = version.ProjectId, Name = Production, ModelVersionId = versionId, UpdatedAt = clock.GetUtcNow() });
         await db.SaveChangesAsync(ct);
+        await audit.RecordAsync(AuditActions.Promoted, $"'{Production}' now points to version {version.Number} (its first usable version)", version.ProjectId);
         return true;
     }
 
@@ -162,5 +277,9 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
         if (row is null) db.Aliases.Add(new ModelAlias { ProjectId = version.ProjectId, Name = alias, ModelVersionId = versionId, UpdatedAt = clock.GetUtcNow() });
         else { row.ModelVersionId = versionId; row.UpdatedAt = clock.GetUtcNow(); }
         await db.SaveChangesAsync();
+        await audit.RecordAsync(AuditActions.Promoted, $"'{alias}' now points to version {version.Number}", version.ProjectId);
     }
 }
+
+/// <summary>A registered version whose files on the server differ from the hashes recorded at registration.</summary>
+public sealed class TamperedArtifactException(string message) : Core.EngineException(message);

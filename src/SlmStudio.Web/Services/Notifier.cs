@@ -10,16 +10,18 @@ public interface INotification
 
 /// <summary>
 /// In-process fan-out of updates to the pages that show them. A page subscribes and disposes the subscription;
-/// a slow or broken subscriber never holds up the job that publishes.
+/// a slow or broken subscriber never holds up the job that publishes. A handler runs as the person who subscribed
+/// (<see cref="Security.StudioUserContext"/>), not as the background job that publishes, so what it loads is filtered
+/// for that person.
 /// </summary>
 public class Notifier<TUpdate>(ILogger logger) where TUpdate : INotification
 {
-    private readonly ConcurrentDictionary<int, ConcurrentDictionary<Guid, Func<TUpdate, Task>>> _subscribers = new();
+    private readonly ConcurrentDictionary<int, ConcurrentDictionary<Guid, (Func<TUpdate, Task> Handler, System.Security.Claims.ClaimsPrincipal? User)>> _subscribers = new();
 
     public IDisposable Subscribe(int subjectId, Func<TUpdate, Task> handler)
     {
         var id = Guid.NewGuid();
-        _subscribers.GetOrAdd(subjectId, _ => new())[id] = handler;
+        _subscribers.GetOrAdd(subjectId, _ => new())[id] = (handler, Security.StudioUserContext.Current);
         return new Subscription(() =>
         {
             if (_subscribers.TryGetValue(subjectId, out var handlers)) handlers.TryRemove(id, out _);
@@ -31,12 +33,13 @@ public class Notifier<TUpdate>(ILogger logger) where TUpdate : INotification
     public void Publish(TUpdate update)
     {
         if (!_subscribers.TryGetValue(update.SubjectId, out var handlers)) return;
-        foreach (var handler in handlers.Values)
-            _ = Deliver(handler, update);
+        foreach (var (handler, user) in handlers.Values)
+            _ = Deliver(handler, user, update);
     }
 
-    private async Task Deliver(Func<TUpdate, Task> handler, TUpdate update)
+    private async Task Deliver(Func<TUpdate, Task> handler, System.Security.Claims.ClaimsPrincipal? user, TUpdate update)
     {
+        using var asSubscriber = Security.StudioUserContext.Use(user);
         try { await handler(update); }
         catch (Exception e) { logger.LogWarning(e, "A page failed to take {UpdateType} of {SubjectId}", typeof(TUpdate).Name, update.SubjectId); }
     }

@@ -5,7 +5,7 @@ using SlmStudio.Web.Security;
 namespace SlmStudio.Web.Services;
 
 /// <summary>One project on the projects page, with where it stands in words ("Trained: v1 in production").</summary>
-public sealed record ProjectSummary(int Id, string Name, string Description, Domain Domain, int WizardStep, int Versions, string Status = "");
+public sealed record ProjectSummary(int Id, string Name, string Description, Domain Domain, int WizardStep, int Versions, string Status = "", bool CanDelete = false);
 
 /// <summary>A project opened in the wizard, whether it was trained before (then the wizard opens on its results) and
 /// whether a training run produced a version (then the step bar shows training as done).</summary>
@@ -18,13 +18,14 @@ public sealed class ProjectService(IDbContextFactory<StudioDbContext> dbFactory,
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var projects = await db.VisibleProjects().OrderByDescending(p => p.Id)
-            .Select(p => new { p.Id, p.Name, p.Description, p.Domain, p.WizardStep, Versions = p.Versions.Count, Latest = p.Versions.Max(v => (int?)v.Number) }).ToListAsync(ct);
+            .Select(p => new { p.Id, p.Name, p.Description, p.Domain, p.WizardStep, Versions = p.Versions.Count, Latest = p.Versions.Max(v => (int?)v.Number), p.OwnerId }).ToListAsync(ct);
         var production = await db.Aliases.Where(a => a.Name == ModelRegistry.Production)
             .Join(db.ModelVersions, a => a.ModelVersionId, v => v.Id, (a, v) => new { a.ProjectId, v.Number }).ToDictionaryAsync(x => x.ProjectId, x => x.Number, ct);
         var active = await db.Runs.Where(r => r.Status == RunStatus.Queued || r.Status == RunStatus.Running || r.Status == RunStatus.Interrupted
                 || r.Status == RunStatus.Trained || r.Status == RunStatus.Exporting).Select(r => r.ProjectId).Distinct().ToListAsync(ct);
         return [.. projects.Select(p => new ProjectSummary(p.Id, p.Name, p.Description, p.Domain, p.WizardStep, p.Versions,
-            StatusOf(p.WizardStep, p.Latest, production.TryGetValue(p.Id, out var n) ? n : null, active.Contains(p.Id))))];
+            StatusOf(p.WizardStep, p.Latest, production.TryGetValue(p.Id, out var n) ? n : null, active.Contains(p.Id)),
+            CanDelete: StudioUserContext.IsAdministrator || (p.OwnerId is not null && p.OwnerId == StudioUserContext.UserId)))];
     }
 
     /// <summary>The names of the wizard's steps, in order; also their addresses (/projects/7/data).</summary>

@@ -124,6 +124,12 @@ public sealed partial class PlaygroundPage : IDisposable
                 return;
             }
             settings = settings with { MaxNewTokens = ModelGeneration.RoomAfter(generator, _prompt, settings.MaxNewTokens) };
+            using var turn = await Generation.EnterAsync(version.Id, others =>
+            {
+                state.WaitingFor = others;
+                _ = InvokeAsync(StateHasChanged);
+            }, ct);
+            state.WaitingFor = null;
             await foreach (var token in generator.GenerateAsync(_prompt, settings, ct))
             {
                 state.Add(token.Text, token.Probability);
@@ -137,6 +143,7 @@ public sealed partial class PlaygroundPage : IDisposable
             }
         }
         catch (OperationCanceledException) { state.Stopped = true; }
+        catch (GenerationBusyException e) { state.Error = e.Message; }
         catch (EngineException e)
         {
             state.Error = e.Message;
@@ -150,6 +157,7 @@ public sealed partial class PlaygroundPage : IDisposable
         {
             state.Running = false;
             state.Loading = false;
+            state.WaitingFor = null;
             StateHasChanged();
         }
     }

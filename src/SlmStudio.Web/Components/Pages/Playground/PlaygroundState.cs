@@ -9,6 +9,8 @@ public sealed class PlaygroundState
     public bool Loading { get; set; }
     public bool Stopped { get; set; }
     public string? Error { get; set; }
+    /// <summary>Other generations with this model ahead of this one while it waits for its turn; null when not waiting.</summary>
+    public int? WaitingFor { get; set; }
     public DateTime StartedAt { get; private set; }
     public DateTime? FirstTokenAt { get; private set; }
 
@@ -21,6 +23,7 @@ public sealed class PlaygroundState
         Running = true;
         Stopped = false;
         Error = null;
+        WaitingFor = null;
         StartedAt = DateTime.UtcNow;
         FirstTokenAt = null;
     }
@@ -31,6 +34,11 @@ public sealed class PlaygroundState
         text = Printable(text);
         if (text.Length > 0) Tokens.Add((text, probability));
     }
+
+    /// <summary>The waiting line people see while others use the model first.</summary>
+    public static string WaitingText(int others) => others == 1
+        ? "Waiting for 1 other person using this model to finish…"
+        : $"Waiting for {others:N0} others using this model to finish…";
 
     public string Text => string.Concat(Tokens.Select(t => t.Text));
 
