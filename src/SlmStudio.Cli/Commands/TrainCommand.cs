@@ -34,7 +34,7 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<int?> _batchSize = Int("--batch-size", "N", "sequences per step (default: the preset's)", 1, 4096);
     private readonly Option<int?> _context = Int("--context", "N", "tokens per sequence (default: the preset's)", 8, 1 << 16);
     private readonly Option<int?> _gradAccum = Int("--grad-accum", "N", $"micro-batches per optimizer step (default {Defaults.GradientAccumulation})", 1, 1024);
-    private readonly Option<double?> _lr = Double("--lr", "X", "peak learning rate (default: the preset's; 3e-4 for fine-tuning)", 1e-7, 1);
+    private readonly Option<double?> _lr = Double("--lr", "X", "peak learning rate (default: the preset's; 3e-4 for fine-tuning, 1e-3 with --lora)", 1e-7, 1);
     private readonly Option<int?> _warmup = Int("--warmup", "N", "warmup steps (default: a tenth of the run, at most 100)", 1);
     private readonly Option<string?> _device = Text("--device", "name", $"auto, cpu or cuda (default {Defaults.Device}: the GPU when there is one)");
     private readonly Option<bool> _stopWithParent = Flag(SlmStudio.Core.Processes.SlmLauncher.StopWithParentOption, "stop (after a checkpoint) when standard input closes: the portal's pipe, closed by the system when the portal ends");

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace SlmStudio.Cli.Tests;
+
+/// <summary>`slm train --lora` and `slm bench lora` as a user runs them.</summary>
+public sealed class LoraCliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("slm-cli-lora-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Exit, string Out, string Err) Slm(params string[] args) => GenerateJsonTests.Slm(args);
+
+    private string Corpus()
+    {
+        var path = Path.Combine(_dir, "corpus.txt");
+        File.WriteAllText(path, string.Concat(Enumerable.Range(0, 120).Select(i => $"The cat and the dog play in the garden on day {i}.\n")));
+        return path;
+    }
+
+    [Fact]
+    public void LoraWithoutABaseModelIsAUsageErrorThatSaysWhatToAdd()
+    {
+        var (exit, _, err) = Slm("train", "--data", Corpus(), "--out", Path.Combine(_dir, "run"), "--lora");
+        Assert.Equal(2, exit);
+        Assert.Contains("--base", err);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "run")));
+    }
+
+    [Fact]
+    public void LoraSettingsWithoutLoraAndLoraForClassificationAreUsageErrors()
+    {
+        var (exit, _, err) = Slm("train", "--data", Corpus(), "--out", Path.Combine(_dir, "run"), "--base", FixturePaths.Fixture("tiny-llama-hf"), "--lora-rank", "4");
+        Assert.Equal(2, exit);
+        Assert.Contains("only with --lora", err);
+
+        (exit, _, err) = Slm("train", "--task", "classify", "--data", Corpus(), "--out", Path.Combine(_dir, "run"), "--base", FixturePaths.Fixture("tiny-llama-hf"), "--lora");
+        Assert.Equal(2, exit);
+        Assert.Contains("--task classify", err);
+    }
+
+    [Fact]
+    public void TrainWithLoraSavesTheMergedModelAndThePeftAdapterWithTheGivenRank()
+    {
+        var run = Path.Combine(_dir, "run");
+        var (exit, stdout, err) = Slm("train", "--data", Corpus(), "--out", run, "--base", FixturePaths.Fixture("tiny-llama-hf"),
+            "--lora", "--lora-rank", "4", "--lora-alpha", "4", "--lora-dropout", "0", "--max-steps", "4", "--eval-every", "2", "--batch-size", "4", "--context", "32", "--device", "cpu");
+        Assert.True(exit == 0, err + stdout);
+        var adapterConfig = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "model", "adapter", "adapter_config.json")))!;
+        Assert.Equal(4, adapterConfig["r"]!.GetValue<int>());
+        Assert.Equal(4, adapterConfig["lora_alpha"]!.GetValue<double>());
+        Assert.True(File.Exists(Path.Combine(run, "model", "model.safetensors")));
+        var started = stdout.Split('\n').Select(l => l.Trim()).First(l => l.Contains("\"started\"", StringComparison.Ordinal));
+        Assert.Equal(1e-3, JsonNode.Parse(started)!["learningRate"]!.GetValue<double>()); // LoRA's default, not full fine-tuning's
+    }
+
+    [Fact]
+    public void BenchLoraOnTheTinyFixtureReportsEveryFigureAndAnEstimateNearTheMeasuredPeak()
+    {
+        var (exit, stdout, err) = Slm("bench", "lora", "--config", FixturePaths.Fixture("tiny-llama-hf"), "--steps", "2", "--batch-size", "2", "--context", "32", "--lora-rank", "4", "--json");
+        Assert.True(exit == 0, err + stdout);
+        var result = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        Assert.Equal("tiny-llama-hf", result.GetProperty("config").GetString());
+        Assert.True(result.GetProperty("parameters").GetInt64() > result.GetProperty("trainableParameters").GetInt64());
+        Assert.True(result.GetProperty("trainableParameters").GetInt64() > 0);
+        Assert.True(result.GetProperty("trainingTokensPerSecond").GetDouble() > 0);
+        Assert.True(result.GetProperty("exportSeconds").GetDouble() > 0);
+        Assert.True(result.GetProperty("parityPassed").GetBoolean());
+        Assert.True(result.GetProperty("onnxDecodeTokensPerSecond").GetDouble() > 0);
+        var peak = result.GetProperty("peakResidentBytes").GetInt64();
+        var estimate = result.GetProperty("estimatedPeakBytes").GetInt64();
+        Assert.InRange(peak, estimate / 2, estimate * 2);
+    }
+}
