@@ -72,4 +72,23 @@ public sealed class LoraCliTests : IDisposable
         var estimate = result.GetProperty("estimatedPeakBytes").GetInt64();
         Assert.InRange(peak, estimate / 2, estimate * 2);
     }
+
+    [Fact]
+    public void BenchLoraPeakMemoryOfAModelWithRealActivationsIsNearTheEstimate()
+    {
+        // Big enough that weights (29 MB) and activations (a few hundred MB) outweigh the runtime, small enough for seconds.
+        var folder = Directory.CreateDirectory(Path.Combine(_dir, "shape")).FullName;
+        File.WriteAllText(Path.Combine(folder, "config.json"), """
+            {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 256, "intermediate_size": 688,
+             "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 8192,
+             "max_position_embeddings": 256, "rms_norm_eps": 1e-05, "tie_word_embeddings": false}
+            """);
+        var (exit, stdout, err) = Slm("bench", "lora", "--config", folder, "--steps", "1", "--batch-size", "8", "--context", "128", "--json");
+        Assert.True(exit == 0, err + stdout);
+        var result = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        var peak = result.GetProperty("peakResidentBytes").GetInt64();
+        var estimate = result.GetProperty("estimatedPeakBytes").GetInt64();
+        Assert.True(estimate > 2 * (200L << 20), $"the estimate {estimate:N0} should be mostly model, not runtime");
+        Assert.InRange(peak, estimate / 2, estimate * 3 / 2);
+    }
 }
