@@ -29,15 +29,38 @@ public sealed class LoraCliTests : IDisposable
     }
 
     [Fact]
-    public void LoraSettingsWithoutLoraAndLoraForClassificationAreUsageErrors()
+    public void LoraSettingsWithoutLoraAreAUsageError()
     {
         var (exit, _, err) = Slm("train", "--data", Corpus(), "--out", Path.Combine(_dir, "run"), "--base", FixturePaths.Fixture("tiny-llama-hf"), "--lora-rank", "4");
         Assert.Equal(2, exit);
         Assert.Contains("only with --lora", err);
+    }
 
-        (exit, _, err) = Slm("train", "--task", "classify", "--data", Corpus(), "--out", Path.Combine(_dir, "run"), "--base", FixturePaths.Fixture("tiny-llama-hf"), "--lora");
-        Assert.Equal(2, exit);
-        Assert.Contains("--task classify", err);
+    [Fact]
+    public void ClassifierWithLoraTrainsAdaptersAndTheHeadOnAFusedBaseAndExportsWithParity()
+    {
+        var data = Path.Combine(_dir, "tickets.csv");
+        File.WriteAllText(data, ClassifyCliTests.MakeCsv(perLabel: 12, seed: 5));
+        var run = Path.Combine(_dir, "run");
+        var (exit, stdout, err) = Slm("train", "--task", "classify", "--data", data, "--text-column", "message", "--label-column", "team", "--out", run,
+            "--base", FixturePaths.Fixture("tiny-phi3-hf"), "--lora", "--lora-rank", "4", "--max-steps", "6", "--batch-size", "8", "--eval-every", "3");
+        Assert.True(exit == 0, err + stdout);
+
+        var adapter = Path.Combine(run, "classifier", "adapter");
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(adapter, "adapter_config.json")))!;
+        Assert.Equal("SEQ_CLS", config["task_type"]!.GetValue<string>());
+        Assert.Equal(["score"], config["modules_to_save"]!.AsArray().Select(m => m!.GetValue<string>()));
+        Assert.Equal(["qkv_proj", "o_proj", "gate_up_proj", "down_proj"], config["target_modules"]!.AsArray().Select(m => m!.GetValue<string>()));
+
+        var saved = SlmStudio.Core.Models.SafetensorsFile.ReadHeader(Path.Combine(adapter, "adapter_model.safetensors")).Entries.Select(e => e.Name).ToList();
+        Assert.Contains("base_model.model.score.weight", saved);
+        Assert.Contains("base_model.model.model.layers.0.self_attn.qkv_proj.lora_B.weight", saved);
+        Assert.DoesNotContain(saved, n => n.EndsWith("qkv_proj.weight", StringComparison.Ordinal)); // the frozen base is not part of an adapter
+
+        var artifact = Path.Combine(_dir, "artifact");
+        var (exportExit, exported, exportErr) = Slm("export", run, "--out", artifact);
+        Assert.True(exportExit == 0, exportErr + exported);
+        Assert.Contains("top labels identical", exported);
     }
 
     [Fact]

@@ -97,12 +97,7 @@ public sealed class TrainCommand : SlmCommand
             LearningRate = parsed.GetValue(_lr),
             WarmupSteps = parsed.GetValue(_warmup),
             Device = parsed.GetValue(_device) ?? given.Device,
-            Lora = parsed.GetValue(_lora) ? new SlmStudio.Core.Models.LoraConfig
-            {
-                Rank = parsed.GetValue(_loraRank) ?? SlmStudio.Core.Models.LoraConfig.DefaultRank,
-                Alpha = parsed.GetValue(_loraAlpha) ?? SlmStudio.Core.Models.LoraConfig.DefaultAlpha,
-                Dropout = parsed.GetValue(_loraDropout) ?? SlmStudio.Core.Models.LoraConfig.DefaultDropout,
-            } : null,
+            Lora = LoraFrom(parsed),
         };
 
         var writer = new JsonLinesProgress();
@@ -138,10 +133,17 @@ public sealed class TrainCommand : SlmCommand
         if (!lora || result.GetValue(_resume)) return null; // a resumed run keeps the adapters it was started with
         if (result.GetResult(_base) is null)
             return "--lora fine-tunes an existing model: add --base with a model folder or a base model from the library (slm import). Without --base the model is trained from scratch, which needs every weight.";
-        if (result.GetValue(_task) is "classify")
-            return "--lora is not available with --task classify yet: leave out --lora to fine-tune the whole base model for sorting texts.";
         return null;
     }
+
+    private SlmStudio.Core.Models.LoraConfig? LoraFrom(ParseResult parsed) => parsed.GetValue(_lora)
+        ? new SlmStudio.Core.Models.LoraConfig
+        {
+            Rank = parsed.GetValue(_loraRank) ?? SlmStudio.Core.Models.LoraConfig.DefaultRank,
+            Alpha = parsed.GetValue(_loraAlpha) ?? SlmStudio.Core.Models.LoraConfig.DefaultAlpha,
+            Dropout = parsed.GetValue(_loraDropout) ?? SlmStudio.Core.Models.LoraConfig.DefaultDropout,
+        }
+        : null;
 
     private int RunClassification(ParseResult parsed, CancellationToken cancellationToken)
     {
@@ -154,6 +156,7 @@ public sealed class TrainCommand : SlmCommand
             Minutes = parsed.GetValue(_minutes),
             MaxSteps = parsed.GetValue(_maxSteps),
             BaseModel = parsed.GetValue(_base),
+            Lora = LoraFrom(parsed),
             Seed = parsed.GetValue(_seed) ?? given.Seed,
             VocabSize = parsed.GetValue(_vocabSize) ?? given.VocabSize,
             EvalEvery = parsed.GetValue(_evalEvery),

@@ -107,6 +107,8 @@ public sealed class LoraAdapters : IDisposable
     public const string FolderName = "adapter";
     /// <summary>PEFT's prefix on adapter tensor names (PeftModel.base_model.model is the wrapped transformers model).</summary>
     public const string PeftKeyPrefix = "base_model.model.";
+    /// <summary>The label head of a sequence classifier (transformers' name), trained in full beside the adapters.</summary>
+    public const string ClassifierHead = "score";
 
     public LoraConfig Config { get; }
     public IReadOnlyList<LoraLinear> Modules { get; }
@@ -223,11 +225,18 @@ public sealed class LoraAdapters : IDisposable
     /// Writes adapter_config.json and adapter_model.safetensors as PEFT does, so the adapter loads with
     /// <c>PeftModel.from_pretrained(base, folder)</c> on the original base model.
     /// </summary>
-    public void SavePeft(string folder, string baseModelNameOrPath, string taskType = "CAUSAL_LM")
+    /// <param name="modulesToSave">Parameters trained in full beside the adapters (a classifier's head), saved whole as PEFT's modules_to_save.</param>
+    public void SavePeft(string folder, string baseModelNameOrPath, string taskType = "CAUSAL_LM", IReadOnlyList<(string name, Parameter parameter)>? modulesToSave = null)
     {
         Directory.CreateDirectory(folder);
+        var whole = (modulesToSave ?? []).Select(p =>
+        {
+            using var cpu = p.parameter.detach().cpu().contiguous();
+            return new NamedTensor(p.name, p.parameter.shape, cpu.data<float>().ToArray());
+        });
         SafetensorsFile.Write(Path.Combine(folder, AdapterWeightsFile),
-            Tensors().Select(t => t with { Name = PeftKeyPrefix + t.Name }), new Dictionary<string, string> { ["format"] = "pt" });
+            Tensors().Concat(whole).Select(t => t with { Name = PeftKeyPrefix + t.Name }), new Dictionary<string, string> { ["format"] = "pt" });
+        var saved = (modulesToSave ?? []).Select(p => p.name[..p.name.LastIndexOf('.')]).Distinct().Select(m => (JsonNode)m).ToArray();
         var targets = Config.TargetsFor(_modelConfig.Family);
         var json = new JsonObject
         {
@@ -243,7 +252,7 @@ public sealed class LoraAdapters : IDisposable
             ["inference_mode"] = true,
             ["init_lora_weights"] = true,
             ["use_rslora"] = false,
-            ["modules_to_save"] = null,
+            ["modules_to_save"] = saved.Length == 0 ? null : new JsonArray(saved),
         };
         AtomicFile.WriteAllText(Path.Combine(folder, AdapterConfigFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
