@@ -14,7 +14,9 @@ namespace SlmStudio.Core.Training;
 /// output: 4·hidden each), q/k/v projections, their rotary copies and the key/value heads repeated for grouped-query
 /// attention, the attention scores and softmax (2·heads·context: the CPU kernel materialises them), attention output
 /// before and after o_proj and the residual, the MLP's gate, up, activation and product (4·intermediate) and its
-/// output; with LoRA each adapter's dropped-out input, rank-sized middle and output; then logits, their log-softmax
+/// output; with LoRA each adapter's rank-sized middle and, when dropout is on, its dropped-out copy of the input and
+/// the mask (a byte per value: a quarter of a float) — without dropout A reads the input the frozen layer keeps anyway;
+/// then logits, their log-softmax
 /// and gradient (3·vocab) — one extra layer's worth stands for the backward pass's transient gradients;</item>
 /// <item>the runtime: .NET and libtorch loaded, <see cref="RuntimeBytes"/>: `slm bench lora` on the 12,000-parameter
 /// tiny-llama fixture (whose weights and activations are a few megabytes) peaks at 181 MB resident on Linux x64.</item>
@@ -40,7 +42,8 @@ public sealed record FineTuneEstimate(long WeightBytes, long TrainableParameters
 
         var attention = (q + 2 * kv) + 2 * (q + kv) + 2 * q + 2 * heads * contextLength + 2 * q + 2 * d;
         var mlp = 4 * ff + d;
-        var adapters = modules.Sum(m => m.In + (lora?.Rank ?? 0) + m.Out) / Math.Max(1, config.NumLayers);
+        var dropoutCopy = lora is { Dropout: > 0 } ? 1.25 : 0;
+        var adapters = (long)modules.Sum(m => dropoutCopy * m.In + lora!.Rank) / Math.Max(1, config.NumLayers);
         var perLayer = 8 * d + attention + mlp + adapters;
         var perToken = (config.NumLayers + 1) * perLayer + 3 * v + 4 * d;
         return new FineTuneEstimate(

@@ -141,6 +141,41 @@ public sealed class LoraAdapterTests : IDisposable
         Assert.True(Same(reloaded, adapted));
     }
 
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void MemoryEstimateCountsExactlyTheParametersTheAdaptersTrain(string fixture)
+    {
+        var (model, config) = ModelFolder.Load(Fixture(fixture));
+        using var _m = model;
+        var lora = new LoraConfig { Rank = 4 };
+        using var adapters = LoraAdapters.Inject(model, lora);
+        var withLora = SlmStudio.Core.Training.FineTuneEstimate.For(config, lora, batchSize: 4, contextLength: 32);
+        var full = SlmStudio.Core.Training.FineTuneEstimate.For(config, null, batchSize: 4, contextLength: 32);
+
+        Assert.Equal(adapters.ParameterCount, withLora.TrainableParameters);
+        Assert.Equal(config.ParameterCount, full.TrainableParameters);
+        Assert.Equal(withLora.WeightBytes, full.WeightBytes); // the frozen base is held either way
+        Assert.Equal(12 * adapters.ParameterCount, withLora.GradientAndOptimizerBytes);
+        Assert.True(withLora.ActivationBytes > full.ActivationBytes, "the adapters keep activations of their own");
+        var withoutDropout = SlmStudio.Core.Training.FineTuneEstimate.For(config, lora with { Dropout = 0 }, batchSize: 4, contextLength: 32);
+        Assert.True(withoutDropout.ActivationBytes < withLora.ActivationBytes, "dropout copies each adapter's input");
+    }
+
+    [Fact]
+    public void LoraNeedsFarLessMemoryThanFullFineTuningForARealModelShape()
+    {
+        var smol = PublishedConfigs.Get("smollm2-135m")!;
+        Assert.Equal(134_515_008, smol.ParameterCount); // SmolLM2-135M as published
+        var lora = SlmStudio.Core.Training.FineTuneEstimate.For(smol, new LoraConfig(), batchSize: 4, contextLength: 256);
+        var full = SlmStudio.Core.Training.FineTuneEstimate.For(smol, null, batchSize: 4, contextLength: 256);
+        Assert.True(full.GradientAndOptimizerBytes > 1_500_000_000);
+        Assert.True(lora.GradientAndOptimizerBytes < 50_000_000, $"{lora.GradientAndOptimizerBytes:N0}");
+        // Dropout keeps a copy of each adapted layer's input, which eats part of the saving at this batch size.
+        Assert.True(full.PeakBytes - lora.PeakBytes > 500_000_000, $"{full.PeakBytes:N0} vs {lora.PeakBytes:N0}");
+        var noDropout = SlmStudio.Core.Training.FineTuneEstimate.For(smol, new LoraConfig { Dropout = 0 }, batchSize: 4, contextLength: 256);
+        Assert.True(full.PeakBytes - noDropout.PeakBytes > 1_500_000_000, $"{full.PeakBytes:N0} vs {noDropout.PeakBytes:N0}");
+    }
+
     [Fact]
     public void Phi2AdaptersUseItsOwnModuleNames()
     {
