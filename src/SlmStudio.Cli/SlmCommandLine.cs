@@ -24,6 +24,7 @@ public static class SlmCommandLine
         bench.Subcommands.Add(new BenchGenerateCommand());
         bench.Subcommands.Add(new BenchTokenizerCommand());
         bench.Subcommands.Add(new BenchTrainCommand());
+        bench.Subcommands.Add(new BenchLoraCommand());
         root.Subcommands.Add(bench);
         root.Subcommands.Add(new AskCommand());
         root.Subcommands.Add(new ChatCommand());

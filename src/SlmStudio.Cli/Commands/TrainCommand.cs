@@ -25,6 +25,10 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<int?> _maxSteps = Int("--max-steps", "N", "exact number of optimizer steps instead of a time budget", 1);
     private readonly Option<string?> _base = Text("--base", "folder|name", "fine-tune this Hugging Face model folder, or this model of the base model library (slm import), instead of starting from scratch");
     private readonly Option<string?> _library = Text("--library", "folder", $"the base model library that --base names are looked up in (default {BaseModelLibrary.DefaultFolder}/)");
+    private readonly Option<bool> _lora = Flag("--lora", "with --base: train small LoRA adapters on the frozen base model instead of every weight (far less memory; the adapters are also saved in PEFT's layout)");
+    private readonly Option<int?> _loraRank = Int("--lora-rank", "R", $"--lora: the adapters' rank (default {SlmStudio.Core.Models.LoraConfig.DefaultRank})", 1, SlmStudio.Core.Models.LoraConfig.MaxRank);
+    private readonly Option<double?> _loraAlpha = Double("--lora-alpha", "A", string.Create(CultureInfo.InvariantCulture, $"--lora: the adapters' scale is alpha / rank (default alpha {SlmStudio.Core.Models.LoraConfig.DefaultAlpha})"), 1e-6, 1e6);
+    private readonly Option<double?> _loraDropout = Double("--lora-dropout", "D", string.Create(CultureInfo.InvariantCulture, $"--lora: dropout on the adapters' input (default {SlmStudio.Core.Models.LoraConfig.DefaultDropout})"), 0, 0.99);
     private readonly Option<bool> _resume = Flag("--resume", "continue the run in --out from its last checkpoint");
     private readonly Option<int?> _seed = Int("--seed", "N", $"random seed (default {Defaults.Seed})", 0);
     private readonly Option<int?> _vocabSize = Int("--vocab-size", "N", $"tokenizer vocabulary size when training from scratch (default {Defaults.VocabSize})", 260, 1_000_000);
@@ -33,7 +37,7 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<int?> _batchSize = Int("--batch-size", "N", "sequences per step (default: the preset's)", 1, 4096);
     private readonly Option<int?> _context = Int("--context", "N", "tokens per sequence (default: the preset's)", 8, 1 << 16);
     private readonly Option<int?> _gradAccum = Int("--grad-accum", "N", $"micro-batches per optimizer step (default {Defaults.GradientAccumulation})", 1, 1024);
-    private readonly Option<double?> _lr = Double("--lr", "X", "peak learning rate (default: the preset's; 3e-4 for fine-tuning)", 1e-7, 1);
+    private readonly Option<double?> _lr = Double("--lr", "X", "peak learning rate (default: the preset's; 3e-4 for fine-tuning, 1e-3 with --lora)", 1e-7, 1);
     private readonly Option<int?> _warmup = Int("--warmup", "N", "warmup steps (default: a tenth of the run, at most 100)", 1);
     private readonly Option<string?> _device = Text("--device", "name", $"auto, cpu or cuda (default {Defaults.Device}: the GPU when there is one)");
     private readonly Option<bool> _stopWithParent = Flag(SlmStudio.Core.Processes.SlmLauncher.StopWithParentOption, "stop (after a checkpoint) when standard input closes: the portal's pipe, closed by the system when the portal ends");
@@ -69,7 +73,7 @@ public sealed class TrainCommand : SlmCommand
         message before finished gives the held-out scores.
         """)
     {
-        foreach (var option in new Option[] { _task, _data, _textColumn, _labelColumn, _out, _preset, _minutes, _maxSteps, _base, _library, _resume, _seed, _vocabSize, _evalEvery,
+        foreach (var option in new Option[] { _task, _data, _textColumn, _labelColumn, _out, _preset, _minutes, _maxSteps, _base, _library, _lora, _loraRank, _loraAlpha, _loraDropout, _resume, _seed, _vocabSize, _evalEvery,
                      _logEvery, _batchSize, _context, _gradAccum, _lr, _warmup, _device, _stopWithParent })
             Options.Add(option);
         foreach (var option in new Option[] { _questionColumn, _answerColumn, _systemColumn }) Options.Add(option);
@@ -84,6 +88,7 @@ public sealed class TrainCommand : SlmCommand
             else if (result.GetValue(_task) is not "classify" && (result.GetResult(_textColumn) is not null || result.GetResult(_labelColumn) is not null))
                 result.AddError("--text-column and --label-column apply only with --task classify.");
             else if (result.GetValue(_task) is "classify" && result.GetValue(_resume)) result.AddError("A classification run cannot be resumed; start it again in a new run folder.");
+            else if (LoraError(result) is { } loraError) result.AddError(loraError);
         });
     }
 
@@ -110,6 +115,7 @@ public sealed class TrainCommand : SlmCommand
             LearningRate = parsed.GetValue(_lr),
             WarmupSteps = parsed.GetValue(_warmup),
             Device = parsed.GetValue(_device) ?? given.Device,
+            Lora = LoraFrom(parsed),
         };
 
         var writer = new JsonLinesProgress();
@@ -149,6 +155,7 @@ public sealed class TrainCommand : SlmCommand
             Minutes = parsed.GetValue(_minutes),
             MaxSteps = parsed.GetValue(_maxSteps),
             BaseModel = parsed.GetValue(_base) is { } b ? new BaseModelLibrary(parsed.GetValue(_library) ?? BaseModelLibrary.DefaultFolder).ResolveFolder(b) : null,
+            Lora = LoraFrom(parsed),
             Seed = parsed.GetValue(_seed) ?? given.Seed,
             VocabSize = parsed.GetValue(_vocabSize) ?? given.VocabSize,
             EvalEvery = parsed.GetValue(_evalEvery),
@@ -159,6 +166,26 @@ public sealed class TrainCommand : SlmCommand
             Device = parsed.GetValue(_device) ?? given.Device,
         };
     }
+
+    private string? LoraError(System.CommandLine.Parsing.CommandResult result)
+    {
+        var lora = result.GetValue(_lora);
+        if (!lora && (result.GetResult(_loraRank) ?? result.GetResult(_loraAlpha) ?? (object?)result.GetResult(_loraDropout)) is not null)
+            return "--lora-rank, --lora-alpha and --lora-dropout apply only with --lora.";
+        if (!lora || result.GetValue(_resume)) return null; // a resumed run keeps the adapters it was started with
+        if (result.GetResult(_base) is null)
+            return "--lora fine-tunes an existing model: add --base with a model folder or a base model from the library (slm import). Without --base the model is trained from scratch, which needs every weight.";
+        return null;
+    }
+
+    private SlmStudio.Core.Models.LoraConfig? LoraFrom(ParseResult parsed) => parsed.GetValue(_lora)
+        ? new SlmStudio.Core.Models.LoraConfig
+        {
+            Rank = parsed.GetValue(_loraRank) ?? SlmStudio.Core.Models.LoraConfig.DefaultRank,
+            Alpha = parsed.GetValue(_loraAlpha) ?? SlmStudio.Core.Models.LoraConfig.DefaultAlpha,
+            Dropout = parsed.GetValue(_loraDropout) ?? SlmStudio.Core.Models.LoraConfig.DefaultDropout,
+        }
+        : null;
 
     private int RunClassification(ParseResult parsed, CancellationToken cancellationToken)
     {
@@ -172,6 +199,7 @@ public sealed class TrainCommand : SlmCommand
             MaxSteps = parsed.GetValue(_maxSteps),
             // A library name resolves as for text runs; a folder path stays as given.
             BaseModel = parsed.GetValue(_base) is { } baseModel ? new BaseModelLibrary(parsed.GetValue(_library) ?? BaseModelLibrary.DefaultFolder).ResolveFolder(baseModel) : null,
+            Lora = LoraFrom(parsed),
             Seed = parsed.GetValue(_seed) ?? given.Seed,
             VocabSize = parsed.GetValue(_vocabSize) ?? given.VocabSize,
             EvalEvery = parsed.GetValue(_evalEvery),

@@ -92,6 +92,10 @@ public sealed record ArtifactManifest
     [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
     /// <summary>The quality check of a quantised export; null for fp32.</summary>
     [JsonPropertyName("quantization")] public QuantizationReport? Quantization { get; init; }
+    /// <summary>The base model a fine-tuned model started from (name and weights hash); null for a model trained from scratch.</summary>
+    [JsonPropertyName("baseModel")] public Library.BaseModelLineage? BaseModel { get; init; }
+    /// <summary>The folder (relative) holding the LoRA adapter in PEFT's layout when the model was fine-tuned with one; its weights are also merged into the model.</summary>
+    [JsonPropertyName("adapter")] public string? Adapter { get; init; }
     [JsonPropertyName("files")] public IReadOnlyList<ManifestFile> Files { get; init; } = [];
 
     internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };

@@ -32,6 +32,8 @@ public sealed record ClassificationRunOptions
     public double? Minutes { get; init; }
     /// <summary>A model folder (or a text run folder) whose backbone the classifier starts from; no language phase then.</summary>
     public string? BaseModel { get; init; }
+    /// <summary>With <see cref="BaseModel"/>: LoRA adapters on the frozen backbone, the label head trained fully; null: the whole model is trained.</summary>
+    public LoraConfig? Lora { get; init; }
     public long Seed { get; init; } = TrainingOptions.DefaultSeed;
     public int VocabSize { get; init; } = TrainingOptions.DefaultVocabSize;
     public int? EvalEvery { get; init; }
@@ -178,6 +180,12 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 maxTokens = Math.Min(options.ContextLength ?? languageRun.ContextLength, config.MaxPositions);
             }
             model.to(device);
+            if (options.Lora is not null && options.BaseModel is null)
+                throw new EngineException("LoRA adapts an existing model: give a base model, or leave LoRA out to train the classifier from scratch.");
+            using var adapters = options.Lora is { } lora ? LoraAdapters.Inject(model, model.Config, lora) : null;
+            if (adapters is not null)
+                foreach (var (name, p) in model.named_parameters())
+                    if (name.StartsWith(LoraAdapters.ClassifierHead + ".", StringComparison.Ordinal)) p.requires_grad = true; // the new head learns in full
 
             var train = ClassifierTrainer.Tokenize(tokenizer, split.Train, labels, maxTokens);
             var validation = ClassifierTrainer.Tokenize(tokenizer, split.Validation, labels, maxTokens);
@@ -190,7 +198,7 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 BatchSize = options.BatchSize ?? 32,
                 MaxSteps = labelSteps ?? 100_000,
                 TimeBudget = remaining,
-                LearningRate = options.LearningRate ?? (route == "base" ? RunPreparation.FineTuningLearningRate : 1e-3),
+                LearningRate = options.LearningRate ?? (route == "base" ? (options.Lora is null ? RunPreparation.FineTuningLearningRate : RunPreparation.LoraLearningRate) : 1e-3),
                 EvaluateEvery = options.EvalEvery ?? (labelSteps is { } s ? Math.Clamp(s / 5, 1, 50) : 50),
                 Seed = options.Seed,
             };
@@ -209,7 +217,7 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 (lossSum, lossCount) = (0, 0);
             };
             trainer.Evaluated += e => Report(new ClassificationEval(ClassificationEvent.LabelPhase, e.Step, e.TrainLoss, null, e.Validation.Accuracy, e.Validation.MacroF1));
-            var result = trainer.Train(model, train, validation, ct);
+            var result = trainer.Train(model, train, validation, ct, adapters?.NamedParameters());
             Report(new ClassificationMessage(result.StoppedBecause switch
             {
                 ClassifierStopReason.EarlyStopping => $"Stopped at step {result.Steps}: the validation score had not improved for a while. Keeping the best model (step {result.BestStep}).",
@@ -217,6 +225,13 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 _ => $"Finished {result.Steps} steps. Keeping the best model (step {result.BestStep}).",
             }));
 
+            if (adapters is not null)
+            {
+                // The adapter on its own (with the head PEFT calls a module to save), then merged: the folder's model is a plain classifier.
+                adapters.SavePeft(Path.Combine(_folder.ClassifierDirectory, LoraAdapters.FolderName), Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.BaseModel!))),
+                    "SEQ_CLS", model.named_parameters().Where(p => p.name.StartsWith(LoraAdapters.ClassifierHead + ".", StringComparison.Ordinal)).ToList());
+                adapters.MergeIntoBase();
+            }
             ClassifierFolder.Save(model, tokenizer, _folder.ClassifierDirectory, maxTokens);
             var metrics = result.BestValidation;
             var summary = Summary(metrics, baselineMetrics, labels.Count, split.Train.Count, route, _clock.GetElapsedTime(started));

@@ -167,7 +167,9 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
         return [.. counts.Select(c => c == 0 ? 0f : (float)train.Count / (labelCount * c))];
     }
 
-    public ClassifierTrainingResult Train(LlamaForSequenceClassification model, IReadOnlyList<TokenizedExample> train, IReadOnlyList<TokenizedExample> validation, CancellationToken ct = default)
+    /// <param name="adapterParameters">LoRA adapters attached to the model's frozen backbone (<see cref="LoraAdapters.NamedParameters"/>), trained with the parameters that still require gradients (the head).</param>
+    public ClassifierTrainingResult Train(LlamaForSequenceClassification model, IReadOnlyList<TokenizedExample> train, IReadOnlyList<TokenizedExample> validation, CancellationToken ct = default,
+        IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)>? adapterParameters = null)
     {
         if (train.Count == 0) throw new ArgumentException("There are no training examples.", nameof(train));
         if (validation.Count == 0) throw new ArgumentException("Early stopping needs validation examples; split some off the training data.", nameof(validation));
@@ -183,8 +185,10 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
         LearningRateSchedule Schedule(int total) => new(options.LearningRate, Math.Min(options.WarmupSteps, total / 10 + 1), total, 0.1);
         var schedule = Schedule(maxSteps);
         double evaluationSeconds = 0;
-        using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), options.WeightDecay);
-        var parameters = model.parameters().ToArray();
+        // Frozen weights (a LoRA backbone) get no optimizer state and are not snapshotted: they never change.
+        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).Concat(adapterParameters ?? []).ToList();
+        using var optimizer = new AdamW(trainable.Select(p => (p.Item1, (Tensor)p.Item2)), options.WeightDecay);
+        var parameters = trainable.Select(p => p.Item2).ToArray();
         var random = new Random(checked((int)(options.Seed % int.MaxValue)));
         manual_seed(options.Seed);
 
@@ -253,12 +257,12 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
                     bestMetrics = metrics;
                     bestStep = step;
                     sinceBest = 0;
-                    Snapshot(model, ref best);
+                    Snapshot(trainable, ref best);
                 }
                 else if (++sinceBest >= options.Patience) { stop = ClassifierStopReason.EarlyStopping; break; }
                 if (overTime) { stop = ClassifierStopReason.TimeBudget; break; }
             }
-            if (best is not null && bestStep != step) Restore(model, best);
+            if (best is not null && bestStep != step) Restore(trainable, best);
         }
         finally
         {
@@ -282,25 +286,25 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
         return loss.item<float>();
     }
 
-    private static void Snapshot(LlamaForSequenceClassification model, ref Dictionary<string, Tensor>? best)
+    private static void Snapshot(IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable, ref Dictionary<string, Tensor>? best)
     {
         using var _ = no_grad();
         if (best is null)
         {
             best = [];
-            foreach (var (name, p) in model.named_parameters())
+            foreach (var (name, p) in trainable)
             {
                 using var detached = p.detach();
                 best[name] = detached.clone().DetachFromDisposeScope();
             }
             return;
         }
-        foreach (var (name, p) in model.named_parameters()) best[name].copy_(p);
+        foreach (var (name, p) in trainable) best[name].copy_(p);
     }
 
-    private static void Restore(LlamaForSequenceClassification model, Dictionary<string, Tensor> best)
+    private static void Restore(IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable, Dictionary<string, Tensor> best)
     {
         using var _ = no_grad();
-        foreach (var (name, p) in model.named_parameters()) p.copy_(best[name]);
+        foreach (var (name, p) in trainable) p.copy_(best[name]);
     }
 }

@@ -45,8 +45,10 @@ public static class ModelCard
     /// <param name="bosId">The beginning-of-text id when the tokenizer prepends it to every text (onnxruntime-genai's tokenizer does not, so the card shows how to add it).</param>
     /// <param name="quantization">The quality check of a quantised export (its logits differ from the training model's by design).</param>
     /// <param name="title">The model's name for people, such as "Kettle Co support — version 3"; callers that know it pass it.</param>
+    /// <param name="baseModel">The base model a fine-tuned model started from.</param>
+    /// <param name="adapter">The artifact's folder with the LoRA adapter in PEFT's layout, when it was fine-tuned with one.</param>
     public static string Write(LlamaConfig config, ParityReport parity, ArtifactSource source, JsonObject? run, IReadOnlyDictionary<string, double>? metrics, string name, int? bosId = null,
-        QuantizationReport? quantization = null, string? title = null)
+        QuantizationReport? quantization = null, string? title = null, Library.BaseModelLineage? baseModel = null, string? adapter = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
@@ -72,6 +74,10 @@ public static class ModelCard
             var data = source.Data is null ? "not recorded in run.json" : "`" + FileName(source.Data) + "`";
             sb.AppendLine(inv, $"- Training data: {data}");
             if (source.Preset is not null) sb.AppendLine(inv, $"- Size preset: {source.Preset}");
+            if (baseModel is not null)
+                sb.AppendLine(inv, $"- Fine-tuned from the base model **{baseModel.Name}**{(baseModel.Architecture is null ? "" : $" ({baseModel.Architecture})")}, whose weights have SHA-256 `{baseModel.WeightsSha256}`");
+            if (adapter is not null)
+                sb.AppendLine(inv, $"- Fine-tuned with LoRA adapters: the weights here have them merged in, and `{adapter}/` holds the adapter alone in PEFT's layout, to use with the original base model (`PeftModel.from_pretrained(base, \"{adapter}\")`)");
         }
         else sb.AppendLine(inv, $"- Imported Hugging Face model folder `{FileName(source.Path)}`; its training data is whatever its authors used (see their model card).");
         sb.AppendLine();

@@ -92,6 +92,9 @@ public static class ModelExporter
             var endOfTurn = isChat ? Instruction.ChatExport.EndOfTurnIds(staging, tokenizer) : [];
             File.WriteAllText(Path.Combine(staging, GenaiConfig.FileName), GenaiConfig.ToJson(config, OnnxFile, endOfTurn));
             files.AddRange([ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.TokenizerFile, "tokenizer_config.json", GenaiConfig.FileName]);
+            var adapterFiles = CopyAdapter(source.ModelDir, staging);
+            files.AddRange(adapterFiles);
+            var baseModel = source.Kind == "run" ? Library.BaseModelLineage.Read(RunFolder.At(sourceFolder).BaseModelFile) : null;
 
             progress?.Report("Checking parity: ONNX Runtime against TorchSharp (prefill and KV-cache decoding)");
             var parityClock = Stopwatch.StartNew();
@@ -122,7 +125,8 @@ public static class ModelExporter
             var metrics = source.Result is null ? null : ReadMetrics(source.Result);
             var manifestSource = new ArtifactSource(source.Kind, Path.GetFullPath(sourceFolder), ReadString(source.Run, "preset"), ReadString(source.Run?["options"] as JsonObject, "dataPath"));
             File.WriteAllText(Path.Combine(staging, "README.md"), ModelCard.Write(config, parity, manifestSource, source.Run, metrics, Path.GetFileName(target),
-                tokenizer.BosId is { } bos && tokenizer.Encode("a", addSpecialTokens: true).FirstOrDefault(-1) == bos ? bos : null, quality)
+                tokenizer.BosId is { } bos && tokenizer.Encode("a", addSpecialTokens: true).FirstOrDefault(-1) == bos ? bos : null, quality,
+                baseModel: baseModel, adapter: adapterFiles.Count > 0 ? LoraAdapters.FolderName : null)
                 + (isChat ? Instruction.ChatExport.CardSection(Path.GetFileName(target), endOfTurn) : ""));
             files.Add("README.md");
 
@@ -139,6 +143,8 @@ public static class ModelExporter
                 Parity = parity,
                 Precision = quantization.Precision.Name(),
                 Quantization = quality,
+                BaseModel = baseModel,
+                Adapter = adapterFiles.Count > 0 ? LoraAdapters.FolderName : null,
                 Files = ArtifactManifest.Describe(staging, files),
             };
             manifest.Save(staging);
@@ -157,6 +163,20 @@ public static class ModelExporter
     }
 
     private sealed record Source(string Kind, string ModelDir, JsonObject? Run, JsonObject? Result);
+
+    /// <summary>
+    /// Copies a LoRA run's PEFT adapter folder into the artifact, so the adapter can be used with the original base
+    /// model elsewhere (the artifact's own weights have it merged in); returns the copied files' relative paths.
+    /// </summary>
+    private static IReadOnlyList<string> CopyAdapter(string modelDir, string staging)
+    {
+        var adapterDir = Path.Combine(modelDir, LoraAdapters.FolderName);
+        string[] names = [LoraAdapters.AdapterConfigFile, LoraAdapters.AdapterWeightsFile];
+        if (!names.All(n => File.Exists(Path.Combine(adapterDir, n)))) return [];
+        Directory.CreateDirectory(Path.Combine(staging, LoraAdapters.FolderName));
+        foreach (var n in names) File.Copy(Path.Combine(adapterDir, n), Path.Combine(staging, LoraAdapters.FolderName, n));
+        return names.Select(n => $"{LoraAdapters.FolderName}/{n}").ToList();
+    }
 
     /// <summary>Tokens for the quantisation check: windows of the run's validation data, else text the fp32 model writes itself.</summary>
     private static (IReadOnlyList<long[]> Sequences, string Description) QualityText(string sourceFolder, Source source, LlamaForCausalLM model, LlamaConfig config)

@@ -27,6 +27,8 @@ public sealed record InstructionRunOptions
     public double? Minutes { get; init; }
     /// <summary>A Hugging Face model folder, or a finished text run folder, to start from; no language phase then.</summary>
     public string? BaseModel { get; init; }
+    /// <summary>Fine-tune a base model with low-rank adapters instead of every weight; ignored from scratch.</summary>
+    public Models.LoraConfig? Lora { get; init; }
     public long Seed { get; init; } = TrainingOptions.DefaultSeed;
     public int VocabSize { get; init; } = TrainingOptions.DefaultVocabSize;
     public int? EvalEvery { get; init; }
@@ -186,7 +188,8 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
             LogEvery = options.LogEvery,
             BatchSize = options.BatchSize ?? Math.Clamp(trainIds.Count / 4, 1, 16),
             ContextLength = context,
-            LearningRate = options.LearningRate ?? (route == "scratch" ? 1e-3 : RunPreparation.FineTuningLearningRate),
+            Lora = route == "scratch" ? null : options.Lora,
+            LearningRate = options.LearningRate ?? (route == "scratch" ? 1e-3 : options.Lora is not null ? RunPreparation.LoraLearningRate : RunPreparation.FineTuningLearningRate),
             Device = options.Device,
             InstructionData = _folder.TokensDirectory,
         };

@@ -239,7 +239,7 @@ public sealed class BaseModelLibrary
         return value.Length == 0 ? null : value;
     }
 
-    private static string HashOneAfterAnother(IEnumerable<string> files, CancellationToken ct)
+    internal static string HashOneAfterAnother(IEnumerable<string> files, CancellationToken ct)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = new byte[1 << 20];

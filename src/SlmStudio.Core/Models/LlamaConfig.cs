@@ -177,6 +177,14 @@ public sealed record LlamaConfig
         { throw new UnsupportedModelException($"{configJsonPath} has a value of the wrong kind ({e.Message}).", e); }
     }
 
+    /// <summary>Reads config.json text (<paramref name="source"/> names it in messages) with the same checks as <see cref="Load"/>.</summary>
+    public static LlamaConfig Parse(string json, string source)
+    {
+        try { return FromJson(JsonNode.Parse(json)!.AsObject()); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException)
+        { throw new UnsupportedModelException($"{source} is not a valid config.json ({e.Message}).", e); }
+    }
+
     private static LlamaConfig FromJson(JsonObject node)
     {
         var architectures = node["architectures"]?.AsArray().Select(a => a?.GetValue<string>()).ToList() ?? [];

@@ -65,6 +65,8 @@ public sealed class KvCache(int layers) : IDisposable
     }
 }
 
+// Projections are invoked with call(), not forward(), so that forward hooks run: LoRA adapters (LoraAdapters) add
+// their low-rank update to a projection's output through a hook, leaving the model's own parameters and names as they are.
 public sealed class LlamaAttention : nn.Module<Tensor, Tensor>
 {
     private readonly Linear q_proj;
@@ -89,9 +91,9 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor>
     public Tensor Forward(Tensor x, Rotary rope, KvCache? cache, Tensor? windowMask = null)
     {
         var (B, T, _) = (x.shape[0], x.shape[1], x.shape[2]);
-        var q = q_proj.forward(x).view(B, T, _heads, _headDim).transpose(1, 2);   // (B, H, T, hd)
-        var k = k_proj.forward(x).view(B, T, _kvHeads, _headDim).transpose(1, 2); // (B, KV, T, hd)
-        var v = v_proj.forward(x).view(B, T, _kvHeads, _headDim).transpose(1, 2); // (B, KV, T, hd)
+        var q = q_proj.call(x).view(B, T, _heads, _headDim).transpose(1, 2);   // (B, H, T, hd)
+        var k = k_proj.call(x).view(B, T, _kvHeads, _headDim).transpose(1, 2); // (B, KV, T, hd)
+        var v = v_proj.call(x).view(B, T, _kvHeads, _headDim).transpose(1, 2); // (B, KV, T, hd)
         q = rope.Apply(q);
         k = rope.Apply(k);
         var past = rope.Start; // the cache length before this pass; layers append as they go
@@ -115,7 +117,7 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor>
             y = F.scaled_dot_product_attention(q, k, v, attn_mask: mask);
         }
         y = y.transpose(1, 2).contiguous().view(B, T, _heads * _headDim);          // (B, T, H*hd)
-        return o_proj.forward(y);
+        return o_proj.call(y);
     }
 }
 
@@ -136,8 +138,8 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor x) => gate_proj is null
-        ? down_proj.forward(Activate(up_proj.forward(x)))                               // fc2(act(fc1(x)))
-        : down_proj.forward(Activate(gate_proj.forward(x)) * up_proj.forward(x));       // SwiGLU
+        ? down_proj.call(Activate(up_proj.call(x)))                               // fc2(act(fc1(x)))
+        : down_proj.call(Activate(gate_proj.call(x)) * up_proj.call(x));       // SwiGLU
 
     private Tensor Activate(Tensor x) => _activation == "gelu_new" ? GeluNew(x) : F.silu(x);
 

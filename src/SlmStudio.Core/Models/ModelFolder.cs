@@ -272,11 +272,14 @@ public static class ModelFolder
         }).ToList();
     }
 
-    /// <summary>Writes config.json, model.safetensors and tokenizer.json (each atomically).</summary>
-    public static void Save(LlamaForCausalLM model, ITokenizer? tokenizer, string folder)
+    /// <summary>
+    /// Writes config.json, model.safetensors and tokenizer.json (each atomically); <paramref name="weights"/> replaces
+    /// the model's own (e.g. with LoRA adapters merged in, <see cref="LoraAdapters.MergedWeights"/>).
+    /// </summary>
+    public static void Save(LlamaForCausalLM model, ITokenizer? tokenizer, string folder, IEnumerable<NamedTensor>? weights = null)
     {
         Directory.CreateDirectory(folder);
-        SafetensorsFile.Write(Path.Combine(folder, WeightsFile), ExportWeights(model), new Dictionary<string, string> { ["format"] = "pt" });
+        SafetensorsFile.Write(Path.Combine(folder, WeightsFile), weights ?? ExportWeights(model), new Dictionary<string, string> { ["format"] = "pt" });
         model.Config.Save(Path.Combine(folder, ConfigFile));
         tokenizer?.Save(Path.Combine(folder, TokenizerFile));
     }

@@ -12,12 +12,16 @@ public sealed record CheckpointState(
 /// <summary>
 /// One file, checkpoint/state.safetensors: model weights ("model.*"), AdamW moments ("adam.*") and the JSON state in
 /// the header's metadata. Written to a temporary file and renamed, so a crash mid-write leaves the previous checkpoint.
+/// A LoRA run saves only its adapters ("lora.*") and their moments: the frozen base is reloaded from the base model.
 /// </summary>
 public static class Checkpoint
 {
-    public static void Save(RunFolder run, LlamaForCausalLM model, AdamW optimizer, CheckpointState state)
+    public static void Save(RunFolder run, LlamaForCausalLM model, AdamW optimizer, CheckpointState state, LoraAdapters? adapters = null)
     {
-        var tensors = ModelFolder.ExportWeights(model).Select(t => t with { Name = "model." + t.Name })
+        var trained = adapters is null
+            ? ModelFolder.ExportWeights(model).Select(t => t with { Name = "model." + t.Name })
+            : adapters.Tensors().Select(t => t with { Name = "lora." + t.Name });
+        var tensors = trained
             .Concat(optimizer.StateTensors().Select(s =>
             {
                 using var cpu = s.Tensor.detach().cpu().contiguous();
@@ -26,7 +30,7 @@ public static class Checkpoint
         SafetensorsFile.Write(run.CheckpointFile, tensors, new Dictionary<string, string> { ["state"] = JsonSerializer.Serialize(state) });
     }
 
-    public static CheckpointState Load(RunFolder run, LlamaForCausalLM model, AdamW optimizer)
+    public static CheckpointState Load(RunFolder run, LlamaForCausalLM model, AdamW optimizer, LoraAdapters? adapters = null)
     {
         var path = run.CheckpointFile;
         if (!File.Exists(path)) throw new EngineException($"There is no checkpoint in '{run.Root}' to resume from. Start the run without --resume.");
@@ -44,9 +48,14 @@ public static class Checkpoint
         catch (JsonException e) { throw new EngineException($"{noState} (The saved state is damaged: {e.Message})", e); }
         if (state is null) throw new EngineException(noState);
 
-        var modelWeights = tensors.Where(t => t.Key.StartsWith("model.", StringComparison.Ordinal))
-            .ToDictionary(t => t.Key["model.".Length..], t => t.Value with { Name = t.Key["model.".Length..] });
-        try { ModelFolder.LoadWeights(model, modelWeights, "the checkpoint"); }
+        var prefix = adapters is null ? "model." : "lora.";
+        var weights = tensors.Where(t => t.Key.StartsWith(prefix, StringComparison.Ordinal))
+            .ToDictionary(t => t.Key[prefix.Length..], t => t.Value with { Name = t.Key[prefix.Length..] });
+        try
+        {
+            if (adapters is null) ModelFolder.LoadWeights(model, weights, "the checkpoint");
+            else adapters.Load(weights, "the checkpoint");
+        }
         catch (UnsupportedModelException e) { throw new EngineException($"The checkpoint does not fit this run's model ({e.Message}). Start a new run.", e); }
         var device = model.parameters().First().device;
         optimizer.LoadState(state.OptimizerStep, name =>

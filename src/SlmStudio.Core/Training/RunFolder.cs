@@ -31,6 +31,15 @@ public sealed record RunFolder(string Root)
     /// <summary>The best validation weights as a Hugging Face folder.</summary>
     public string ModelDirectory => Path.Combine(Root, "model");
 
+    /// <summary>
+    /// A LoRA run's adapters in PEFT's layout (adapter_config.json, adapter_model.safetensors), inside the model folder
+    /// so that they travel with it; the model folder's own weights have them merged in.
+    /// </summary>
+    public string AdapterDirectory => Path.Combine(ModelDirectory, Models.LoraAdapters.FolderName);
+
+    /// <summary>The base model a fine-tuning run started from (name and weights hash), for the exported model's lineage.</summary>
+    public string BaseModelFile => Path.Combine(Root, Library.BaseModelLineage.FileName);
+
     /// <summary>Written once, when training finished (not when it was cancelled).</summary>
     public string ResultFile => Path.Combine(Root, "result.json");
 

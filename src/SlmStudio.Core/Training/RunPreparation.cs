@@ -15,6 +15,8 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
     public const string BaseModelPreset = "base";
     /// <summary>Peak learning rate for fine-tuning: a base model is already trained, so it takes smaller steps.</summary>
     public const double FineTuningLearningRate = 3e-4;
+    /// <summary>Adapters start at zero and have few parameters: they take a larger step than full fine-tuning (PEFT examples use 1e-4 to 2e-3).</summary>
+    public const double LoraLearningRate = 1e-3;
 
     private static readonly JsonSerializerOptions SettingsJson = new(TrainingEvent.Json) { WriteIndented = true };
 
@@ -51,7 +53,7 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
         TokenBin.Write(folder.TrainTokensFile, trainIds, vocab);
         TokenBin.Write(folder.ValidationTokensFile, valIds, vocab);
         var settings = new RunSettings(options, preset?.Name ?? BaseModelPreset, config, options.BatchSize ?? preset?.BatchSize ?? 8, context,
-            options.LearningRate ?? preset?.LearningRate ?? FineTuningLearningRate,
+            options.LearningRate ?? preset?.LearningRate ?? (options.Lora is null ? FineTuningLearningRate : LoraLearningRate),
             trainIds.Count, valIds.Count, corpus.TrainCharacters, corpus.ValidationCharacters,
             SamplePrompts(corpus.ValidationDocuments), corpus.SourceFiles, DateTimeOffset.UtcNow,
             Evaluation.UnigramBaselineLoss(trainIds, valIds, vocab));

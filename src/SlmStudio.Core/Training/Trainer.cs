@@ -24,16 +24,20 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         using var claim = resume && !Directory.Exists(_folder.Root) ? null : _folder.LockForTrainer();
         var device = TorchDevice.Parse(options.Device);
         // A base model's files are checked against each other and this machine's memory before anything is allocated.
-        if (!resume && options.BaseModel is { } baseModel) ModelFolder.CheckBeforeLoading(baseModel, device.type == DeviceType.CPU ? ModelFolder.TrainingBytesPerParameter : ModelFolder.InferenceBytesPerParameter);
+        // With LoRA the base weights get no gradients and no optimizer state: the weights themselves are what must fit.
+        if (!resume && options.BaseModel is { } baseModel) ModelFolder.CheckBeforeLoading(baseModel, device.type == DeviceType.CPU && options.Lora is null ? ModelFolder.TrainingBytesPerParameter : ModelFolder.InferenceBytesPerParameter);
         var (settings, tokenizer) = resume ? RunPreparation.Load(_folder) : new RunPreparation(options, _folder, Report).Prepare(device, cancellationToken);
         File.Delete(_folder.CancelFile);
         var run = settings.Options;
+        if (!resume && run.BaseModel is { } startedFrom) Library.BaseModelLineage.Of(startedFrom, cancellationToken).Save(_folder.BaseModelFile);
 
         manual_seed(options.Seed);
         using var model = CreateModel(settings, resume, device);
-        using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), run.WeightDecay);
+        using var adapters = run.Lora is { } lora ? LoraAdapters.Inject(model, lora) : null;
+        var trainable = adapters?.NamedParameters() ?? model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        using var optimizer = new AdamW(trainable.Select(p => (p.Item1, (Tensor)p.Item2)), run.WeightDecay);
         using ITrainingObjective objective = run.InstructionData is { } pairs ? new Instruction.InstructionObjective(pairs, settings, device) : new NextTokenObjective(_folder, settings, device);
-        var state = resume ? Checkpoint.Load(_folder, model, optimizer)
+        var state = resume ? Checkpoint.Load(_folder, model, optimizer, adapters)
             : new CheckpointState(0, run.MaxSteps ?? 0, 0, settings.PeakLearningRate, 0, double.PositiveInfinity, 0, 0, run.Seed);
         var budget = new TimeBudget(TimeBudget.SecondsFor(run), state.Step, state.MaxSteps > 0, state.ElapsedSeconds,
             new EvaluationCost(objective.ValidationBatches, run.SampleTokens, run.EvalEvery), _clock);
@@ -53,7 +57,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         void SaveCheckpoint(int scheduledSteps)
         {
             var next = state with { Step = step, MaxSteps = scheduledSteps, WarmupSteps = warmup, OptimizerStep = optimizer.Step, BestValLoss = bestValLoss, TokensSeen = tokensSeen, ElapsedSeconds = budget.ElapsedSeconds };
-            WriteOrExplain("the checkpoint", _folder.CheckpointFile, savedStep, () => Checkpoint.Save(_folder, model, optimizer, next));
+            WriteOrExplain("the checkpoint", _folder.CheckpointFile, savedStep, () => Checkpoint.Save(_folder, model, optimizer, next, adapters));
             state = next;
             savedStep = step;
             Report(new CheckpointSaved(step));
@@ -63,11 +67,11 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         {
             lastEval = Evaluate(model, objective, tokenizer, settings, step);
             if (lastEval.ValLoss >= bestValLoss) return;
-            WriteOrExplain("the trained model", _folder.ModelDirectory, savedStep, () => ModelFolder.Save(model, tokenizer, _folder.ModelDirectory));
+            WriteOrExplain("the trained model", _folder.ModelDirectory, savedStep, () => SaveModel(model, adapters, tokenizer, run));
             bestValLoss = lastEval.ValLoss;
         }
 
-        var parameters = model.parameters().ToArray();
+        var parameters = trainable.Select(p => p.Item2).ToArray();
         while (maxSteps is null || step < maxSteps)
         {
             if (cancellationToken.IsCancellationRequested || File.Exists(_folder.CancelFile)) { cancelled = true; break; }
@@ -129,11 +133,20 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             settings.Config.VocabSize, settings.ContextLength, settings.BatchSize, settings.TrainTokens, settings.ValidationTokens,
             settings.PeakLearningRate, settings.Options.BaseModel, settings.BaselineValLoss);
 
+    /// <summary>The model folder holds the weights to use (adapters merged in); a LoRA run's adapters go beside them in PEFT's layout.</summary>
+    private void SaveModel(LlamaForCausalLM model, LoraAdapters? adapters, ITokenizer tokenizer, TrainingOptions run)
+    {
+        ModelFolder.Save(model, tokenizer, _folder.ModelDirectory, adapters?.MergedWeights(model));
+        if (adapters is not null && run.BaseModel is { } baseModel)
+            adapters.SavePeft(_folder.AdapterDirectory, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(baseModel))));
+    }
+
     private static LlamaForCausalLM CreateModel(RunSettings settings, bool resume, Device device)
     {
         var model = new LlamaForCausalLM(settings.Config);
-        if (settings.Options.BaseModel is { } baseModel && !resume)
-            ModelFolder.LoadWeights(model, SafetensorsFile.Read(Path.Combine(baseModel, ModelFolder.WeightsFile)), "the base model");
+        // A LoRA checkpoint holds only the adapters, so a resumed LoRA run starts from the base weights again.
+        if (settings.Options.BaseModel is { } baseModel && (!resume || settings.Options.Lora is not null))
+            ModelFolder.LoadWeights(model, ModelFolder.ReadWeights(baseModel), "the base model");
         else model.InitializeWeights(settings.Options.Seed);
         model.to(device);
         model.train();

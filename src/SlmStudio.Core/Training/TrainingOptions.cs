@@ -39,6 +39,11 @@ public sealed record TrainingOptions
     public double? Minutes { get; init; }
     /// <summary>A Hugging Face model folder to fine-tune instead of starting from random weights.</summary>
     public string? BaseModel { get; init; }
+    /// <summary>
+    /// Fine-tune <see cref="BaseModel"/> with LoRA adapters on its frozen weights instead of training every weight;
+    /// null: full fine-tuning.
+    /// </summary>
+    public Models.LoraConfig? Lora { get; init; }
     public long Seed { get; init; } = DefaultSeed;
     public int VocabSize { get; init; } = DefaultVocabSize;
     public int EvalEvery { get; init; } = DefaultEvalEvery;
