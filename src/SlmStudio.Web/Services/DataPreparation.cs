@@ -161,6 +161,7 @@ public sealed class DataPreparation(
         {
             UseCase.WriteLikeUs => DatasetTask.Text,
             UseCase.SortAndRoute => DatasetTask.Classification,
+            UseCase.AnswerQuestions => DatasetTask.QuestionAnswer,
             _ => null,
         },
     };
