@@ -132,6 +132,8 @@ public static class StudioHost
         services.AddSingleton<ModelGeneration>();
         services.AddSingleton<ModelClassification>();
         services.AddSingleton<ClassifierReports>();
+        services.AddSingleton<ChatReports>();
+        services.AddSingleton<ModelChat>();
         services.AddSingleton<DocumentSearch>();
         services.AddSingleton<BaseModelCatalog>().AddHostedService(sp => sp.GetRequiredService<BaseModelCatalog>());
     }
@@ -244,6 +246,7 @@ public static class StudioHost
         }).RequireAuthorization(StudioRoles.AdministratorsPolicy);
         app.MapStudioApi();
         app.MapClassifyEndpoints();
+        app.MapChatEndpoints();
         app.MapOpenAiEndpoints();
     }
 
