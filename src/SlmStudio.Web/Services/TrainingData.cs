@@ -19,6 +19,13 @@ public sealed class TrainingData(IDbContextFactory<StudioDbContext> dbFactory, D
     public const string LineageFile = "input-files.json";
     /// <summary>The one file of question/answer pairs a chat run trains on (<c>slm train --task chat</c> reads one file).</summary>
     public const string ChatPairsFile = "chat-pairs.jsonl";
+    /// <summary>The files a frozen question/answer dataset version writes its pairs to (<see cref="DatasetBuilder"/>).</summary>
+    private static class PairFiles
+    {
+        public const string Train = "train.jsonl";
+        public const string Validation = "val.jsonl";
+    }
+
     /// <summary>The fields a frozen question/answer dataset version writes its pairs with.</summary>
     public const string ChatQuestionColumn = "prompt";
     public const string ChatAnswerColumn = "response";
@@ -64,7 +71,8 @@ public sealed class TrainingData(IDbContextFactory<StudioDbContext> dbFactory, D
     {
         var target = Path.Combine(runDir, ChatPairsFile);
         await using (var writer = new StreamWriter(target, append: false))
-            foreach (var file in version.Files.Where(f => f.Name.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)))
+            // Only the split's pair files: the folder also holds other JSONL (such as the search records).
+            foreach (var file in version.Files.Where(f => f.Name is PairFiles.Train or PairFiles.Validation))
                 foreach (var line in await File.ReadAllLinesAsync(Path.Combine(folder, file.Name), ct))
                     if (!string.IsNullOrWhiteSpace(line)) await writer.WriteLineAsync(line.AsMemory(), ct);
         return target;
