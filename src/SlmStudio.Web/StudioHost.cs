@@ -124,6 +124,8 @@ public static class StudioHost
         services.AddSingleton<ModelGeneration>();
         services.AddSingleton<ModelClassification>();
         services.AddSingleton<ClassifierReports>();
+        services.AddSingleton<ChatReports>();
+        services.AddSingleton<ModelChat>();
         services.AddSingleton<DocumentSearch>();
         services.AddSingleton<BaseModelCatalog>().AddHostedService(sp => sp.GetRequiredService<BaseModelCatalog>());
     }
@@ -237,6 +239,7 @@ public static class StudioHost
         }).RequireAuthorization(StudioRoles.AdministratorsPolicy);
         app.MapStudioApi();
         app.MapClassifyEndpoints();
+        app.MapChatEndpoints();
         app.MapOpenAiEndpoints();
         app.MapStudioOpenApi();
     }

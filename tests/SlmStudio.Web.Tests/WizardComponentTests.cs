@@ -21,7 +21,7 @@ public sealed class WizardComponentTests : BunitContext, IAsyncLifetime
         _host = await StudioTestHost.StartAsync();
         JSInterop.Mode = JSRuntimeMode.Loose;
         Services.AddMudServices();
-        foreach (var type in new[] { typeof(ProjectService), typeof(RunService), typeof(RunNotifier), typeof(RunScheduler), typeof(ModelRegistry), typeof(PresetBenchmarks), typeof(DataUploads), typeof(DataPreparation), typeof(DataNotifier), typeof(ClassifierReports), typeof(BaseModelCatalog) })
+        foreach (var type in new[] { typeof(ProjectService), typeof(RunService), typeof(RunNotifier), typeof(RunScheduler), typeof(ModelRegistry), typeof(PresetBenchmarks), typeof(DataUploads), typeof(DataPreparation), typeof(DataNotifier), typeof(ClassifierReports), typeof(ChatReports), typeof(BaseModelCatalog) })
             Services.AddSingleton(type, _host.Services.GetRequiredService(type));
     }
 

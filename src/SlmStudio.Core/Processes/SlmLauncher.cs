@@ -96,6 +96,9 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
         if (request.Task is { } task) args.AddRange(["--task", task]);
         if (request.TextColumn is { } textColumn) args.AddRange(["--text-column", textColumn]);
         if (request.LabelColumn is { } labelColumn) args.AddRange(["--label-column", labelColumn]);
+        if (request.QuestionColumn is { } questionColumn) args.AddRange(["--question-column", questionColumn]);
+        if (request.AnswerColumn is { } answerColumn) args.AddRange(["--answer-column", answerColumn]);
+        if (request.SystemColumn is { } systemColumn) args.AddRange(["--system-column", systemColumn]);
         if (request.BaseModel is { } baseModel) args.AddRange(["--base", baseModel]);
         if (request.Library is { } library) args.AddRange(["--library", library]);
         if (request.Lora) args.Add("--lora");
@@ -379,9 +382,13 @@ public sealed record TrainArguments(string DataPath, string RunDirectory)
     public string? Library { get; init; }
     /// <summary>Fine-tune <see cref="BaseModel"/> with low-rank adapters instead of all its weights.</summary>
     public bool Lora { get; init; }
-    /// <summary>"text" (the default when null) or "classify".</summary>
+    /// <summary>"text" (the default when null), "classify" or "chat".</summary>
     public string? Task { get; init; }
     public string? TextColumn { get; init; }
     public string? LabelColumn { get; init; }
+    /// <summary>--task chat: the columns of the question/answer pairs (and the optional system or context text).</summary>
+    public string? QuestionColumn { get; init; }
+    public string? AnswerColumn { get; init; }
+    public string? SystemColumn { get; init; }
     public bool Resume { get; init; }
 }

@@ -11,8 +11,14 @@ public static class TrainingTasks
 {
     public const string Text = "text";
     public const string Classify = "classify";
+    public const string Chat = "chat";
 
-    public static string Of(UseCase useCase) => useCase == UseCase.SortAndRoute ? Classify : Text;
+    public static string Of(UseCase useCase) => useCase switch
+    {
+        UseCase.SortAndRoute => Classify,
+        UseCase.AnswerQuestions => Chat,
+        _ => Text,
+    };
 }
 
 public enum RunStatus { Queued, Running, Interrupted, Trained, Exporting, Succeeded, Failed, Cancelled }
@@ -151,7 +157,7 @@ public sealed class TrainingRun
     /// <summary>The library name of the base model the run fine-tunes, when it starts from one.</summary>
     public string? BaseModelName { get; set; }
     public bool UseLora { get; set; }
-    /// <summary>What the run trains, as <c>slm train --task</c> names it: "text" or "classify".</summary>
+    /// <summary>What the run trains, as <c>slm train --task</c> names it: "text", "classify" or "chat".</summary>
     public string Task { get; set; } = TrainingTasks.Text;
     public int? Minutes { get; set; }
     public int? MaxStepsSetting { get; set; }

@@ -42,6 +42,11 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, St
             using var classifier = Core.Inference.OnnxClassifier.Open(staging);
             goals = ClassifierGoals.Run(classifier, goalTests, cancellationToken);
         }
+        else if (goalTests.Count > 0 && Core.Instruction.ChatSession.IsChatArtifact(staging))
+        {
+            using var artifact = Core.Inference.OnnxArtifact.Open(staging);
+            goals = await ChatGoals.RunAsync(artifact, goalTests, cancellationToken);
+        }
         else if (goalTests.Count > 0)
         {
             using var artifact = Core.Inference.OnnxArtifact.Open(staging);

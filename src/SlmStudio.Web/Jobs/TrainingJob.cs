@@ -89,9 +89,10 @@ public sealed class TrainingJob(
         Directory.CreateDirectory(folder.Root);
         if (File.Exists(folder.CancelFile)) File.Delete(folder.CancelFile);
         var classify = run.Task == TrainingTasks.Classify;
-        // A classification run cannot resume (the engine refuses a folder that holds a run): it starts over.
-        if (classify && File.Exists(folder.SettingsFile)) ClearForRestart(folder.Root);
-        var resume = !classify && folder.HasCheckpoint;
+        var chat = run.Task == TrainingTasks.Chat;
+        // Classification and chat runs cannot resume (the engine refuses a folder that holds a run): they start over.
+        if ((classify || chat) && (File.Exists(folder.SettingsFile) || Core.Instruction.InstructionRunFolder.IsInstructionRun(folder.Root))) ClearForRestart(folder.Root);
+        var resume = !classify && !chat && folder.HasCheckpoint;
 
         string dataPath;
         // Preparing the data (extraction, freezing a dataset version) can outlast the lease on a busy server: without
@@ -229,10 +230,13 @@ public sealed class TrainingJob(
     /// <param name="library">The base model library that a library name is looked up in.</param>
     public static TrainArguments EngineSettings(TrainingRun run, string dataPath, string runDir, bool resume, string? baseModel, string? library = null) => new(dataPath, runDir)
     {
-        Task = run.Task == TrainingTasks.Classify ? TrainingTasks.Classify : null,
+        Task = run.Task is TrainingTasks.Classify or TrainingTasks.Chat ? run.Task : null,
         // A frozen dataset version holds labelled rows as "text" and "label", whatever the uploaded files called them.
         TextColumn = run.Task == TrainingTasks.Classify ? ClassificationRunOptions.DefaultTextColumn : null,
         LabelColumn = run.Task == TrainingTasks.Classify ? ClassificationRunOptions.DefaultLabelColumn : null,
+        // A frozen dataset version holds pairs as "prompt" and "response" (TrainingData gathers them into one file).
+        QuestionColumn = run.Task == TrainingTasks.Chat ? TrainingData.ChatQuestionColumn : null,
+        AnswerColumn = run.Task == TrainingTasks.Chat ? TrainingData.ChatAnswerColumn : null,
         Library = baseModel is not null && baseModel == run.BaseModelName ? library : null,
         Lora = baseModel is not null && run.UseLora,
         // A base model fixes the size and the tokenizer.
@@ -245,7 +249,7 @@ public sealed class TrainingJob(
         // Short runs report every step or two so the curves have points to draw.
         LogEvery = run.EvalEvery is { } every && every < 20 ? Math.Max(1, every / 4) : null,
         BaseModel = baseModel,
-        Resume = resume && run.Task != TrainingTasks.Classify,
+        Resume = resume && run.Task == TrainingTasks.Text,
     };
 
     /// <summary>The <c>slm train</c> arguments of a run (what <see cref="SlmLauncher"/> starts).</summary>

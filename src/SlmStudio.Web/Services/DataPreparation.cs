@@ -162,6 +162,7 @@ public sealed class DataPreparation(
         {
             UseCase.WriteLikeUs => DatasetTask.Text,
             UseCase.SortAndRoute => DatasetTask.Classification,
+            UseCase.AnswerQuestions => DatasetTask.QuestionAnswer,
             _ => null,
         },
     };

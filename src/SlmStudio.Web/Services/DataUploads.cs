@@ -83,8 +83,10 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
                 UseCase useCase;
                 await using (var projects = await dbFactory.CreateDbContextAsync(ct))
                     useCase = await projects.Projects.Where(p => p.Id == projectId).Select(p => p.UseCase).SingleOrDefaultAsync(ct);
-                mapping = (useCase == UseCase.SortAndRoute && preview.SuggestedMapping is { LabelColumn: not null } labelled
-                    ? labelled : SuggestedTextMapping(preview))?.ToString();
+                mapping = (useCase == UseCase.SortAndRoute && preview.SuggestedMapping is { LabelColumn: not null } labelled ? labelled
+                    // "Answer questions" keeps the suggested question and answer columns (such as "question" and "answer").
+                    : useCase == UseCase.AnswerQuestions && preview.SuggestedMapping is { PromptColumn: not null, ResponseColumn: not null } pairs ? pairs
+                    : SuggestedTextMapping(preview))?.ToString();
             }
             var (sha, bytes) = DocumentExtractor.HashFile(stored);
             var file = new DataFile

@@ -17,6 +17,18 @@ public sealed record DataLineageEntry(string Name, long Characters, string Sha25
 public sealed class TrainingData(IDbContextFactory<StudioDbContext> dbFactory, DataPreparation preparation, IOptions<StudioOptions> options, ILogger<TrainingData> logger)
 {
     public const string LineageFile = "input-files.json";
+    /// <summary>The one file of question/answer pairs a chat run trains on (<c>slm train --task chat</c> reads one file).</summary>
+    public const string ChatPairsFile = "chat-pairs.jsonl";
+    /// <summary>The files a frozen question/answer dataset version writes its pairs to (<see cref="DatasetBuilder"/>).</summary>
+    private static class PairFiles
+    {
+        public const string Train = "train.jsonl";
+        public const string Validation = "val.jsonl";
+    }
+
+    /// <summary>The fields a frozen question/answer dataset version writes its pairs with.</summary>
+    public const string ChatQuestionColumn = "prompt";
+    public const string ChatAnswerColumn = "response";
 
     /// <summary>Returns the dataset folder for <c>slm train --data</c>.</summary>
     public async Task<string> PrepareAsync(TrainingRun run, string runDir, CancellationToken ct)
@@ -39,12 +51,30 @@ public sealed class TrainingData(IDbContextFactory<StudioDbContext> dbFactory, D
         if (!version.Verify())
             throw new UserFacingException($"The files of dataset version {dataset.DatasetId} were changed after it was frozen, so it is not trained on. Go back to the Data step and continue again to freeze a new version.");
         // Labelled examples are judged by their labels (the engine's review), not by their length: short messages are the norm.
-        if (version.Task != DatasetTask.Classification && version.Total.Characters < options.Value.MinimumTrainingCharacters)
+        if (version.Task is not (DatasetTask.Classification or DatasetTask.QuestionAnswer) && version.Total.Characters < options.Value.MinimumTrainingCharacters)
             throw new UserFacingException($"There is too little text to train on: {version.Total.Characters:N0} characters, at least {options.Value.MinimumTrainingCharacters:N0} are needed. Upload more documents.");
 
         var lineage = version.Sources.Select(s => new DataLineageEntry(SafeFileName.ForDisplay(s.OriginalName), s.Characters, s.Sha256)).ToList();
         await File.WriteAllTextAsync(Path.Combine(runDir, LineageFile), JsonSerializer.Serialize(lineage), ct);
         logger.LogInformation("Run {RunId} trains on dataset version {DatasetId} in {Folder}", run.Id, dataset.DatasetId, folder);
-        return folder;
+        if (version.Task != DatasetTask.QuestionAnswer) return folder;
+        if (run.Task != TrainingTasks.Chat)
+            throw new UserFacingException($"Dataset version {dataset.DatasetId} holds question and answer pairs, which only an \"Answer questions\" project trains on. Go back to the Data step and continue again to freeze the data for this use case.");
+        return await GatherPairsAsync(folder, version, runDir, ct);
+    }
+
+    /// <summary>
+    /// The pairs of every file of a question/answer dataset version in one JSONL file in the run folder: the chat engine
+    /// reads one file and holds back its own share of questions (the same question never on both sides).
+    /// </summary>
+    private static async Task<string> GatherPairsAsync(string folder, DatasetVersion version, string runDir, CancellationToken ct)
+    {
+        var target = Path.Combine(runDir, ChatPairsFile);
+        await using (var writer = new StreamWriter(target, append: false))
+            // Only the split's pair files: the folder also holds other JSONL (such as the search records).
+            foreach (var file in version.Files.Where(f => f.Name is PairFiles.Train or PairFiles.Validation))
+                foreach (var line in await File.ReadAllLinesAsync(Path.Combine(folder, file.Name), ct))
+                    if (!string.IsNullOrWhiteSpace(line)) await writer.WriteLineAsync(line.AsMemory(), ct);
+        return target;
     }
 }

@@ -22,6 +22,10 @@ public sealed partial class PlaygroundPage : IDisposable
     private int? _classifierOpening;
     /// <summary>The index of the "Sort texts" tab.</summary>
     private const int SortTab = 2;
+    private List<VersionChoice> _chatVersions = [];
+    private int? _chatOpening;
+    /// <summary>The index of the "Chat" tab.</summary>
+    private const int ChatTab = 3;
     private Dictionary<int, int> _projectOf = [];
     private readonly PlaygroundState _left = new();
     private readonly PlaygroundState _right = new();
@@ -41,6 +45,7 @@ public sealed partial class PlaygroundPage : IDisposable
     [Inject] private ModelRegistry Registry { get; set; } = default!;
     [Inject] private ModelGeneration Generation { get; set; } = default!;
     [Inject] private ClassifierReports Reports { get; set; } = default!;
+    [Inject] private ChatReports ChatReports { get; set; } = default!;
     [Inject] private IDbContextFactory<StudioDbContext> DbFactory { get; set; } = default!;
     [Inject] private ILogger<PlaygroundPage> Logger { get; set; } = default!;
 
@@ -52,7 +57,12 @@ public sealed partial class PlaygroundPage : IDisposable
         var production = (await db.Aliases.Where(a => a.Name == ModelRegistry.Production).Select(a => a.ModelVersionId).ToListAsync()).ToHashSet();
         // Classifiers sort texts on their own tab; the writing tab offers only models that write.
         var classifiers = all.Where(Reports.IsClassifier).ToList();
-        var versions = all.Except(classifiers).ToList();
+        // Models that answer questions chat on their own tab too (continuing their text would show the chat template).
+        var chats = all.Except(classifiers).Where(ChatReports.IsChat).ToList();
+        var versions = all.Except(classifiers).Except(chats).ToList();
+        _chatVersions = PlaygroundChoices.Label(chats, production);
+        if (chats.Count > 0) _chatOpening = PlaygroundChoices.Opening(chats, production, Version);
+        if (Version is { } asked && chats.Any(v => v.Id == asked)) _tab = ChatTab;
         _classifierVersions = PlaygroundChoices.Label(classifiers, production);
         if (classifiers.Count > 0) _classifierOpening = PlaygroundChoices.Opening(classifiers, production, Version);
         if (Version is { } requested && classifiers.Any(v => v.Id == requested)) _tab = SortTab;

@@ -35,9 +35,10 @@ public sealed partial class DataStep : IDisposable
     private DataProgress? _extracting;
     private DataReview? _review;
     private IReadOnlyList<FileLabelReview> _labelReviews = [];
+    private IReadOnlyList<FileInstructionReview> _instructionReviews = [];
 
     /// <summary>Every file is read, and there is enough to review: enough text to write like, or any labelled rows to sort by.</summary>
-    private bool CanReview => _stats is { WaitingFiles: 0 } s && (_useCase == UseCase.SortAndRoute ? s.UsableFiles > 0 : s.Enough);
+    private bool CanReview => _stats is { WaitingFiles: 0 } s && (_useCase is UseCase.SortAndRoute or UseCase.AnswerQuestions ? s.UsableFiles > 0 : s.Enough);
     private DatasetVersionRecord? _frozen;
     private string? _reviewError;
     private UseCase _useCase;
@@ -172,6 +173,7 @@ public sealed partial class DataStep : IDisposable
         {
             _review = await Preparation.ReviewAsync(ProjectId);
             _labelReviews = _useCase == UseCase.SortAndRoute && _files is { } files ? await Task.Run(() => LabelReviews.Of(Uploads, files)) : [];
+            _instructionReviews = _useCase == UseCase.AnswerQuestions && _files is { } pairFiles ? await Task.Run(() => InstructionReviews.Of(Uploads, pairFiles)) : [];
         }
         catch (UserFacingException e) { _review = null; _reviewError = e.Message; }
         finally { _reviewing = false; }
