@@ -70,7 +70,8 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
         var zip = Path.Combine(folder, "tiny-llama-hf.zip");
         System.IO.Compression.ZipFile.CreateFromDirectory(Path.Combine(portal.RepoRoot, "..", "shared", "fixtures", "tiny-llama-hf"), zip);
         await page.GotoAsync($"{portal.BaseUrl}/base-models");
-        // The page is usable once its interactive circuit is connected: pick the file again until the upload starts.
+        // The page is usable once its interactive circuit is connected, which takes long on a cold, busy machine (CI
+        // runs the test projects side by side): pick the file again until the upload starts, for up to two minutes.
         for (var attempt = 1; ; attempt++)
         {
             await page.SetInputFilesAsync("#base-upload", zip);
@@ -79,9 +80,10 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
                 await Assertions.Expect(page.Locator("#base-importing, #base-import-result").First).ToBeVisibleAsync(new() { Timeout = 10_000 });
                 break;
             }
-            catch (PlaywrightException) when (attempt < 6) { }
+            catch (PlaywrightException) when (attempt < 12) { }
         }
-        await Assertions.Expect(page.Locator("#base-import-result")).ToContainTextAsync("tiny-llama-hf", new() { Timeout = 120_000 });
+        // A repeated pick may have been refused as "being imported now"; what counts is that the library lists the model.
+        await Assertions.Expect(page.Locator("#base-models")).ToContainTextAsync("tiny-llama-hf", new() { Timeout = 120_000 });
 
         // 1. Goals: what is the model for? Sort and route, with a goal test "this text -> this label".
         await page.GotoAsync($"{portal.BaseUrl}/projects/new");
