@@ -26,8 +26,7 @@ public sealed class AnswerQuestionsBrowserTests(PortalFixture portal, ITestOutpu
 
     private async Task ShotAsync(IPage page, string name)
     {
-        var path = Path.Combine(portal.Screenshots, $"answer-questions-{++_shot:00}-{name}.png");
-        await page.ScreenshotAsync(new() { Path = path, FullPage = true });
+        var path = await portal.ShotAsync(page, $"answer-questions-{++_shot:00}-{name}");
         output.WriteLine($"screenshot: {path}");
     }
 

@@ -20,6 +20,24 @@ public sealed class PortalFixture : IAsyncLifetime
     public string DataRoot { get; } = Path.Combine(Path.GetTempPath(), "slm-browser-tests", Guid.NewGuid().ToString("N"));
     public string RepoRoot { get; } = FindRepoRoot();
     public string Screenshots => Path.Combine(RepoRoot, "TestResults", "browser-screenshots");
+    /// <summary>
+    /// Saves a full-page screenshot under <see cref="Screenshots"/> and returns its path. With SLM_PHONE_SCREENSHOTS=1 it
+    /// also saves the same page at a phone's 390 px (name-390.png) for people to look at; off by default, since
+    /// resizing mid-walk is not what the walk tests.
+    /// </summary>
+    public async Task<string> ShotAsync(IPage page, string name)
+    {
+        var path = Path.Combine(Screenshots, $"{name}.png");
+        await page.ScreenshotAsync(new() { Path = path, FullPage = true });
+        if (Environment.GetEnvironmentVariable("SLM_PHONE_SCREENSHOTS") == "1" && page.ViewportSize is { } wide)
+        {
+            await page.SetViewportSizeAsync(390, 844);
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, $"{name}-390.png"), FullPage = true });
+            await page.SetViewportSizeAsync(wide.Width, wide.Height);
+        }
+        return path;
+    }
+
     public IPlaywright Playwright { get; private set; } = default!;
     public IBrowser Browser { get; private set; } = default!;
 

@@ -24,8 +24,7 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
 
     private async Task ShotAsync(IPage page, string name)
     {
-        var path = Path.Combine(portal.Screenshots, $"sort-and-route-{++_shot:00}-{name}.png");
-        await page.ScreenshotAsync(new() { Path = path, FullPage = true });
+        var path = await portal.ShotAsync(page, $"sort-and-route-{++_shot:00}-{name}");
         output.WriteLine($"screenshot: {path}");
     }
 

@@ -197,9 +197,10 @@ public sealed class VerifiedArtifactTests
         var request = new { model = "handbook:v1", prompt = "Hello", max_tokens = 2, temperature = 0 };
 
         var busy = await generation.EnterAsync(w.Version.Id); // someone is generating
+        var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        generation.Queued += id => { if (id == w.Version.Id) queued.TrySetResult(); };
         var waiting = api.PostAsJsonAsync("/v1/completions", request);
-        using (var giveUp = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
-            while (generation.QueueOf(w.Version.Id).Waiting == 0) await Task.Delay(50, giveUp.Token);
+        await queued.Task.WaitAsync(TimeSpan.FromMinutes(1));
 
         var refused = await api.PostAsJsonAsync("/v1/completions", request);
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);

@@ -128,7 +128,12 @@ public sealed class ModelGeneration(ModelRegistry registry, IOptions<StudioOptio
             waiting?.Invoke(ahead);
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(settings.GenerationQueueSeconds), clock);
             using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
-            try { lease = await queue.AcquireAsync(1, both.Token); }
+            try
+            {
+                var turn = queue.AcquireAsync(1, both.Token); // queued from here on
+                Queued?.Invoke(versionId);
+                lease = await turn;
+            }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
                 throw new GenerationBusyException($"This model was busy for more than {settings.GenerationQueueSeconds:N0} seconds, so the request was given up. Try again in a moment.", retryAfter, queueFull: false);
@@ -141,6 +146,9 @@ public sealed class ModelGeneration(ModelRegistry registry, IOptions<StudioOptio
         }
         return lease;
     }
+
+    /// <summary>Raised with the version's id when a request has joined its queue (after the queue counts it).</summary>
+    public event Action<int>? Queued;
 
     /// <summary>Generations running and waiting for the version now (for pages and tests).</summary>
     public (long Running, long Waiting) QueueOf(int versionId) =>
