@@ -1,6 +1,4 @@
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using CoreChatMessage = SlmStudio.Core.Tokenization.ChatMessage;
 using SlmStudio.Web.Data;
@@ -26,11 +24,7 @@ public sealed record ProjectChatResponse(int Version, string Answer, ProjectChat
 public static class ChatEndpoints
 {
     public static void MapChatEndpoints(this WebApplication app) =>
-        app.MapPost("/api/projects/{id:int}/chat", ChatAsync)
-            .RequireAuthorization(new AuthorizationPolicyBuilder(IdentityConstants.ApplicationScheme, ApiKeyAuthenticationHandler.SchemeName)
-                .RequireAuthenticatedUser().Build())
-            // Programs with a key send no antiforgery token; a browser's cookie alone cannot post JSON across sites (SameSite=Strict).
-            .DisableAntiforgery();
+        app.MapProjectPost("/api/projects/{id:int}/chat", ChatAsync);
 
     private static async Task<IResult> ChatAsync(int id, ProjectChatRequest? request, HttpContext http,
         IDbContextFactory<StudioDbContext> dbFactory, ModelChat chat, ChatReports reports, CancellationToken ct)
@@ -40,7 +34,9 @@ public static class ChatEndpoints
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         if (!await db.Projects.VisibleTo(http.User).AnyAsync(p => p.Id == id, ct))
             return Results.NotFound(new { message = "There is no project with that number, or you do not have access to it." });
-        var version = await ChooseVersionAsync(db, id, request.Version, reports, ct);
+        var version = await ProjectEndpoints.ChooseVersionAsync(db, id, request.Version, reports.IsChat,
+            "This project has no model that answers questions yet. Train an \"Answer questions\" model first.",
+            v => $"Version {v.Number} was not trained to answer questions. Choose an \"Answer questions\" version.", ct);
         if (version.Problem is { } problem) return Results.NotFound(new { message = problem });
         var conversation = messages.Select(m => new CoreChatMessage((m.Role ?? "").Trim().ToLowerInvariant(), m.Content ?? "")).ToList();
         try
@@ -49,27 +45,5 @@ public static class ChatEndpoints
             return Results.Json(new ProjectChatResponse(version.Version!.Number, answer, new ProjectChatMessage("assistant", answer)));
         }
         catch (UserFacingException e) { return Results.BadRequest(new { message = e.Message }); }
-    }
-
-    private static async Task<(ModelVersion? Version, string? Problem)> ChooseVersionAsync(StudioDbContext db, int projectId, string? wanted,
-        ChatReports reports, CancellationToken ct)
-    {
-        var versions = await db.ModelVersions.Where(v => v.ProjectId == projectId).OrderByDescending(v => v.Number).ToListAsync(ct);
-        var chats = versions.Where(reports.IsChat).ToList();
-        if (chats.Count == 0)
-            return (null, "This project has no model that answers questions yet. Train an \"Answer questions\" model first.");
-        if (string.IsNullOrWhiteSpace(wanted))
-        {
-            var production = await db.Aliases.Where(a => a.ProjectId == projectId && a.Name == ModelRegistry.Production).Select(a => (int?)a.ModelVersionId).SingleOrDefaultAsync(ct);
-            return (chats.FirstOrDefault(v => v.Id == production) ?? chats[0], null);
-        }
-        var name = wanted.Trim().TrimStart('v', 'V');
-        ModelVersion? chosen = int.TryParse(name, out var number)
-            ? versions.FirstOrDefault(v => v.Number == number)
-            : await db.Aliases.Where(a => a.ProjectId == projectId && a.Name == wanted.Trim()).Select(a => a.ModelVersionId).SingleOrDefaultAsync(ct) is var aliasId and > 0
-                ? versions.FirstOrDefault(v => v.Id == aliasId) : null;
-        if (chosen is null) return (null, $"This project has no version or alias \"{wanted}\".");
-        if (!reports.IsChat(chosen)) return (null, $"Version {chosen.Number} was not trained to answer questions. Choose an \"Answer questions\" version.");
-        return (chosen, null);
     }
 }
