@@ -43,6 +43,9 @@ public static class DatasetSearch
 
     public static string IndexFolder(string versionFolder) => Path.Combine(versionFolder, SearchIndex.DefaultFolderName);
 
+    /// <summary>Where the passage vectors of one model are kept in a dataset version folder (see <see cref="SemanticIndex"/> for why there).</summary>
+    public static string SemanticFolder(string versionFolder, string modelKey) => Path.Combine(versionFolder, "semantic-index", modelKey[..16]);
+
     /// <summary>
     /// <see cref="DatasetBuilder.Freeze"/> with the search: the passages of <paramref name="review"/> and their index
     /// are written into the new version folder before it is renamed into place. When the version already exists

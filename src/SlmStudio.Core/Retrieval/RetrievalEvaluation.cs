@@ -9,9 +9,12 @@ namespace SlmStudio.Core.Retrieval;
 public sealed record RetrievalQuestion(string Question, string ExpectedFile, string? ExpectedHeading = null, string? ExpectedText = null)
 {
     public bool IsAnsweredBy(Passage p) =>
+        IsFromExpectedPlace(p) && (ExpectedText is null || p.Text.Contains(ExpectedText, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The passage comes from the expected file and section, whatever its text: what a citation must point at.</summary>
+    public bool IsFromExpectedPlace(Passage p) =>
         string.Equals(p.File, ExpectedFile, StringComparison.OrdinalIgnoreCase)
-        && (ExpectedHeading is null || p.Heading.Contains(ExpectedHeading, StringComparison.OrdinalIgnoreCase))
-        && (ExpectedText is null || p.Text.Contains(ExpectedText, StringComparison.OrdinalIgnoreCase));
+        && (ExpectedHeading is null || p.Heading.Contains(ExpectedHeading, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
     /// Reads the form users write goal tests in: "question -> file", "question -> file / section" or
@@ -44,13 +47,21 @@ public sealed record RecallReport(IReadOnlyDictionary<int, double> RecallAtK, IR
         + $" on {Questions.Count} questions";
 }
 
+/// <summary>A search to evaluate: the question and how many passages to return (BM25 alone, or BM25 with semantic search).</summary>
+public delegate SearchResults RetrievalSearch(string question, int top);
+
 public static class RetrievalEvaluation
 {
     public static readonly IReadOnlyList<int> DefaultKs = [1, 3, 5];
 
     /// <summary>Searches every question (the first max(k) results, with the same relevance rule users get) and scores recall at each k.</summary>
     public static RecallReport Evaluate(SearchIndex index, IEnumerable<RetrievalQuestion> questions, IReadOnlyList<int>? ks = null,
-        SearchOptions? options = null, CancellationToken ct = default)
+        SearchOptions? options = null, CancellationToken ct = default) =>
+        Evaluate((question, top) => index.Search(question, top, options), questions, ks, ct);
+
+    /// <summary>Recall at each k of any search (for example <see cref="HybridSearch"/>), with the questions searched in order.</summary>
+    public static RecallReport Evaluate(RetrievalSearch search, IEnumerable<RetrievalQuestion> questions, IReadOnlyList<int>? ks = null,
+        CancellationToken ct = default)
     {
         ks ??= DefaultKs;
         if (ks.Count == 0 || ks.Any(k => k < 1)) throw new ArgumentException("Recall is measured at one or more positive ranks, such as 1, 3 and 5.", nameof(ks));
@@ -59,7 +70,7 @@ public static class RetrievalEvaluation
         foreach (var q in questions)
         {
             ct.ThrowIfCancellationRequested();
-            var results = index.Search(q.Question, depth, options);
+            var results = search(q.Question, depth);
             var rank = results.Hits.FirstOrDefault(h => q.IsAnsweredBy(h.Passage))?.Rank;
             outcomes.Add(new QuestionOutcome(q, rank, results.NoGoodMatch, results.Hits));
         }

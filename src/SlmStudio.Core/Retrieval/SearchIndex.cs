@@ -251,13 +251,31 @@ public sealed class SearchIndex : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
         options ??= SearchOptions.Default;
-        var terms = analyzer.Tokens(question).Select(t => t.Term).Distinct(StringComparer.Ordinal).Take(MaxQueryTerms).ToList();
-        if (terms.Count == 0) return new SearchResults(question, terms, [], SearchResults.NoSearchWordsMessage);
+        var weights = Weigh(question);
+        if (weights.Terms.Count == 0) return new SearchResults(question, weights.Terms, [], SearchResults.NoSearchWordsMessage);
 
         var query = new BooleanQuery();
-        foreach (var t in terms) query.Add(new TermQuery(new Term(ContentField, t)), Occur.SHOULD);
+        foreach (var t in weights.Terms) query.Add(new TermQuery(new Term(ContentField, t)), Occur.SHOULD);
         var found = searcher.Search(query, Math.Max(options.Candidates, top));
 
+        var hits = new List<SearchHit>();
+        foreach (var scored in found.ScoreDocs)
+        {
+            var hit = Describe(hits.Count + 1, FromDocument(searcher.Doc(scored.Doc)), scored.Score, weights, options);
+            if (hit.QueryCoverage + 1e-9 < options.MinQueryCoverage) continue;
+            hits.Add(hit);
+            if (hits.Count == top) break;
+        }
+        return new SearchResults(question, weights.Terms, hits, hits.Count == 0 ? SearchResults.NoGoodMatchMessage : null);
+    }
+
+    /// <summary>The analysed question: its terms and each term's weight (see the remarks on the relevance rule).</summary>
+    public sealed record QueryWeights(IReadOnlyList<string> Terms, IReadOnlyDictionary<string, double> Weight, double TotalWeight);
+
+    /// <summary>The question's terms (stop words removed, stemmed) with their inverse document frequency in this index.</summary>
+    public QueryWeights Weigh(string question)
+    {
+        var terms = analyzer.Tokens(question).Select(t => t.Term).Distinct(StringComparer.Ordinal).Take(MaxQueryTerms).ToList();
         int n = reader.NumDocs;
         var weight = terms.ToDictionary(t => t, t =>
         {
@@ -267,26 +285,26 @@ public sealed class SearchIndex : IDisposable
             var df = Math.Max(1, reader.DocFreq(new Term(ContentField, t)));
             return Math.Log(1 + (n - df + 0.5) / (df + 0.5));
         }, StringComparer.Ordinal);
-        var totalWeight = weight.Values.Sum();
-        var queryTerms = terms.ToHashSet(StringComparer.Ordinal);
+        return new QueryWeights(terms, weight, weight.Values.Sum());
+    }
 
-        var hits = new List<SearchHit>();
-        foreach (var scored in found.ScoreDocs)
-        {
-            var passage = FromDocument(searcher.Doc(scored.Doc));
-            var textTokens = analyzer.Tokens(passage.Text).Where(t => queryTerms.Contains(t.Term)).ToList();
-            var heading = passage.Heading;
-            var headingTokens = analyzer.Tokens(heading).Where(t => queryTerms.Contains(t.Term)).ToList();
-            var matched = textTokens.Concat(headingTokens).Select(t => t.Term).ToHashSet(StringComparer.Ordinal);
-            var coverage = matched.Sum(t => weight[t]) / totalWeight;
-            if (coverage + 1e-9 < options.MinQueryCoverage) continue;
-            var spans = textTokens.Select(t => new TextSpan(t.Start, t.End - t.Start)).ToList();
-            hits.Add(new SearchHit(hits.Count + 1, passage, scored.Score, coverage, spans,
-                [.. headingTokens.Select(t => new TextSpan(t.Start, t.End - t.Start))],
-                Highlighting.BestSnippet(passage.Text, spans, textTokens.Select(t => t.Term).ToList(), options.SnippetCharacters)));
-            if (hits.Count == top) break;
-        }
-        return new SearchResults(question, terms, hits, hits.Count == 0 ? SearchResults.NoGoodMatchMessage : null);
+    /// <summary>
+    /// A hit for <paramref name="passage"/> with the given rank and score: the question's words in its text and heading,
+    /// the share of the question's weight it contains, and a snippet. Used for keyword hits and for passages another
+    /// ranking (semantic search) brings in.
+    /// </summary>
+    public SearchHit Describe(int rank, Passage passage, double score, QueryWeights weights, SearchOptions? options = null)
+    {
+        options ??= SearchOptions.Default;
+        var queryTerms = weights.Terms.ToHashSet(StringComparer.Ordinal);
+        var textTokens = analyzer.Tokens(passage.Text).Where(t => queryTerms.Contains(t.Term)).ToList();
+        var headingTokens = analyzer.Tokens(passage.Heading).Where(t => queryTerms.Contains(t.Term)).ToList();
+        var matched = textTokens.Concat(headingTokens).Select(t => t.Term).ToHashSet(StringComparer.Ordinal);
+        var coverage = weights.TotalWeight > 0 ? matched.Sum(t => weights.Weight[t]) / weights.TotalWeight : 0;
+        var spans = textTokens.Select(t => new TextSpan(t.Start, t.End - t.Start)).ToList();
+        return new SearchHit(rank, passage, score, coverage, spans,
+            [.. headingTokens.Select(t => new TextSpan(t.Start, t.End - t.Start))],
+            Highlighting.BestSnippet(passage.Text, spans, textTokens.Select(t => t.Term).ToList(), options.SnippetCharacters));
     }
 
     /// <summary>Every passage in the order it was indexed (documents in order, each from start to end), for showing a passage in its context.</summary>
