@@ -60,7 +60,19 @@ public sealed class PreparedHandbook : IDisposable
         PrepareOutput = stdout;
         PrepareErrors = stderr;
         VersionFolder = stdout.Split('\n').Single(l => l.StartsWith("Folder:", StringComparison.Ordinal))["Folder:".Length..].Trim();
+        _storiesArtifact = new Lazy<string>(() =>
+        {
+            var artifact = Path.Combine(Root, "stories-artifact");
+            var (exportExit, _, exportErr) = AskCommandTests.Slm("export", Path.Combine(CliTestPaths.Fixtures, "stories260K-hf"), "--out", artifact);
+            Assert.True(exportExit == 0, exportErr);
+            return artifact;
+        });
     }
+
+    private readonly Lazy<string> _storiesArtifact;
+
+    /// <summary>The real stories260K model exported once with <c>slm export</c>, for the tests that need a model.</summary>
+    public string StoriesArtifact => _storiesArtifact.Value;
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
 }
@@ -146,9 +158,7 @@ public sealed class AskCommandTests(PreparedHandbook handbook) : IClassFixture<P
     [Fact]
     public void A_model_writes_an_answer_whose_citations_are_parsed()
     {
-        var artifact = Path.Combine(handbook.Root, "stories-artifact");
-        var (exportExit, _, exportErr) = Slm("export", Path.Combine(CliTestPaths.Fixtures, "stories260K-hf"), "--out", artifact);
-        Assert.True(exportExit == 0, exportErr);
+        var artifact = handbook.StoriesArtifact;
 
         var (exit, stdout, stderr) = Slm("ask", handbook.VersionFolder, "--question", "How do we handle moonlighting?", "--model", artifact,
             "--max-tokens", "16", "--json");
@@ -165,6 +175,87 @@ public sealed class AskCommandTests(PreparedHandbook handbook) : IClassFixture<P
         var (noneExit, none, _) = Slm("ask", handbook.VersionFolder, "--question", "What is the capital of Peru?", "--model", artifact, "--json");
         Assert.Equal(0, noneExit);
         Assert.False(Json(none).TryGetProperty("answer", out _));
+    }
+
+    private string QuestionFile()
+    {
+        var path = Path.Combine(handbook.Root, "questions.jsonl");
+        File.WriteAllText(path, """
+            # goal tests for the small handbook
+            How do we handle moonlighting? -> handbook.md / Second jobs / written approval
+            How many days of holiday do we get? -> handbook.md / Annual leave / 28 days
+            {"question": "What is the daily meal allowance?", "file": "expenses.txt", "section": "Meals", "contains": "45 euros"}
+            What if I lose my laptop? -> handbook.md / Equipment
+            What is the capital of Peru? -> handbook.md / / Lima
+            """);
+        return path;
+    }
+
+    [Fact]
+    public void A_question_set_is_scored_for_recall_at_one_three_and_five()
+    {
+        var (exit, stdout, stderr) = Slm("ask", handbook.VersionFolder, "--questions", QuestionFile(), "--json");
+        Assert.True(exit == 0, stderr);
+        var json = Json(stdout);
+        Assert.Equal(5, json.GetProperty("questions").GetInt32());
+        var keyword = json.GetProperty("keyword");
+        // Four of five questions have their passage first; Peru has none at all.
+        Assert.Equal(0.8, keyword.GetProperty("recallAt1").GetDouble(), 6);
+        Assert.Equal(0.8, keyword.GetProperty("recallAt5").GetDouble(), 6);
+        Assert.False(json.TryGetProperty("hybrid", out _));
+        Assert.False(json.TryGetProperty("answers", out _));
+        var perQuestion = json.GetProperty("perQuestion").EnumerateArray().ToList();
+        Assert.Equal([1, 1, 1, 1], perQuestion.Take(4).Select(q => q.GetProperty("rank").GetInt32()));
+        Assert.False(perQuestion[4].TryGetProperty("rank", out _));
+        Assert.Equal("Meals", perQuestion[2].GetProperty("section").GetString());
+
+        var (textExit, text, _) = Slm("ask", handbook.VersionFolder, "--questions", QuestionFile());
+        Assert.Equal(0, textExit);
+        Assert.Contains("Keyword search (BM25):            recall@1 0.80, recall@3 0.80, recall@5 0.80", text);
+        Assert.Contains("not found in the first 5: What is the capital of Peru? (expected handbook.md)", text);
+    }
+
+    [Fact]
+    public void With_a_real_model_the_written_answers_and_the_semantic_search_are_scored_too()
+    {
+        var (exit, stdout, stderr) = Slm("ask", handbook.VersionFolder, "--questions", QuestionFile(), "--model", handbook.StoriesArtifact,
+            "--semantic", "--max-tokens", "8", "--json");
+        Assert.True(exit == 0, stderr);
+        var json = Json(stdout);
+        foreach (var k in new[] { "recallAt1", "recallAt3", "recallAt5" })
+            Assert.InRange(json.GetProperty("hybrid").GetProperty(k).GetDouble(), 0, 1);
+        // The no-good-match rule stays: Peru is found by neither search and gets no answer.
+        var perQuestion = json.GetProperty("perQuestion").EnumerateArray().ToList();
+        Assert.False(perQuestion[4].TryGetProperty("hybridRank", out _));
+        Assert.False(perQuestion[4].TryGetProperty("answer", out _));
+        Assert.False(perQuestion[4].GetProperty("containsExpected").GetBoolean());
+        // A story model writes stories: only that every answer was scored is checked, not how well it did.
+        var answers = json.GetProperty("answers");
+        Assert.Equal(4, answers.GetProperty("containsScored").GetInt32());
+        Assert.InRange(answers.GetProperty("containsExpected").GetDouble(), 0, 1);
+        Assert.InRange(answers.GetProperty("citesRightPassage").GetDouble(), 0, 1);
+        Assert.All(perQuestion.Take(4), q =>
+        {
+            Assert.Equal(JsonValueKind.String, q.GetProperty("answer").ValueKind);
+            Assert.Contains(q.GetProperty("citesRightPassage").ValueKind, new[] { JsonValueKind.True, JsonValueKind.False });
+        });
+        Assert.False(perQuestion[3].TryGetProperty("containsExpected", out _)); // the laptop question names no words
+        // The passage vectors were made once, beside the keyword index.
+        var vectors = Assert.Single(Directory.GetDirectories(Path.Combine(handbook.VersionFolder, "semantic-index")));
+        Assert.True(File.Exists(Path.Combine(vectors, SemanticIndex.ManifestName)));
+
+        var (oneExit, one, oneErr) = Slm("ask", handbook.VersionFolder, "--question", "How do we handle moonlighting?", "--model", handbook.StoriesArtifact,
+            "--semantic", "--max-tokens", "8", "--json");
+        Assert.True(oneExit == 0, oneErr);
+        var passages = Json(one).GetProperty("passages").EnumerateArray().ToList();
+        Assert.NotEmpty(passages);
+        Assert.All(passages, p =>
+        {
+            Assert.False(string.IsNullOrEmpty(p.GetProperty("file").GetString()));
+            Assert.False(string.IsNullOrEmpty(p.GetProperty("text").GetString()));
+            Assert.True(p.GetProperty("score").GetDouble() > 0);
+        });
+        Assert.Contains(passages, p => p.TryGetProperty("heading", out var h) && h.GetString()!.Contains("Second jobs"));
     }
 
     [Fact]
@@ -186,6 +277,8 @@ public sealed class AskCommandTests(PreparedHandbook handbook) : IClassFixture<P
     [InlineData(new[] { "ask", "folder" }, "--question")]
     [InlineData(new[] { "ask", "--question", "hello" }, "Give the dataset version folder")]
     [InlineData(new[] { "ask", "folder", "--question", "hello", "--top", "0" }, "--top must be a whole number between 1 and 100")]
+    [InlineData(new[] { "ask", "folder", "--question", "hello", "--questions", "q.txt" }, "either --question or --questions")]
+    [InlineData(new[] { "ask", "folder", "--question", "hello", "--semantic" }, "give the model with --model")]
     public void Wrong_arguments_exit_with_2(string[] args, string expected)
     {
         var (exit, _, err) = Slm(args);
