@@ -9,7 +9,7 @@ public static class StudioApi
 {
     public static void MapStudioApi(this WebApplication app)
     {
-        app.MapGet("/api/versions/{id:int}/download", async (int id, HttpContext http, ModelRegistry registry, AuditLog audit) =>
+        app.MapGet("/api/versions/{id:int}/download", async (int id, bool? withIndex, HttpContext http, ModelRegistry registry, DocumentSearch search, AuditLog audit) =>
         {
             var version = await registry.FindAsync(id);
             if (version is null) return Results.NotFound("There is no model version with that number, or you do not have access to its project.");
@@ -17,11 +17,17 @@ public static class StudioApi
             // Never serve files other than the registered ones: checked before the first byte, and again while streaming.
             try { await registry.EnsureIntactAsync(version, "download", http.RequestAborted); }
             catch (TamperedArtifactException e) { return Results.Problem(e.Message, statusCode: StatusCodes.Status409Conflict, title: "The model's files changed"); }
-            await audit.RecordAsync(AuditActions.Download, $"version {version.Number}", version.ProjectId);
-            var name = $"{Slug(version.Project!.Name)}-v{version.Number}.zip";
+            IReadOnlyList<ZipExtraFile> index = [];
+            if (withIndex == true)
+            {
+                try { index = await search.SearchIndexFilesAsync(version, http.RequestAborted); }
+                catch (UserFacingException e) { return Results.Problem(e.Message, statusCode: StatusCodes.Status409Conflict, title: "No search index to include"); }
+            }
+            await audit.RecordAsync(AuditActions.Download, $"version {version.Number}{(index.Count > 0 ? " with its search index" : "")}", version.ProjectId);
+            var name = $"{Slug(version.Project!.Name)}-v{version.Number}{(index.Count > 0 ? "-with-index" : "")}.zip";
             // Streamed: no temporary file per request, and a cancelled download leaves nothing behind.
-            return Results.Stream(body => registry.WriteZipAsync(version, body, http.RequestAborted), "application/zip", name);
-        }).WithTags("Models").WithSummary("Downloads a registered version as a zip (ONNX model, tokenizer, Hugging Face weights, manifest.json), after checking every file against the hashes recorded at registration (409 when one changed).");
+            return Results.Stream(body => registry.WriteZipAsync(version, body, http.RequestAborted, index), "application/zip", name);
+        }).WithTags("Models").WithSummary("Downloads a registered version as a zip (ONNX model, tokenizer, Hugging Face weights, manifest.json), after checking every file against the hashes recorded at registration (409 when one changed). withIndex=true adds the search index of the data the version was trained on under search-index/ (dataset.json, passages.jsonl, search-index/), so that 'slm ask search-index --model .' runs on the download.");
         MapAsk(app);
     }
 

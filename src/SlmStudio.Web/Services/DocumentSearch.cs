@@ -19,15 +19,30 @@ public sealed record AnswerModel(ModelVersion Version, bool IsProduction);
 /// "Ask our documents": searches the search index of a project's current dataset version and, when asked, has one
 /// of the project's model versions write a cited answer from the passages found. One index is opened per dataset
 /// version and shared by every request (Lucene's searcher is safe across threads); a damaged or missing index is
-/// rebuilt by <see cref="DatasetSearch.Open"/> from the version's passages.
+/// rebuilt by <see cref="DatasetSearch.Open"/> from the version's passages. With <see cref="UseSemanticSearch"/>
+/// (setting <c>DocumentSearch:Semantic</c>, off by default) the project's answering model also encodes the passages
+/// and the question, and both rankings are fused (<see cref="HybridSearch"/>); a project without a model is searched
+/// by keywords alone.
 /// </summary>
 public sealed class DocumentSearch(
     IDbContextFactory<StudioDbContext> dbFactory,
     DataPreparation preparation,
     ModelRegistry registry,
     ModelGeneration generation,
+    IConfiguration configuration,
     ILogger<DocumentSearch> logger) : IDisposable
 {
+    public const string SemanticSetting = "DocumentSearch:Semantic";
+
+    /// <summary>
+    /// Off unless the setting turns it on: on the handbook question set a small model's hidden states did not improve
+    /// recall over BM25 (see the Retrieval README), and encoding every passage costs a pass of the model each.
+    /// </summary>
+    public bool UseSemanticSearch { get; set; } = configuration.GetValue<bool>(SemanticSetting);
+
+    private readonly ConcurrentDictionary<int, Lazy<PassageEncoder>> _encoders = new();
+    private readonly ConcurrentDictionary<string, Lazy<SemanticIndex>> _vectors = new(StringComparer.Ordinal);
+
     public const int MaxTop = 20;
     public const int MaxQuestionCharacters = 1000;
     /// <summary>Neighbours shown on each side of a passage in context.</summary>
@@ -70,7 +85,77 @@ public sealed class DocumentSearch(
         question = CheckQuestion(question);
         var dataset = await DatasetOfAsync(projectId, ct) ?? throw new UserFacingException(NoDatasetMessage);
         var index = await IndexOfAsync(dataset);
-        return index.Search(question, Math.Clamp(top, 1, MaxTop));
+        top = Math.Clamp(top, 1, MaxTop);
+        if (UseSemanticSearch && await AnswerModelAsync(projectId, ct) is { } model)
+        {
+            var (encoder, vectors) = await SemanticOfAsync(model.Version, preparation.FolderOf(dataset), index);
+            return await Task.Run(() => HybridSearch.Search(index, vectors, encoder, question, top), ct);
+        }
+        return index.Search(question, top);
+    }
+
+    /// <summary>The encoder of a registered version (checked against its registered hashes first) and its vectors of a dataset version's passages, each made once and shared.</summary>
+    private async Task<(PassageEncoder, SemanticIndex)> SemanticOfAsync(ModelVersion version, string datasetFolder, SearchIndex index)
+    {
+        await registry.EnsureIntactAsync(version, "loading");
+        var folder = registry.FolderOf(version);
+        var encoderLazy = _encoders.GetOrAdd(version.Id, _ => new Lazy<PassageEncoder>(() => PassageEncoder.Open(folder), LazyThreadSafetyMode.ExecutionAndPublication));
+        try
+        {
+            var encoder = await Task.Run(() => encoderLazy.Value);
+            var vectorsFolder = DatasetSearch.SemanticFolder(datasetFolder, encoder.ModelKey);
+            var vectorsLazy = _vectors.GetOrAdd(vectorsFolder, f => new Lazy<SemanticIndex>(() => SemanticIndex.OpenOrBuild(index, encoder, f), LazyThreadSafetyMode.ExecutionAndPublication));
+            try { return (encoder, await Task.Run(() => vectorsLazy.Value)); }
+            catch { _vectors.TryRemove(new KeyValuePair<string, Lazy<SemanticIndex>>(vectorsFolder, vectorsLazy)); throw; }
+        }
+        catch (EngineException e)
+        {
+            _encoders.TryRemove(new KeyValuePair<int, Lazy<PassageEncoder>>(version.Id, encoderLazy));
+            throw new UserFacingException($"Searching by meaning with version {version.Number} failed: {e.Message} Turn off semantic search to search by keywords.");
+        }
+    }
+
+    /// <summary>
+    /// The files of the search index of the data <paramref name="version"/> was trained on, for its download: under
+    /// <c>search-index/</c> the dataset version's <c>dataset.json</c>, <c>passages.jsonl</c> and <c>search-index/</c>
+    /// folder, the layout <c>slm ask</c> reads. Every file is checked (and a missing or damaged index built again)
+    /// first; the hashes go with each file so that the zip is checked while it is sent.
+    /// </summary>
+    public async Task<IReadOnlyList<ZipExtraFile>> SearchIndexFilesAsync(ModelVersion version, CancellationToken ct = default)
+    {
+        const string Root = "search-index/";
+        if (version.DatasetVersionId is not { } datasetId)
+            throw new UserFacingException($"Version {version.Number} was not trained on frozen data of this project, so there is no search index to include. Download it without the index.");
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var dataset = await db.DatasetVersions.SingleOrDefaultAsync(d => d.Id == datasetId, ct)
+            ?? throw new UserFacingException($"The data version {datasetId} that version {version.Number} was trained on no longer exists. Download the model without the index.");
+        var folder = preparation.FolderOf(dataset);
+        return await Task.Run(() =>
+        {
+            try
+            {
+                // Opening checks every hash and builds a missing or damaged index again from the passages.
+                DatasetSearch.Open(folder, ct: ct).Dispose();
+            }
+            catch (EngineException e) { throw new UserFacingException(e.Message); }
+            var datasetManifest = Core.Data.DatasetVersion.Load(folder);
+            var passages = datasetManifest.Files.Single(f => f.Name == DatasetSearch.PassagesFileName);
+            var indexFolder = DatasetSearch.IndexFolder(folder);
+            var index = SearchIndex.Open(indexFolder);
+            var indexManifest = index.Manifest;
+            index.Dispose();
+            var files = new List<ZipExtraFile>
+            {
+                Extra(Root + Core.Data.DatasetVersion.ManifestName, Path.Combine(folder, Core.Data.DatasetVersion.ManifestName)),
+                new(Root + DatasetSearch.PassagesFileName, DatasetSearch.PassagesPath(folder), passages.Sha256),
+                Extra(Root + SearchIndex.DefaultFolderName + "/" + SearchIndex.ManifestName, Path.Combine(indexFolder, SearchIndex.ManifestName)),
+            };
+            files.AddRange(indexManifest.Files.Select(f => new ZipExtraFile(Root + SearchIndex.DefaultFolderName + "/" + f.Name, Path.Combine(indexFolder, f.Name), f.Sha256)));
+            return (IReadOnlyList<ZipExtraFile>)files;
+        }, ct);
+
+        // The two manifests have no recorded hash of their own: they are sent as they are now, and checked against that while sent.
+        static ZipExtraFile Extra(string entry, string path) => new(entry, path, Core.Artifacts.ArtifactManifest.Sha256Of(path));
     }
 
     /// <summary>The version that writes answers: production when set, else the newest; null when the project has none.</summary>
@@ -139,6 +224,8 @@ public sealed class DocumentSearch(
     public void Dispose()
     {
         foreach (var lazy in _indexes.Values)
+            if (lazy.IsValueCreated) lazy.Value.Dispose();
+        foreach (var lazy in _encoders.Values)
             if (lazy.IsValueCreated) lazy.Value.Dispose();
     }
 }

@@ -15,6 +15,9 @@ public sealed record RegistryContents(List<Project> Projects, List<ModelAlias> A
 /// <summary>A version to pick in a list.</summary>
 public sealed record VersionChoice(int Id, string Label);
 
+/// <summary>A file added to a version's zip beside the registered ones (such as its data's search index), checked against <paramref name="Sha256"/> while it is sent.</summary>
+public sealed record ZipExtraFile(string EntryName, string Path, string Sha256);
+
 /// <summary>
 /// The registry: append-only numbered versions per project, each a folder of artifacts with a manifest of SHA-256
 /// hashes, and movable aliases such as "production".
@@ -160,7 +163,7 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
     /// that changed since <see cref="EnsureIntactAsync"/> throws <see cref="TamperedArtifactException"/>, which
     /// aborts the response, so a client never receives a complete zip with a changed file.
     /// </summary>
-    public async Task WriteZipAsync(ModelVersion version, Stream destination, CancellationToken ct)
+    public async Task WriteZipAsync(ModelVersion version, Stream destination, CancellationToken ct, IReadOnlyList<ZipExtraFile>? extraFiles = null)
     {
         var folder = FolderOf(version);
         var recorded = RecordedHashes(version);
@@ -189,8 +192,31 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
                 if (recorded.TryGetValue(path, out var expected) && !string.Equals(Convert.ToHexStringLower(hash.GetHashAndReset()), expected, StringComparison.OrdinalIgnoreCase))
                     throw await RefuseAsync(version, "download", [path]);
             }
+            foreach (var extra in extraFiles ?? [])
+                await WriteExtraAsync(zip, relay, extra, buffer, ct);
         }
         await relay.SendAsync(ct);
+    }
+
+    /// <summary>One added file, streamed and hashed like the registered ones; a file that changed aborts the download.</summary>
+    private static async Task WriteExtraAsync(ZipArchive zip, AsyncRelayStream relay, ZipExtraFile extra, byte[] buffer, CancellationToken ct)
+    {
+        var entry = zip.CreateEntry(extra.EntryName, CompressionLevel.Fastest);
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        await using (var source = new FileStream(extra.Path, FileMode.Open, FileAccess.Read, FileShare.Read, buffer.Length, useAsync: true))
+        using (var target = entry.Open())
+        {
+            int read;
+            while ((read = await source.ReadAsync(buffer, ct)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                target.Write(buffer, 0, read);
+                await relay.SendAsync(ct);
+            }
+        }
+        await relay.SendAsync(ct);
+        if (!string.Equals(Convert.ToHexStringLower(hash.GetHashAndReset()), extra.Sha256, StringComparison.OrdinalIgnoreCase))
+            throw new TamperedArtifactException($"The download was stopped: {extra.EntryName} changed while it was being sent. Download again.");
     }
 
     /// <summary>A write-only stream that collects synchronous writes and sends them on with <see cref="SendAsync"/>.</summary>
