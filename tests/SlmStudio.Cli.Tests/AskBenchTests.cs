@@ -27,7 +27,5 @@ public sealed class AskBenchTests
         // The handbook's questions find their sections among a megabyte of generated policy text.
         Assert.True(recall.GetProperty("recallAt3").GetDouble() >= 0.9, stdout);
         Assert.True(json.GetProperty("machine").GetProperty("cores").GetInt32() > 0);
-        // Nothing is left behind.
-        Assert.Empty(Directory.GetDirectories(Path.GetTempPath(), "slm-bench-ask-*"));
     }
 }
