@@ -97,7 +97,8 @@ public sealed class DocumentSearch(
     /// <summary>The encoder of a registered version (checked against its registered hashes first) and its vectors of a dataset version's passages, each made once and shared.</summary>
     private async Task<(PassageEncoder, SemanticIndex)> SemanticOfAsync(ModelVersion version, string datasetFolder, SearchIndex index)
     {
-        await registry.EnsureIntactAsync(version, "loading");
+        // Checked before the weights are first read, not on every question: hashing a model's files takes seconds.
+        if (!_encoders.ContainsKey(version.Id)) await registry.EnsureIntactAsync(version, "loading");
         var folder = registry.FolderOf(version);
         var encoderLazy = _encoders.GetOrAdd(version.Id, _ => new Lazy<PassageEncoder>(() => PassageEncoder.Open(folder), LazyThreadSafetyMode.ExecutionAndPublication));
         try
