@@ -97,6 +97,13 @@ public sealed class StudioOpenIdConnectOptions
             o.NonceCookie.SameSite = SameSiteMode.Lax;
             o.CorrelationCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.NonceCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            // Identity links the account by the NameIdentifier claim, which unmapped claims name "sub".
+            o.Events.OnTokenValidated = ctx =>
+            {
+                if (ctx.Principal?.Identity is ClaimsIdentity identity && identity.FindFirst(ClaimTypes.NameIdentifier) is null && identity.FindFirst("sub") is { } subject)
+                    identity.AddClaim(new Claim(ClaimTypes.NameIdentifier, subject.Value));
+                return Task.CompletedTask;
+            };
             o.Events.OnRemoteFailure = ctx =>
             {
                 ctx.HandleResponse();

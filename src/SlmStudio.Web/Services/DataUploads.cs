@@ -55,7 +55,7 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
 
     /// <summary>Why something that needs the original cannot be done any more, for files the retention policy cleared.</summary>
     public static string OriginalDeletedMessage(DataFile file) =>
-        $"The original of {SafeFileName.ForDisplay(file.OriginalName)} was deleted on {file.OriginalDeletedAt:yyyy-MM-dd} after its data was frozen, as your administrator's retention policy asks. The frozen dataset version still has its text; to change how it is read, upload the file again.";
+        $"The original of {SafeFileName.ForDisplay(file.OriginalName)} was deleted{(file.OriginalDeletedAt is { } at ? $" on {at:yyyy-MM-dd}" : "")} after its data was frozen, as your administrator's retention policy asks. The frozen dataset version still has its text; to change how it is read, upload the file again.";
 
     public string FolderOf(int projectId) => paths.Uploads(projectId);
     public string StoredPath(DataFile file) => Path.Combine(paths.Uploads(file.ProjectId), file.StoredName);
@@ -131,7 +131,8 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
     /// <summary>The first rows of a CSV/JSONL upload for the column step, with personal data in the cells redacted.</summary>
     public TabularPreview PreviewTable(DataFile file)
     {
-        if (file.OriginalDeletedAt is not null) throw new UserFacingException(OriginalDeletedMessage(file));
+        // A page opened before the sweep still holds the row as it was: the missing file says the same.
+        if (file.OriginalDeletedAt is not null || !File.Exists(StoredPath(file))) throw new UserFacingException(OriginalDeletedMessage(file));
         var preview = DocumentExtractor.PreviewTable(StoredPath(file), file.OriginalName, Limits);
         return preview with { FirstRows = [.. preview.FirstRows.Select(row => (IReadOnlyList<string>)[.. row.Select(RedactedPreview)])] };
     }
