@@ -43,11 +43,11 @@ public sealed class AuditPageTests : BunitContext, IAsyncLifetime
     private static ClaimsPrincipal Administrator() =>
         new(new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin@example.com"), new Claim(ClaimTypes.Role, StudioRoles.Administrator)], "test"));
 
-    private string Rendered(int? project = null, string? user = null)
+    private string Rendered(int? project = null, string? user = null, string? action = null)
     {
         using var _ = StudioUserContext.Use(Administrator());
         var navigation = Services.GetRequiredService<NavigationManager>();
-        navigation.NavigateTo(navigation.GetUriWithQueryParameters("/admin/audit", new Dictionary<string, object?> { ["project"] = project, ["user"] = user }));
+        navigation.NavigateTo(navigation.GetUriWithQueryParameters("/admin/audit", new Dictionary<string, object?> { ["project"] = project, ["user"] = user, ["action"] = action }));
         var cut = Render<AuditPage>();
         cut.WaitForAssertion(() => Assert.DoesNotContain("mud-progress-linear", cut.Markup));
         return cut.Markup;
@@ -73,7 +73,7 @@ public sealed class AuditPageTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
-    public void The_page_filters_by_project_and_by_person()
+    public void The_page_filters_by_project_person_and_action()
     {
         var ofProject = Rendered(project: 41);
         Assert.Contains("first-marker.txt", ofProject);
@@ -83,6 +83,11 @@ public sealed class AuditPageTests : BunitContext, IAsyncLifetime
         var ofPerson = Rendered(user: "other@");
         Assert.Contains("third-marker", ofPerson);
         Assert.DoesNotContain("first-marker", ofPerson);
+
+        var ofAction = Rendered(action: AuditActions.Freeze);
+        Assert.Contains("second-marker", ofAction);
+        Assert.DoesNotContain("first-marker", ofAction);
+        Assert.DoesNotContain("third-marker", ofAction);
 
         Assert.Contains("Nothing recorded for this filter", Rendered(project: 999));
     }

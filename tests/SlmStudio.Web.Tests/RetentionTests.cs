@@ -99,6 +99,8 @@ public sealed class RetentionTests
         // Removing the cleared files lets the rest be frozen again.
         await uploads.DeleteAsync(handbook.Id);
         await uploads.DeleteAsync(table.Id);
+        await using (var db = await host.DbAsync())
+            Assert.Equal(2, await db.AuditLog.CountAsync(e => e.Action == AuditActions.FileDeleted && e.ProjectId == project.Id));
         var next = await preparation.FreezeAsync(await preparation.ReviewAsync(project.Id), "builder@example.com");
         Assert.Equal(1, next.Sources);
     }

@@ -23,6 +23,11 @@ public static class AuditActions
     public const string MemberAdded = "add member";
     public const string MemberRemoved = "remove member";
     public const string ProjectDeleted = "delete project";
+    public const string FileDeleted = "delete file";
+
+    /// <summary>Every action above, for the audit page's filter.</summary>
+    public static readonly IReadOnlyList<string> All = [.. typeof(AuditActions).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(f => f.IsLiteral).Select(f => (string)f.GetRawConstantValue()!).Order(StringComparer.Ordinal)];
     public const string OriginalDeleted = "delete original (retention)";
 }
 
@@ -59,14 +64,16 @@ public sealed class AuditLog(IDbContextFactory<StudioDbContext> dbFactory, TimeP
         }
     }
 
-    /// <summary>Newest first, for administrators only; <paramref name="user"/> matches part of the name.</summary>
-    public async Task<List<AuditRow>> ReadAsync(string? user = null, int? projectId = null, int take = 500)
+    /// <summary>Newest first, for administrators only; <paramref name="user"/> matches part of the name, the other
+    /// filters match exactly.</summary>
+    public async Task<List<AuditRow>> ReadAsync(string? user = null, int? projectId = null, int take = 500, string? action = null)
     {
         if (!StudioUserContext.IsAdministrator) throw new UserFacingException("Only administrators can read the audit log.");
         await using var db = await dbFactory.CreateDbContextAsync();
         IQueryable<AuditEntry> entries = db.AuditLog;
         if (!string.IsNullOrWhiteSpace(user)) entries = entries.Where(e => e.UserName.Contains(user.Trim()));
         if (projectId is { } id) entries = entries.Where(e => e.ProjectId == id);
+        if (!string.IsNullOrWhiteSpace(action)) entries = entries.Where(e => e.Action == action);
         var rows = await entries.OrderByDescending(e => e.Id).Take(take).ToListAsync();
         return rows.Select(e => new AuditRow(e.At, e.UserName, e.Action, e.ProjectId, e.Detail)).ToList();
     }

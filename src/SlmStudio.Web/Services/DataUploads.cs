@@ -219,6 +219,7 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
         await db.SaveChangesAsync();
         foreach (var path in new[] { StoredPath(file), ExtractedPath(file) })
             if (File.Exists(path)) File.Delete(path);
+        await audit.RecordAsync(Security.AuditActions.FileDeleted, $"'{SafeFileName.ForDisplay(file.OriginalName)}' (file {file.Id}) and its extracted text", file.ProjectId);
         logger.LogInformation("Project {ProjectId}: removed {StoredName}", file.ProjectId, file.StoredName);
     }
 
