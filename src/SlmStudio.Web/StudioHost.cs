@@ -40,8 +40,10 @@ public static class StudioHost
         builder.AddStudioHealthChecks();
         builder.AddStudioMetrics();
         builder.Services.AddStudioIdentity();
+        builder.AddStudioOpenIdConnect();
         builder.Services.AddPageServices();
         builder.Services.AddJobs();
+        builder.Services.AddOriginalsRetention();
         builder.AddWorkerWhenConfigured();
     }
 

@@ -46,5 +46,8 @@ public sealed class AuditEntry
     public DateTimeOffset At { get; set; }
     public string UserName { get; set; } = "";
     public required string Action { get; set; }
+    /// <summary>The project the action concerned, for the audit page's filter; null for actions outside projects
+    /// (sign-in, people, keys). No foreign key: the entry outlives the project it tells about.</summary>
+    public int? ProjectId { get; set; }
     public string Detail { get; set; } = "";
 }

@@ -105,6 +105,9 @@ public sealed class DataFile
     public string Preview { get; set; } = "";
     public string Sha256 { get; set; } = "";
     public DateTimeOffset UploadedAt { get; set; }
+    /// <summary>When the retention policy deleted the original and its extracted text (the frozen dataset versions
+    /// keep what was made of them); null while they are kept.</summary>
+    public DateTimeOffset? OriginalDeletedAt { get; set; }
 }
 
 /// <summary>

@@ -39,6 +39,7 @@ public class StudioDbContext : IdentityDbContext<StudioUser>
         b.Entity<ApiKey>().HasIndex(k => k.Prefix).IsUnique();
         b.Entity<ApiKey>().HasOne<StudioUser>().WithMany().HasForeignKey(k => k.UserId).OnDelete(DeleteBehavior.Cascade);
         b.Entity<AuditEntry>().HasIndex(a => a.At);
+        b.Entity<AuditEntry>().HasIndex(a => new { a.ProjectId, a.Id });
         b.Entity<Project>().Property(p => p.Name).HasMaxLength(200);
         b.Entity<Project>().Property(p => p.Domain).HasConversion<string>();
         b.Entity<Project>().Property(p => p.UseCase).HasConversion<string>();

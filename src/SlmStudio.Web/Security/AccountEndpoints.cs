@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
 using SlmStudio.Web.Data;
 
 namespace SlmStudio.Web.Security;
@@ -15,8 +16,11 @@ public static class AccountEndpoints
     {
         var account = app.MapGroup("/account").AllowAnonymous();
 
-        account.MapGet("/login", async (HttpContext http, FirstRunSetup setup, UserManager<StudioUser> users, string? returnUrl) =>
-            await setup.IsPendingAsync(users) ? Results.Redirect("/account/setup") : Page(http, "Sign in", LoginForm(returnUrl, null)));
+        account.MapGet("/login", async (HttpContext http, FirstRunSetup setup, UserManager<StudioUser> users, IOptions<StudioOpenIdConnectOptions> oidc, string? returnUrl, string? external) =>
+            await setup.IsPendingAsync(users) ? Results.Redirect("/account/setup") : Page(http, "Sign in",
+                LoginForm(returnUrl, external == "failed" ? $"Sign-in with {oidc.Value.DisplayName} did not complete. Try again, or sign in with your e-mail address and password." : null)
+                + OpenIdConnectSignIn.Button(oidc.Value, returnUrl)));
+        OpenIdConnectSignIn.MapExternalSignIn(account, Page, IsLocal);
 
         account.MapPost("/login", async (HttpContext http, SignInManager<StudioUser> signIn, IAntiforgery antiforgery, AuditLog audit) =>
         {

@@ -23,6 +23,12 @@ public static class AuditActions
     public const string MemberAdded = "add member";
     public const string MemberRemoved = "remove member";
     public const string ProjectDeleted = "delete project";
+    public const string FileDeleted = "delete file";
+
+    /// <summary>Every action above, for the audit page's filter.</summary>
+    public static readonly IReadOnlyList<string> All = [.. typeof(AuditActions).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(f => f.IsLiteral).Select(f => (string)f.GetRawConstantValue()!).Order(StringComparer.Ordinal)];
+    public const string OriginalDeleted = "delete original (retention)";
 }
 
 /// <summary>One row of the audit page.</summary>
@@ -30,8 +36,8 @@ public sealed record AuditRow(DateTimeOffset At, string User, string Action, int
 
 /// <summary>
 /// Who did what and when. Every place that does something worth recording calls <see cref="RecordAsync"/>; the entry
-/// keeps the fact (names, numbers), never the data itself. The project is written at the start of the detail as
-/// "[project N]" so the page can filter by it without a column of its own.
+/// keeps the fact (names, numbers), never the data itself. The project an action concerned has a column of its own,
+/// so the page filters by it.
 /// </summary>
 public sealed class AuditLog(IDbContextFactory<StudioDbContext> dbFactory, TimeProvider clock, ILogger<AuditLog> logger)
 {
@@ -47,7 +53,8 @@ public sealed class AuditLog(IDbContextFactory<StudioDbContext> dbFactory, TimeP
                 At = clock.GetUtcNow(),
                 UserName = user ?? StudioUserContext.Name,
                 Action = action,
-                Detail = (projectId is { } id ? ProjectTag(id) + " " : "") + detail,
+                ProjectId = projectId,
+                Detail = detail,
             });
             await db.SaveChangesAsync();
         }
@@ -57,32 +64,17 @@ public sealed class AuditLog(IDbContextFactory<StudioDbContext> dbFactory, TimeP
         }
     }
 
-    private static string ProjectTag(int projectId) => $"[project {projectId}]";
-
-    /// <summary>Newest first, for administrators only; <paramref name="user"/> matches part of the name.</summary>
-    public async Task<List<AuditRow>> ReadAsync(string? user = null, int? projectId = null, int take = 500)
+    /// <summary>Newest first, for administrators only; <paramref name="user"/> matches part of the name, the other
+    /// filters match exactly.</summary>
+    public async Task<List<AuditRow>> ReadAsync(string? user = null, int? projectId = null, int take = 500, string? action = null)
     {
         if (!StudioUserContext.IsAdministrator) throw new UserFacingException("Only administrators can read the audit log.");
         await using var db = await dbFactory.CreateDbContextAsync();
         IQueryable<AuditEntry> entries = db.AuditLog;
         if (!string.IsNullOrWhiteSpace(user)) entries = entries.Where(e => e.UserName.Contains(user.Trim()));
-        if (projectId is { } id)
-        {
-            var tag = ProjectTag(id);
-            entries = entries.Where(e => e.Detail.StartsWith(tag));
-        }
+        if (projectId is { } id) entries = entries.Where(e => e.ProjectId == id);
+        if (!string.IsNullOrWhiteSpace(action)) entries = entries.Where(e => e.Action == action);
         var rows = await entries.OrderByDescending(e => e.Id).Take(take).ToListAsync();
-        return rows.Select(e => new AuditRow(e.At, e.UserName, e.Action, ProjectOf(e.Detail), e.Detail)).ToList();
-    }
-
-    /// <summary>The detail as people read it, without the "[project N]" tag the filter uses.</summary>
-    public static string WithoutProjectTag(string detail) =>
-        ProjectOf(detail) is not null ? detail[(detail.IndexOf(']') + 1)..].TrimStart() : detail;
-
-    private static int? ProjectOf(string detail)
-    {
-        if (!detail.StartsWith("[project ", StringComparison.Ordinal)) return null;
-        var end = detail.IndexOf(']');
-        return end > 9 && int.TryParse(detail.AsSpan(9, end - 9), out var id) ? id : null;
+        return rows.Select(e => new AuditRow(e.At, e.UserName, e.Action, e.ProjectId, e.Detail)).ToList();
     }
 }

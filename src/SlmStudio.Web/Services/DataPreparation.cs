@@ -179,6 +179,8 @@ public sealed class DataPreparation(
         }
         if (files.Any(f => f.Status == DataFileStatus.Waiting))
             throw new UserFacingException("Some files are still being read. Wait until they are done, then review again.");
+        if (files.Where(f => f.OriginalDeletedAt is not null).Select(f => SafeFileName.ForDisplay(f.OriginalName)).ToList() is { Count: > 0 } cleared)
+            throw new UserFacingException($"The original{(cleared.Count == 1 ? "" : "s")} of {string.Join(", ", cleared)} {(cleared.Count == 1 ? "was" : "were")} deleted after the data was frozen, as your administrator's retention policy asks, so a new dataset version cannot include {(cleared.Count == 1 ? "it" : "them")}. The versions frozen before keep {(cleared.Count == 1 ? "its" : "their")} text. Remove {(cleared.Count == 1 ? "it" : "them")} from the list, or upload {(cleared.Count == 1 ? "it" : "them")} again, then review again.");
         var settings = SettingsOf(project);
         var review = await Task.Run(() =>
         {

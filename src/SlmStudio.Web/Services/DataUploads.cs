@@ -22,7 +22,7 @@ public sealed record UploadOutcome(DataFile? File, DataProblem? Problem);
 /// whole, checked by the engine (size, content sniffing, zip bombs) before a row is written. A refused upload leaves no
 /// file and no row. Extraction happens afterwards, off the page's thread, in <see cref="DataPreparation"/>.
 /// </summary>
-public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, IOptions<StudioOptions> options, TimeProvider clock, Security.AuditLog audit, ILogger<DataUploads> logger)
+public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, IOptions<StudioOptions> options, IOptions<RetentionOptions> retention, TimeProvider clock, Security.AuditLog audit, ILogger<DataUploads> logger)
 {
     public const string ExtractedSuffix = ".extracted.json";
 
@@ -49,6 +49,13 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
 
     /// <summary>"TXT, MD, PDF, …" for sentences.</summary>
     public string AcceptedList => string.Join(", ", AcceptedExtensions.Where(e => e != ".htm").Select(e => e.TrimStart('.').ToUpperInvariant()));
+
+    /// <summary>How long originals are kept after freezing, in one sentence for the data step.</summary>
+    public string RetentionPolicy => retention.Value.Describe();
+
+    /// <summary>Why something that needs the original cannot be done any more, for files the retention policy cleared.</summary>
+    public static string OriginalDeletedMessage(DataFile file) =>
+        $"The original of {SafeFileName.ForDisplay(file.OriginalName)} was deleted{(file.OriginalDeletedAt is { } at ? $" on {at:yyyy-MM-dd}" : "")} after its data was frozen, as your administrator's retention policy asks. The frozen dataset version still has its text; to change how it is read, upload the file again.";
 
     public string FolderOf(int projectId) => paths.Uploads(projectId);
     public string StoredPath(DataFile file) => Path.Combine(paths.Uploads(file.ProjectId), file.StoredName);
@@ -124,6 +131,8 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
     /// <summary>The first rows of a CSV/JSONL upload for the column step, with personal data in the cells redacted.</summary>
     public TabularPreview PreviewTable(DataFile file)
     {
+        // A page opened before the sweep still holds the row as it was: the missing file says the same.
+        if (file.OriginalDeletedAt is not null || !File.Exists(StoredPath(file))) throw new UserFacingException(OriginalDeletedMessage(file));
         var preview = DocumentExtractor.PreviewTable(StoredPath(file), file.OriginalName, Limits);
         return preview with { FirstRows = [.. preview.FirstRows.Select(row => (IReadOnlyList<string>)[.. row.Select(RedactedPreview)])] };
     }
@@ -210,6 +219,7 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
         await db.SaveChangesAsync();
         foreach (var path in new[] { StoredPath(file), ExtractedPath(file) })
             if (File.Exists(path)) File.Delete(path);
+        await audit.RecordAsync(Security.AuditActions.FileDeleted, $"'{SafeFileName.ForDisplay(file.OriginalName)}' (file {file.Id}) and its extracted text", file.ProjectId);
         logger.LogInformation("Project {ProjectId}: removed {StoredName}", file.ProjectId, file.StoredName);
     }
 
@@ -218,6 +228,7 @@ public sealed class DataUploads(IDbContextFactory<StudioDbContext> dbFactory, St
     {
         await using var db = await dbFactory.CreateDbContextAsync();
         var file = await db.DataFiles.SingleAsync(f => f.Id == fileId);
+        if (file.OriginalDeletedAt is not null) throw new UserFacingException(OriginalDeletedMessage(file));
         file.Mapping = mapping.ToString();
         file.Status = DataFileStatus.Waiting;
         await db.Projects.Where(p => p.Id == file.ProjectId).ExecuteUpdateAsync(s => s.SetProperty(p => p.DatasetVersionId, (int?)null));

@@ -209,6 +209,9 @@ namespace SlmStudio.Web.Data.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<int?>("ProjectId")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("UserName")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -216,6 +219,8 @@ namespace SlmStudio.Web.Data.Migrations
                     b.HasKey("Id");
 
                     b.HasIndex("At");
+
+                    b.HasIndex("ProjectId", "Id");
 
                     b.ToTable("AuditLog");
                 });
@@ -245,6 +250,9 @@ namespace SlmStudio.Web.Data.Migrations
 
                     b.Property<string>("Mapping")
                         .HasColumnType("TEXT");
+
+                    b.Property<long?>("OriginalDeletedAt")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("OriginalName")
                         .IsRequired()
