@@ -84,11 +84,11 @@ public sealed record ModelVerdict(VerdictLevel Level, string Why, string NextSte
         var moreExamples = $"Add more labelled examples (it learned from {m.TrainExamples:N0}), especially for the labels it confuses, or start from a base model from the library.";
         if (m.Accuracy <= m.BaselineAccuracy)
             return new(VerdictLevel.NotUsefulYet,
-                $"It sorted {m.Accuracy:P0} of the held-out texts correctly, no better than the simple keyword model ({m.BaselineAccuracy:P0}){(goals is null ? "" : $", and {goals}")}.",
+                $"It sorted {m.Accuracy * 100:0}% of the held-out texts correctly, no better than the simple keyword model ({m.BaselineAccuracy * 100:0}%){(goals is null ? "" : $", and {goals}")}.",
                 moreExamples);
         if (passRate is < 0.5)
             return new(VerdictLevel.NotUsefulYet, $"It fails most of your goal tests: {goals}.", moreExamples);
-        var better = $"It sorted {m.Accuracy:P0} of the held-out texts correctly (the keyword model: {m.BaselineAccuracy:P0})";
+        var better = $"It sorted {m.Accuracy * 100:0}% of the held-out texts correctly (the keyword model: {m.BaselineAccuracy * 100:0}%)";
         if (m.Accuracy >= GoodAccuracy && passRate is null or >= GoodPassRate)
             return new(VerdictLevel.Good, goals is null ? $"{better}." : $"{better} and {goals}.",
                 "Try it with a few real messages, then make it production and route with it.");
@@ -105,7 +105,7 @@ public sealed record ModelVerdict(VerdictLevel Level, string Why, string NextSte
         var goals = m.GoalTests > 0 ? $"it passed {m.GoalTestsPassed} of {m.GoalTests} goal tests" : null;
         var passRate = m.GoalTests > 0 ? (double)m.GoalTestsPassed / m.GoalTests : (double?)null;
         var moreExamples = $"Add more question and answer pairs (it was checked on {m.Questions:N0} held-out questions), train longer, or start from a larger base model from the library.";
-        var overlap = $"Its answers share {m.TokenF1:P0} of their words with the expected answers (before training: {m.TokenF1Before:P0})";
+        var overlap = $"Its answers share {m.TokenF1 * 100:0}% of their words with the expected answers (before training: {m.TokenF1Before * 100:0}%)";
         if (m.TokenF1 <= m.TokenF1Before)
             return new(VerdictLevel.NotUsefulYet, $"{overlap}: training did not improve them{(goals is null ? "" : $", and {goals}")}.", moreExamples);
         if (passRate is < 0.5)

@@ -90,7 +90,7 @@ public sealed record MachineLoad(double LoadAverage, int Cores)
 
     /// <summary>"The server is busy right now (load 5.0 on 2 processor cores): training may run at about a third of the measured speed."</summary>
     public string Describe() => Busy
-        ? $"The server is busy right now (load {LoadAverage:0.0} on {Cores} processor {(Cores == 1 ? "core" : "cores")}), so training may run at only about {ShareForNewWork:P0} of the speed measured here; the figures below allow for that."
+        ? $"The server is busy right now (load {LoadAverage:0.0} on {Cores} processor {(Cores == 1 ? "core" : "cores")}), so training may run at only about {ShareForNewWork * 100:0}% of the speed measured here; the figures below allow for that."
         : $"The server is quiet right now (load {LoadAverage:0.0} on {Cores} processor {(Cores == 1 ? "core" : "cores")}); another run or program at the same time makes training slower.";
 
     /// <summary>This machine now; on a system without /proc/loadavg the machine counts as quiet.</summary>

@@ -54,7 +54,7 @@ public sealed class VersionExports(StudioPaths paths, ModelRegistry registry, IL
             var q = manifest.Quantization;
             if (q is null) return new(precision, false, false, null, false, "The smaller files have no quality check; prepare them again.");
             var words = $"Quality check: {Math.Max(0, q.LossIncreasePercent):0.0}% worse than full precision at predicting your validation text (at most {q.MaxLossIncreasePercent:0.#}% allowed); "
-                + $"it picks the same next word {q.Top1Agreement:P0} of the time.";
+                + $"it picks the same next word {q.Top1Agreement * 100:0}% of the time.";
             return new(precision, q.Passed, false, q.Passed ? words : $"{words} Not offered: use a larger precision.", q.Passed, null);
         }
         catch (Exception e) when (e is InvalidDataException or Core.Models.InvalidModelFileException or IOException)
