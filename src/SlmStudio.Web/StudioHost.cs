@@ -120,6 +120,7 @@ public static class StudioHost
         services.AddSingleton<RunNotifier>();
         services.AddSingleton<PresetBenchmarks>();
         services.AddSingleton<FineTunePlanner>();
+        services.AddSingleton<MachineLoadProbe>();
 
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelGeneration>();

@@ -16,7 +16,7 @@ public sealed record FineTunePlan(string ModelName, bool Lora, long PeakBytes, l
     public bool Fits => Refusal is null;
 }
 
-public sealed class FineTunePlanner(BaseModelCatalog catalog, PresetBenchmarks benchmarks)
+public sealed class FineTunePlanner(BaseModelCatalog catalog, PresetBenchmarks benchmarks, MachineLoadProbe machine)
 {
     /// <summary>Memory a run may use; tests set a small machine.</summary>
     public Func<long> AvailableMemory { get; set; } = FineTuneEstimate.AvailableMemoryBytes;
@@ -35,7 +35,7 @@ public sealed class FineTunePlanner(BaseModelCatalog catalog, PresetBenchmarks b
         {
             var tokensPerSecond = flops / estimate.FlopsPerToken(config, lora);
             seconds = 1000.0 * context / tokensPerSecond;
-            var load = MachineLoad.Now();
+            var load = machine.Now();
             if (load.Busy) busy = seconds / load.ShareForNewWork;
         }
         return new FineTunePlan(baseModelName, lora, estimate.PeakBytes, available, context, seconds, busy, refusal);

@@ -106,3 +106,11 @@ public sealed record MachineLoad(double LoadAverage, int Cores)
         return new MachineLoad(load, Environment.ProcessorCount);
     }
 }
+
+/// <summary>Where pages and services read the machine's load; tests set a quiet or a busy machine instead of the real one.</summary>
+public sealed class MachineLoadProbe
+{
+    public Func<MachineLoad> Read { get; set; } = MachineLoad.Now;
+
+    public MachineLoad Now() => Read();
+}
