@@ -6,8 +6,13 @@ using SlmStudio.Web.Components.Pages.Projects;
 namespace SlmStudio.Web.Tests;
 
 /// <summary>The review shows near-duplicate pairs side by side with a keep/remove choice that reaches the page.</summary>
-public sealed class NearDuplicateReviewComponentTests : BunitContext
+public sealed class NearDuplicateReviewComponentTests : BunitContext, IAsyncLifetime
 {
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // MudBlazor's radios register a service that can only be disposed asynchronously.
+    public new async Task DisposeAsync() => await base.DisposeAsync();
+
     public NearDuplicateReviewComponentTests()
     {
         JSInterop.Mode = JSRuntimeMode.Loose;
@@ -44,7 +49,7 @@ public sealed class NearDuplicateReviewComponentTests : BunitContext
         Assert.Contains("Both are kept unless you remove the second one", cut.Find("#near-duplicates-intro").TextContent);
         Assert.Contains("No exact copies", cut.Find("#review-duplicates").TextContent);
 
-        cut.FindAll(".near-pair-choice input[type=radio]")[1].Change(true);
+        cut.FindAll(".near-pair-choice input[type=radio]")[1].Click();
         Assert.Equal((pair.Id, true), chosen);
 
         // The review redone with that choice shows the pair removed.
