@@ -1,3 +1,4 @@
+using SlmStudio.Core.Export.Quantization;
 using SlmStudio.Core.Retrieval;
 using SlmStudio.Web.Security;
 using SlmStudio.Web.Services;
@@ -9,8 +10,9 @@ public static class StudioApi
 {
     public static void MapStudioApi(this WebApplication app)
     {
-        app.MapGet("/api/versions/{id:int}/download", async (int id, bool? withIndex, HttpContext http, ModelRegistry registry, DocumentSearch search, AuditLog audit) =>
+        app.MapGet("/api/versions/{id:int}/download", async (int id, string? precision, bool? withIndex, HttpContext http, ModelRegistry registry, VersionExports exports, DocumentSearch search, AuditLog audit) =>
         {
+            if (precision is not null && precision != "fp32") return await DownloadSmallerAsync(id, precision, http, registry, exports, audit);
             var version = await registry.FindAsync(id);
             if (version is null) return Results.NotFound("There is no model version with that number, or you do not have access to its project.");
             if (!Directory.Exists(registry.FolderOf(version))) return Results.Problem("The files of this version are missing on the server.", statusCode: 410);
@@ -29,6 +31,21 @@ public static class StudioApi
             return Results.Stream(body => registry.WriteZipAsync(version, body, http.RequestAborted, index), "application/zip", name);
         }).WithTags("Models").WithSummary("Downloads a registered version as a zip (ONNX model, tokenizer, Hugging Face weights, manifest.json), after checking every file against the hashes recorded at registration (409 when one changed). withIndex=true adds the search index of the data the version was trained on under search-index/ (dataset.json, passages.jsonl, search-index/), so that 'slm ask search-index --model .' runs on the download.");
         MapAsk(app);
+    }
+
+    /// <summary>A version in int8 or int4, once it was prepared on the Models page and passed its quality check.</summary>
+    private static async Task<IResult> DownloadSmallerAsync(int id, string precisionName, HttpContext http, ModelRegistry registry, VersionExports exports, AuditLog audit)
+    {
+        WeightPrecision precision;
+        try { precision = WeightPrecisions.Parse(precisionName); }
+        catch (Core.EngineException e) { return Results.BadRequest(e.Message); }
+        var version = await registry.FindAsync(id);
+        if (version is null) return Results.NotFound("There is no model version with that number, or you do not have access to its project.");
+        if (exports.DownloadableFiles(version, precision) is not { } files)
+            return Results.Problem($"This version has no {precision.Name()} files that passed the quality check. Prepare them on the Models page first.", statusCode: StatusCodes.Status404NotFound);
+        await audit.RecordAsync(AuditActions.Download, $"version {version.Number} ({precision.Name()})", version.ProjectId);
+        var name = $"{Slug(version.Project!.Name)}-v{version.Number}-{precision.Name()}.zip";
+        return Results.Stream(body => registry.WriteZipAsync(version, exports.FolderOf(version, precision), files, body, http.RequestAborted), "application/zip", name);
     }
 
     /// <summary>A signed-in person (the portal's cookie) or an API key; either way only the projects they may see.</summary>

@@ -121,12 +121,16 @@ public static class StudioHost
         services.AddSingleton<RunService>();
         services.AddSingleton<RunNotifier>();
         services.AddSingleton<PresetBenchmarks>();
+        services.AddSingleton<FineTunePlanner>();
+        services.AddSingleton<MachineLoadProbe>();
 
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelGeneration>();
         services.AddSingleton<ModelClassification>();
         services.AddSingleton<ClassifierReports>();
         services.AddSingleton<ChatReports>();
+        services.AddSingleton<VersionVerdicts>();
+        services.AddSingleton<VersionExports>();
         services.AddSingleton<ModelChat>();
         services.AddSingleton<DocumentSearch>();
         services.AddSingleton<BaseModelCatalog>().AddHostedService(sp => sp.GetRequiredService<BaseModelCatalog>());

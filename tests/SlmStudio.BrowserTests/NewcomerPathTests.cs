@@ -89,6 +89,7 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         // Review (personal data, duplicates), then freeze the dataset version and continue.
         await page.ClickAsync("#data-review");
         await Assertions.Expect(page.Locator("#review-panel")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#review-duplicates")).ToBeVisibleAsync();
         await ShotAsync(page, "data-review");
         await page.ClickAsync("#data-continue");
         await Assertions.Expect(page.Locator("#architecture-continue")).ToBeVisibleAsync();
@@ -105,6 +106,8 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await Assertions.Expect(page.Locator("#vocab-auto")).ToBeVisibleAsync();
         // The Tiny size's speed is measured on this machine when the step opens.
         await Assertions.Expect(page.Locator(".measured-speed").First).ToContainTextAsync("tokens/s", new() { Timeout = 180_000 });
+        // The speed was measured once; the step says how busy the server is now, since a busy one trains slower.
+        await Assertions.Expect(page.Locator("#machine-load")).ToContainTextAsync(new Regex("The server is (busy|quiet) right now"));
         await ShotAsync(page, "architecture");
         await page.ClickAsync("#architecture-continue");
         await page.WaitForURLAsync(new Regex(@"/projects/\d+/training$"));
@@ -171,8 +174,17 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await page.GotoAsync($"{portal.BaseUrl}/models");
         await Assertions.Expect(page.Locator(".version-number").First).ToHaveTextAsync("Version 1");
         await Assertions.Expect(page.Locator(".verdict-chip").First).ToHaveTextAsync(new Regex("Not useful yet|Usable for drafts|Good"));
+        await Assertions.Expect(page.Locator(".goal-summary").First).ToHaveTextAsync(new Regex(@"^\d of 1 passed$"));
         await page.GetByText("Details").First.ClickAsync();
         await Assertions.Expect(page.Locator(".dataset-version").First).ToContainTextAsync("records");
+        // Settings in words, not JSON; the download offers three precisions, each explained.
+        await Assertions.Expect(page.Locator(".version-settings").First).ToContainTextAsync("Model size");
+        await Assertions.Expect(page.Locator(".version-settings").First).ToContainTextAsync("Tiny (about 1 million parameters)");
+        Assert.DoesNotContain("{", await page.Locator(".version-settings").First.InnerTextAsync());
+        await Assertions.Expect(page.Locator(".precision-option")).ToHaveCountAsync(3);
+        await Assertions.Expect(page.Locator(".version-download").First).ToContainTextAsync("Smallest (int4)");
+        // The side menu is beside the page on a wide screen.
+        await Assertions.Expect(page.Locator("#side-menu.mud-drawer--open")).ToHaveCountAsync(1);
         var wide = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
         Assert.True(wide <= 1, $"the Models page with Details open is {wide}px wider than the window");
         await ShotAsync(page, "models");
@@ -247,6 +259,12 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         await ShotAsync(small, "phone-run");
         await small.GotoAsync(projectUrl.Replace("/data", "/architecture"));
         await Assertions.Expect(small.Locator(".wizard")).ToBeVisibleAsync();
+        // After a reload the side menu stays closed on a phone (it used to cover the page until the width was known).
+        await Assertions.Expect(small.Locator("#side-menu.mud-drawer--open")).ToHaveCountAsync(0);
+        // The five step titles can all be reached: the bar fits or scrolls sideways, nothing is cut off.
+        var stepBar = await small.EvaluateAsync<string>("() => { const n = document.querySelector('.wizard .mud-stepper-nav'); if (!n) return 'missing'; " +
+            "return n.scrollWidth <= n.clientWidth + 1 ? 'fits' : getComputedStyle(n).overflowX; }");
+        Assert.True(stepBar is "fits" or "auto" or "scroll", $"the wizard's step bar on a phone: {stepBar}");
         await ShotAsync(small, "phone-wizard");
         await small.GotoAsync($"{portal.BaseUrl}/models");
         await small.GetByText("Details").First.ClickAsync();

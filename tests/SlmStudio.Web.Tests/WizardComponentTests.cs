@@ -21,8 +21,10 @@ public sealed class WizardComponentTests : BunitContext, IAsyncLifetime
         _host = await StudioTestHost.StartAsync();
         JSInterop.Mode = JSRuntimeMode.Loose;
         Services.AddMudServices();
-        foreach (var type in new[] { typeof(ProjectService), typeof(RunService), typeof(RunNotifier), typeof(RunScheduler), typeof(ModelRegistry), typeof(PresetBenchmarks), typeof(DataUploads), typeof(DataPreparation), typeof(DataNotifier), typeof(ClassifierReports), typeof(ChatReports), typeof(BaseModelCatalog) })
+        foreach (var type in new[] { typeof(ProjectService), typeof(RunService), typeof(RunNotifier), typeof(RunScheduler), typeof(ModelRegistry), typeof(PresetBenchmarks), typeof(DataUploads), typeof(DataPreparation), typeof(DataNotifier), typeof(ClassifierReports), typeof(ChatReports), typeof(BaseModelCatalog), typeof(MachineLoadProbe) })
             Services.AddSingleton(type, _host.Services.GetRequiredService(type));
+        // Recommendations from measured speeds depend on how busy the machine is; these tests fix it as quiet.
+        _host.Get<MachineLoadProbe>().Read = () => new MachineLoad(0, 2);
     }
 
     public new async Task DisposeAsync()
@@ -88,6 +90,14 @@ public sealed class WizardComponentTests : BunitContext, IAsyncLifetime
         cut.Find("#use-recommended").Click();
         Assert.Equal(10, project.TimeBudgetMinutes);
         cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("#time-warning")));
+        Assert.Empty(cut.FindAll("#training-load"));
+
+        // The same server, busy with other work (load 6 on 2 cores): a run gets a quarter of the measured speed, so the
+        // recommendation is longer and the page says why.
+        _host.Get<MachineLoadProbe>().Read = () => new MachineLoad(6, 2);
+        var busy = Render<TrainingStep>(p => p.Add(x => x.Project, project));
+        busy.WaitForAssertion(() => Assert.Contains("busy right now (load 6.0 on 2 processor cores)", busy.Find("#training-load").TextContent));
+        Assert.DoesNotContain("about 10 minutes", busy.Find("#time-recommendation").TextContent);
     }
 
     [Fact]

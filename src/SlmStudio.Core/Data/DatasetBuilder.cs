@@ -33,6 +33,13 @@ public sealed record DatasetSettings
     public IReadOnlyList<string>? PhoneRegions { get; init; }
     /// <summary>The use case the data is for; null decides from the records (prompt/response, labels, or plain text).</summary>
     public DatasetTask? Task { get; init; }
+    /// <summary>
+    /// Near-duplicate pairs (<see cref="NearDuplicatePair.Id"/>) whose second record the user chose to remove; the others
+    /// are kept. Part of the settings, so the choice is recorded in the frozen version and changes its id; left out of
+    /// the JSON when empty, so versions frozen without a choice keep their ids.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? RemoveNearDuplicates { get; init; }
 }
 
 public sealed record DataProgress(string Stage, long Done, long Total, string? File = null);
@@ -53,7 +60,11 @@ public sealed record PreparationReview(
     IReadOnlyList<DuplicateExample> DuplicateExamples,
     IReadOnlyDictionary<string, int> RedactionCounts,
     IReadOnlyList<RedactionFinding> RedactionFindings,
-    int RedactionFindingsTotal);
+    int RedactionFindingsTotal)
+{
+    /// <summary>Every near-duplicate pair found, with whether its second record is removed (the user's choice).</summary>
+    public IReadOnlyList<NearDuplicatePair> NearPairs { get; init; } = [];
+}
 
 /// <summary>
 /// Turns extracted documents into a dataset version: redaction, duplicate removal, a seeded stratified split, and an
@@ -135,7 +146,11 @@ public static class DatasetBuilder
         if (settings.RemoveDuplicates)
         {
             progress?.Report(new DataProgress("deduplicate", 0, records.Count));
-            dedup = Deduplicator.Deduplicate(records, settings.NearDuplicateThreshold, ct: ct);
+            dedup = Deduplicator.Deduplicate(records, new DeduplicationOptions
+            {
+                NearThreshold = settings.NearDuplicateThreshold,
+                RemoveNearIds = settings.RemoveNearDuplicates is { Count: > 0 } ids ? ids.ToHashSet(StringComparer.Ordinal) : new HashSet<string>(),
+            }, ct);
             progress?.Report(new DataProgress("deduplicate", records.Count, records.Count));
         }
 
@@ -149,7 +164,7 @@ public static class DatasetBuilder
                     "Nothing to do if that is what you want."));
         }
         return new PreparationReview(task, final, sources, problems, DocumentStats.Of([.. final.Select(r => r.Record)]),
-            dedup.ExactRemoved, dedup.NearRemoved, dedup.Examples, counts, findings, findingsTotal);
+            dedup.ExactRemoved, dedup.NearRemoved, dedup.Examples, counts, findings, findingsTotal) { NearPairs = dedup.NearPairs };
     }
 
     private static TextRecord RebuildQa(TextRecord r, string prompt, string response) =>

@@ -119,12 +119,16 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
     /// <c>slm export &lt;source&gt; --out &lt;artifact folder&gt;</c>: progress lines go to <paramref name="onLine"/>.
     /// Throws <see cref="OperationCanceledException"/> when <paramref name="ct"/> fired.
     /// </summary>
-    public async Task<ExportExit> ExportAsync(string source, string artifactDirectory, Action<string>? onLine, CancellationToken ct)
+    /// <param name="precision">fp32, int8 or int4 (<c>slm export --precision</c>); null keeps the exporter's default (fp32).</param>
+    public async Task<ExportExit> ExportAsync(string source, string artifactDirectory, Action<string>? onLine, CancellationToken ct, string? precision = null)
     {
         // slm export prints its "parity:" summary only once the exported model was compared with the trained one,
         // and then exits 1 only when the two disagree; an error before that comes without the summary.
         var compared = false;
-        var exit = await RunAsync(["export", source, "--out", artifactDirectory, StopWithParentOption], EngineLimits.None, line =>
+        string[] arguments = precision is null
+            ? ["export", source, "--out", artifactDirectory, StopWithParentOption]
+            : ["export", source, "--out", artifactDirectory, "--precision", precision, StopWithParentOption];
+        var exit = await RunAsync(arguments, EngineLimits.None, line =>
         {
             if (line.StartsWith("parity:", StringComparison.Ordinal)) compared = true;
             onLine?.Invoke(line);

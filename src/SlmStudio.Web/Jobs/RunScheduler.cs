@@ -7,7 +7,7 @@ namespace SlmStudio.Web.Jobs;
 
 /// <summary>Queues a run's chain: training, then export and registration as continuations.</summary>
 public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<StudioDbContext> dbFactory, Services.PresetBenchmarks benchmarks,
-    Options.StudioPaths paths, TrainingQueues queues, TimeProvider clock, Security.AuditLog audit, ILogger<RunScheduler> logger)
+    Options.StudioPaths paths, TrainingQueues queues, TimeProvider clock, Security.AuditLog audit, Services.FineTunePlanner fineTunes, ILogger<RunScheduler> logger)
 {
     /// <summary>Creates a run from the project's current settings and queues it.</summary>
     public async Task<int> StartAsync(int projectId, string user, CancellationToken ct = default)
@@ -16,6 +16,9 @@ public sealed class RunScheduler(IBackgroundJobClient jobs, IDbContextFactory<St
         var project = await db.Projects.SingleAsync(p => p.Id == projectId, ct);
         if (await db.Runs.AnyAsync(r => r.ProjectId == projectId && (r.Status == RunStatus.Queued || r.Status == RunStatus.Running), ct))
             throw new UserFacingException("This project already has a training run in progress. Wait for it to finish or cancel it first.");
+        // The page refuses too; this is the check that holds for every way a run can be started.
+        if (project.BaseVersionId is null && project.BaseModelName is { } baseModel && await fineTunes.PlanAsync(baseModel, project.UseLora, ct) is { Refusal: { } refusal })
+            throw new UserFacingException(refusal);
         var run = new TrainingRun
         {
             ProjectId = projectId,

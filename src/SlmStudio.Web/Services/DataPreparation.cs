@@ -168,7 +168,16 @@ public sealed class DataPreparation(
     };
 
     /// <summary>Redacts and deduplicates the project's usable files (as the review screen shows them); writes nothing.</summary>
-    public async Task<DataReview> ReviewAsync(int projectId, IProgress<DataProgress>? progress = null, CancellationToken ct = default)
+    public Task<DataReview> ReviewAsync(int projectId, IProgress<DataProgress>? progress = null, CancellationToken ct = default) =>
+        ReviewAsync(projectId, null, progress, ct);
+
+    /// <summary>
+    /// The review with the user's near-duplicate choice: the second record of each pair in
+    /// <paramref name="removeNearDuplicates"/> is left out, every other near duplicate is kept. Null repeats the
+    /// choice recorded in the project's latest frozen version (the choice lives in its settings, so no other table
+    /// holds it).
+    /// </summary>
+    public async Task<DataReview> ReviewAsync(int projectId, IReadOnlySet<string>? removeNearDuplicates, IProgress<DataProgress>? progress = null, CancellationToken ct = default)
     {
         Project project;
         List<DataFile> files;
@@ -176,12 +185,13 @@ public sealed class DataPreparation(
         {
             project = await db.Projects.SingleAsync(p => p.Id == projectId, ct);
             files = await db.DataFiles.Where(f => f.ProjectId == projectId).OrderBy(f => f.Id).ToListAsync(ct);
+            removeNearDuplicates ??= await LastNearDuplicateChoiceAsync(db, projectId, ct);
         }
         if (files.Any(f => f.Status == DataFileStatus.Waiting))
             throw new UserFacingException("Some files are still being read. Wait until they are done, then review again.");
         if (files.Where(f => f.OriginalDeletedAt is not null).Select(f => SafeFileName.ForDisplay(f.OriginalName)).ToList() is { Count: > 0 } cleared)
             throw new UserFacingException($"The original{(cleared.Count == 1 ? "" : "s")} of {string.Join(", ", cleared)} {(cleared.Count == 1 ? "was" : "were")} deleted after the data was frozen, as your administrator's retention policy asks, so a new dataset version cannot include {(cleared.Count == 1 ? "it" : "them")}. The versions frozen before keep {(cleared.Count == 1 ? "its" : "their")} text. Remove {(cleared.Count == 1 ? "it" : "them")} from the list, or upload {(cleared.Count == 1 ? "it" : "them")} again, then review again.");
-        var settings = SettingsOf(project);
+        var settings = SettingsOf(project) with { RemoveNearDuplicates = removeNearDuplicates.Count > 0 ? [.. removeNearDuplicates.Order(StringComparer.Ordinal)] : null };
         var review = await Task.Run(() =>
         {
             // Every ready file, the second copy of the same content included, so the review can say it was used once.
@@ -193,7 +203,18 @@ public sealed class DataPreparation(
             try { return DatasetBuilder.Review(docs, settings, progress, ct); }
             catch (EngineException e) { throw new UserFacingException(e.Message); }
         }, ct);
-        return new DataReview(projectId, review, settings);
+        // Only choices about pairs that exist now are recorded: a stale id (the file was removed) must not make the
+        // same data a new dataset version.
+        var removed = review.NearPairs.Where(p => p.Removed).Select(p => p.Id).Order(StringComparer.Ordinal).ToList();
+        return new DataReview(projectId, review, settings with { RemoveNearDuplicates = removed.Count > 0 ? removed : null });
+    }
+
+    private static async Task<IReadOnlySet<string>> LastNearDuplicateChoiceAsync(StudioDbContext db, int projectId, CancellationToken ct)
+    {
+        var json = await db.DatasetVersions.Where(d => d.ProjectId == projectId).OrderByDescending(d => d.Id).Select(d => d.SettingsJson).FirstOrDefaultAsync(ct);
+        if (json is null) return new HashSet<string>();
+        try { return (JsonSerializer.Deserialize<DatasetSettings>(json, DatasetVersion.Json)?.RemoveNearDuplicates ?? []).ToHashSet(StringComparer.Ordinal); }
+        catch (JsonException) { return new HashSet<string>(); }
     }
 
     /// <summary>

@@ -163,10 +163,12 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
     /// that changed since <see cref="EnsureIntactAsync"/> throws <see cref="TamperedArtifactException"/>, which
     /// aborts the response, so a client never receives a complete zip with a changed file.
     /// </summary>
-    public async Task WriteZipAsync(ModelVersion version, Stream destination, CancellationToken ct, IReadOnlyList<ZipExtraFile>? extraFiles = null)
+    public Task WriteZipAsync(ModelVersion version, Stream destination, CancellationToken ct, IReadOnlyList<ZipExtraFile>? extraFiles = null) =>
+        WriteZipAsync(version, FolderOf(version), RecordedHashes(version), destination, ct, extraFiles);
+
+    /// <summary>The same for another set of files made from the version (a smaller precision), checked against <paramref name="recorded"/>.</summary>
+    public async Task WriteZipAsync(ModelVersion version, string folder, IReadOnlyDictionary<string, string> recorded, Stream destination, CancellationToken ct, IReadOnlyList<ZipExtraFile>? extraFiles = null)
     {
-        var folder = FolderOf(version);
-        var recorded = RecordedHashes(version);
         // The zip library writes some bytes synchronously (when an entry closes), which Kestrel refuses: it writes into
         // this relay, which passes everything on asynchronously after each piece.
         var relay = new AsyncRelayStream(destination);

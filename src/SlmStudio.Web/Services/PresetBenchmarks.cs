@@ -31,6 +31,17 @@ public sealed class PresetBenchmarks(IDbContextFactory<StudioDbContext> dbFactor
         return await db.Benchmarks.SingleOrDefaultAsync(b => b.Preset == preset && b.VocabSize == vocabSize && b.MachineName == Environment.MachineName);
     }
 
+    /// <summary>
+    /// Training FLOP/s this machine achieved in its largest measured preset (6 FLOPs per parameter per token: forward
+    /// and backward), from which the speed of other shapes (a base model) is estimated; null before any measurement.
+    /// </summary>
+    public async Task<double?> MachineFlopsAsync(CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var rows = await db.Benchmarks.Where(b => b.MachineName == Environment.MachineName && b.TokensPerSecond > 0 && b.Parameters > 0).ToListAsync(ct);
+        return rows.Count == 0 ? null : rows.OrderByDescending(b => b.Parameters).Select(b => 6.0 * b.Parameters * b.TokensPerSecond).First();
+    }
+
     /// <summary>Runs the measurement once per preset and vocabulary at a time; concurrent callers share it.</summary>
     public Task<PresetBenchmark?> MeasureAsync(string preset, int vocabSize, CancellationToken ct = default) =>
         _running.GetOrAdd($"{preset}/{vocabSize}", _ => MeasureCoreAsync(preset, vocabSize, ct)
@@ -62,4 +73,44 @@ public sealed class PresetBenchmarks(IDbContextFactory<StudioDbContext> dbFactor
         logger.LogInformation("Preset {Preset} trains at {TokensPerSecond:F0} tokens/s on this machine", preset, row.TokensPerSecond);
         return row;
     }
+}
+
+/// <summary>
+/// How busy the machine is now: the one-minute load average (processes running or waiting for a processor) against
+/// the processor cores. Speeds are measured once and cached; when other work (another run, another program) keeps the
+/// cores busy, a new run gets only its share of them, so estimates made from the measurement are widened.
+/// </summary>
+public sealed record MachineLoad(double LoadAverage, int Cores)
+{
+    /// <summary>Busy from half the cores kept busy by other work: below that a run still gets nearly all of them.</summary>
+    public bool Busy => LoadAverage >= Cores * 0.5;
+
+    /// <summary>The share of the processor a new run that wants every core gets: its cores against everything that wants one.</summary>
+    public double ShareForNewWork => Math.Min(1.0, Cores / (LoadAverage + Cores));
+
+    /// <summary>"The server is busy right now (load 5.0 on 2 processor cores): training may run at about a third of the measured speed."</summary>
+    public string Describe() => Busy
+        ? $"The server is busy right now (load {LoadAverage:0.0} on {Cores} processor {(Cores == 1 ? "core" : "cores")}), so training may run at only about {ShareForNewWork * 100:0}% of the speed measured here; the figures below allow for that."
+        : $"The server is quiet right now (load {LoadAverage:0.0} on {Cores} processor {(Cores == 1 ? "core" : "cores")}); another run or program at the same time makes training slower.";
+
+    /// <summary>This machine now; on a system without /proc/loadavg the machine counts as quiet.</summary>
+    public static MachineLoad Now()
+    {
+        double load = 0;
+        try
+        {
+            if (File.Exists("/proc/loadavg"))
+                double.TryParse(File.ReadAllText("/proc/loadavg").Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out load);
+        }
+        catch (IOException) { }
+        return new MachineLoad(load, Environment.ProcessorCount);
+    }
+}
+
+/// <summary>Where pages and services read the machine's load; tests set a quiet or a busy machine instead of the real one.</summary>
+public sealed class MachineLoadProbe
+{
+    public Func<MachineLoad> Read { get; set; } = MachineLoad.Now;
+
+    public MachineLoad Now() => Read();
 }

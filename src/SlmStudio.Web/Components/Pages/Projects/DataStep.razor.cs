@@ -34,6 +34,9 @@ public sealed partial class DataStep : IDisposable
     private string _uploadText = "";
     private DataProgress? _extracting;
     private DataReview? _review;
+    /// <summary>The near-duplicate pairs the user chose to remove; null until the first review (which repeats the last frozen choice).</summary>
+    private HashSet<string>? _removeNear;
+    private bool _applyingChoice;
     private IReadOnlyList<FileLabelReview> _labelReviews = [];
     private IReadOnlyList<FileInstructionReview> _instructionReviews = [];
 
@@ -171,12 +174,26 @@ public sealed partial class DataStep : IDisposable
         StateHasChanged();
         try
         {
-            _review = await Preparation.ReviewAsync(ProjectId);
+            _review = await Preparation.ReviewAsync(ProjectId, _removeNear);
+            _removeNear = (_review.Settings.RemoveNearDuplicates ?? []).ToHashSet(StringComparer.Ordinal);
             _labelReviews = _useCase == UseCase.SortAndRoute && _files is { } files ? await Task.Run(() => LabelReviews.Of(Uploads, files)) : [];
             _instructionReviews = _useCase == UseCase.AnswerQuestions && _files is { } pairFiles ? await Task.Run(() => InstructionReviews.Of(Uploads, pairFiles)) : [];
         }
         catch (UserFacingException e) { _review = null; _reviewError = e.Message; }
         finally { _reviewing = false; }
+    }
+
+    /// <summary>Redoes the review with the pair's second record removed or kept: what follows may change (a record
+    /// that is gone cannot be matched), and freezing writes exactly the review on screen.</summary>
+    private async Task ChooseNearDuplicateAsync((string PairId, bool Remove) choice)
+    {
+        _removeNear ??= [];
+        if (choice.Remove) _removeNear.Add(choice.PairId); else _removeNear.Remove(choice.PairId);
+        // The review stays on screen (with its choices disabled) while it is redone, so the page does not jump.
+        _applyingChoice = true;
+        try { _review = await Preparation.ReviewAsync(ProjectId, _removeNear); }
+        catch (UserFacingException e) { _review = null; _reviewError = e.Message; }
+        finally { _applyingChoice = false; }
     }
 
     private async Task ContinueAsync()
