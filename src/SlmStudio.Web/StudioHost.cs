@@ -42,6 +42,7 @@ public static class StudioHost
         builder.Services.AddStudioIdentity();
         builder.Services.AddPageServices();
         builder.Services.AddJobs();
+        builder.AddRunUpdateRelay();
         builder.AddWorkerWhenConfigured();
     }
 
@@ -133,6 +134,8 @@ public static class StudioHost
     private static void AddJobs(this IServiceCollection services)
     {
         services.AddSingleton<RunLeases>();
+        // Run and model files on a folder every machine mounts; see IArtifactStore for an object store.
+        services.AddSingleton<IArtifactStore, SharedFolderArtifactStore>();
         services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section);
         services.AddSingleton<TrainingQueues>();
         services.AddSingleton<RunScheduler>();
@@ -145,6 +148,7 @@ public static class StudioHost
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings()
             .UseStudioJobStorage(sp));
+        JobLogScope.Register();
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TrainingJob.StopGrace + TimeSpan.FromSeconds(15));
     }
 
