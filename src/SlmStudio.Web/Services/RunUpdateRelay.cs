@@ -33,7 +33,8 @@ public sealed class PostgresRunUpdateRelay(IOptions<DatabaseOptions> database, I
     /// "reload the run" update.</summary>
     private const int MaxPayloadBytes = 7900;
 
-    private static readonly string Origin = Jobs.RunLeases.InstanceId;
+    /// <summary>Tells this relay's own notifications, which come back to it, from the others'.</summary>
+    private readonly string _origin = $"{Jobs.RunLeases.InstanceId}:{Guid.NewGuid():N}";
     private readonly Channel<RunUpdate> _outgoing = Channel.CreateBounded<RunUpdate>(new BoundedChannelOptions(10_000)
     {
         FullMode = BoundedChannelFullMode.DropOldest,
@@ -99,7 +100,7 @@ public sealed class PostgresRunUpdateRelay(IOptions<DatabaseOptions> database, I
                 {
                     await using var command = _dataSource!.CreateCommand("SELECT pg_notify(@channel, @payload)");
                     command.Parameters.AddWithValue("channel", ChannelName);
-                    command.Parameters.AddWithValue("payload", Serialize(update));
+                    command.Parameters.AddWithValue("payload", Serialize(update, _origin));
                     await command.ExecuteNonQueryAsync(stop);
                     failing = false;
                 }
@@ -114,9 +115,9 @@ public sealed class PostgresRunUpdateRelay(IOptions<DatabaseOptions> database, I
         catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
     }
 
-    public static string Serialize(RunUpdate update)
+    public static string Serialize(RunUpdate update, string origin)
     {
-        var message = new Message(Origin, update.RunId, update.Status, update.Event?.ToJsonLine());
+        var message = new Message(origin, update.RunId, update.Status, update.Event?.ToJsonLine());
         var json = JsonSerializer.Serialize(message);
         if (System.Text.Encoding.UTF8.GetByteCount(json) > MaxPayloadBytes)
             json = JsonSerializer.Serialize(message with { Event = null, Status = update.Status ?? RunStatus.Running });
@@ -129,7 +130,7 @@ public sealed class PostgresRunUpdateRelay(IOptions<DatabaseOptions> database, I
         {
             var message = JsonSerializer.Deserialize<Message>(payload);
             // Our own notifications come back to us too; our pages heard those already.
-            if (message is null || message.Origin == Origin) return;
+            if (message is null || message.Origin == _origin) return;
             _deliver?.Invoke(new RunUpdate(message.RunId, TrainingEvent.Parse(message.Event), message.Status));
         }
         catch (JsonException e) { logger.LogWarning(e, "Ignored a run update that could not be read"); }

@@ -56,7 +56,7 @@ public class LiveProgressTests
     public void A_large_event_travels_as_a_reload_instead_of_being_refused_by_PostgreSQL()
     {
         var big = new TrainingMessage(new string('x', 20_000));
-        var payload = PostgresRunUpdateRelay.Serialize(new RunUpdate(3, big));
+        var payload = PostgresRunUpdateRelay.Serialize(new RunUpdate(3, big), "worker-1");
         Assert.True(System.Text.Encoding.UTF8.GetByteCount(payload) < 8000);
         Assert.DoesNotContain("xxxx", payload);
         Assert.Contains("\"RunId\":3", payload);

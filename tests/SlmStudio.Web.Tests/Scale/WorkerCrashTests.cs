@@ -14,8 +14,8 @@ namespace SlmStudio.Web.Tests.Scale;
 /// </summary>
 public class WorkerCrashTests(ITestOutputHelper output)
 {
-    private const int Steps = 40;
-    private const int CheckpointEvery = 10;
+    private const int Steps = 20;
+    private const int CheckpointEvery = 5;
 
     [PostgresFact]
     public async Task A_worker_killed_mid_run_leaves_the_run_to_the_other_worker_which_resumes_it_once_with_the_same_result()
@@ -24,10 +24,12 @@ public class WorkerCrashTests(ITestOutputHelper output)
         await using var database = await PostgresTestDatabase.CreateAsync();
         var settings = database.Settings(new()
         {
-            // A dead worker's job is handed out again after this long (the sliding timeout keeps a live one's).
-            ["Studio:Database:JobInvisibilityTimeoutSeconds"] = "5",
-            ["Studio:HeartbeatSeconds"] = "1",
-            ["Studio:LeaseTimeoutSeconds"] = "5",
+            // A dead worker's job is handed out again after this long (the sliding timeout keeps a live one's), and its
+            // run's lease runs out after that long. Short for the test, yet long enough that a live worker on a busy
+            // machine (a shared CI runner) keeps both: a lapse would look like a dead worker.
+            ["Studio:Database:JobInvisibilityTimeoutSeconds"] = "15",
+            ["Studio:HeartbeatSeconds"] = "2",
+            ["Studio:LeaseTimeoutSeconds"] = "30",
             ["Studio:MinimumTrainingCharacters"] = "2000",
             ["Studio:Queues:Gpu"] = "No",
         });
