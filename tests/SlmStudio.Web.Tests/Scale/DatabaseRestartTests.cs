@@ -30,7 +30,7 @@ public class DatabaseRestartTests(ITestOutputHelper output)
             ["Studio:LeaseTimeoutSeconds"] = "60",
         });
         await host.App.StartAsync();
-        const int steps = 30;
+        const int steps = 15;
         var projectId = await ScaleTestKit.AddTextProjectAsync(host, "Restart", steps, evalEvery: 5);
         var runId = await host.Get<RunScheduler>().StartAsync(projectId, "tester");
         var folder = RunFolder.At(host.Get<StudioPaths>().Run(runId));
