@@ -44,6 +44,7 @@ public static class StudioHost
         builder.Services.AddPageServices();
         builder.Services.AddJobs();
         builder.Services.AddOriginalsRetention();
+        builder.AddRunUpdateRelay();
         builder.AddWorkerWhenConfigured();
     }
 
@@ -139,6 +140,8 @@ public static class StudioHost
     private static void AddJobs(this IServiceCollection services)
     {
         services.AddSingleton<RunLeases>();
+        // Run and model files on a folder every machine mounts; see IArtifactStore for an object store.
+        services.AddSingleton<IArtifactStore, SharedFolderArtifactStore>();
         services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section);
         services.AddSingleton<TrainingQueues>();
         services.AddSingleton<RunScheduler>();
@@ -151,6 +154,7 @@ public static class StudioHost
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings()
             .UseStudioJobStorage(sp));
+        JobLogScope.Register();
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TrainingJob.StopGrace + TimeSpan.FromSeconds(15));
     }
 

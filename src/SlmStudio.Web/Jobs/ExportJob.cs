@@ -13,11 +13,13 @@ namespace SlmStudio.Web.Jobs;
 /// a staging folder that registration then moves into the registry. Runs <c>slm export</c> in a child process, since
 /// export loads the model into native memory (TorchSharp and ONNX Runtime) that a crash must not take the portal down with.
 /// </summary>
-public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, RunNotifier notifier, TimeProvider clock, ILogger<ExportJob> logger)
+public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, RunNotifier notifier, IArtifactStore artifacts, TimeProvider clock,
+    ILogger<ExportJob> logger)
 {
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
     {
+        using var logScope = JobLogScope.Begin(logger, runId);
         using var asSystem = Security.StudioUserContext.UseSystem();
         await ExportAsync(runId, cancellationToken);
     }
@@ -28,7 +30,8 @@ public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, Stud
     /// </summary>
     public async Task<ExportOutcome> ExportAsync(int runId, CancellationToken cancellationToken)
     {
-        var folder = RunFolder.At(paths.Run(runId));
+        var runKey = SharedFolderArtifactStore.RunKey(runId);
+        var folder = RunFolder.At(await artifacts.CheckOutAsync(ArtifactArea.Runs, runKey, cancellationToken));
         // The export lease: an OS lock on the run folder, dropped when this process ends however it ends.
         using var lease = folder.TryLockExport();
         if (lease is null)
@@ -61,7 +64,12 @@ public sealed class ExportJob(IDbContextFactory<StudioDbContext> dbFactory, Stud
             logger.LogError(e, "Export of run {RunId} could not start the engine", runId);
             failure = "Training finished, but turning the model into downloadable files failed: the engine could not be started on this server. Ask your administrator to check the installation.";
         }
-        if (failure is null) return ExportOutcome.Exported;
+        if (failure is null)
+        {
+            // The exported files, for the worker that registers them.
+            await artifacts.CheckInAsync(ArtifactArea.Runs, runKey, CancellationToken.None);
+            return ExportOutcome.Exported;
+        }
 
         logger.LogError("Export of run {RunId} failed: {Failure}", runId, failure);
         await db.Runs.Where(r => r.Id == runId).ExecuteUpdateAsync(s => s

@@ -10,14 +10,15 @@ using SlmStudio.Web.Training;
 namespace SlmStudio.Web.Jobs;
 
 /// <summary>Continuation of export: registers the exported artifacts as the project's next immutable version.</summary>
-public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, StudioPaths paths, ModelRegistry registry, RunService runs, RunNotifier notifier,
-    ClassifierReports classifierReports, TimeProvider clock, ILogger<RegisterJob> logger)
+public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, ModelRegistry registry, RunService runs, RunNotifier notifier,
+    ClassifierReports classifierReports, IArtifactStore artifacts, TimeProvider clock, ILogger<RegisterJob> logger)
 {
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
     {
+        using var logScope = JobLogScope.Begin(logger, runId);
         using var asSystem = Security.StudioUserContext.UseSystem();
-        var runDir = paths.Run(runId);
+        var runDir = await artifacts.CheckOutAsync(ArtifactArea.Runs, SharedFolderArtifactStore.RunKey(runId), cancellationToken);
         var folder = RunFolder.At(runDir);
         // The same lease as export: one registration at a time, and never while the staging folder is being rewritten.
         using var lease = Directory.Exists(folder.Root) ? folder.TryLockExport() : null;

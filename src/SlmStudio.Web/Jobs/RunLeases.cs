@@ -9,7 +9,7 @@ namespace SlmStudio.Web.Jobs;
 /// Our own lease on a run, because Hangfire.Storage.SQLite hands a job out again once it runs past its invisibility
 /// timeout. Only the holder of an unexpired lease may execute a run; the holder renews it with a heartbeat.
 /// </summary>
-public sealed class RunLeases(IDbContextFactory<StudioDbContext> dbFactory, IOptions<StudioOptions> options, TimeProvider clock)
+public sealed class RunLeases(IDbContextFactory<StudioDbContext> dbFactory, IOptions<StudioOptions> options, TimeProvider clock, ILogger<RunLeases> logger)
 {
     /// <summary>Identifies this process: machine, process id and a per-start random part.</summary>
     public static readonly string InstanceId = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
@@ -43,9 +43,17 @@ public sealed class RunLeases(IDbContextFactory<StudioDbContext> dbFactory, IOpt
 
     public async Task ReleaseAsync(int runId)
     {
-        await using var db = await dbFactory.CreateDbContextAsync();
-        await db.Runs.Where(r => r.Id == runId && r.LeaseOwner == InstanceId)
-            .ExecuteUpdateAsync(s => s.SetProperty(r => r.LeaseOwner, (string?)null).SetProperty(r => r.LeaseExpiresAt, (DateTimeOffset?)null));
+        try
+        {
+            await using var db = await dbFactory.CreateDbContextAsync();
+            await db.Runs.Where(r => r.Id == runId && r.LeaseOwner == InstanceId)
+                .ExecuteUpdateAsync(s => s.SetProperty(r => r.LeaseOwner, (string?)null).SetProperty(r => r.LeaseExpiresAt, (DateTimeOffset?)null));
+        }
+        catch (Exception e) when (DatabaseOutage.IsTransient(e))
+        {
+            // Not releasing costs only time: the lease runs out by itself and the sweep takes over from there.
+            logger.LogWarning(e, "Run {RunId}: the database could not be reached to release its lease; it runs out by itself", runId);
+        }
     }
 
     /// <summary>
@@ -59,20 +67,34 @@ public sealed class RunLeases(IDbContextFactory<StudioDbContext> dbFactory, IOpt
         var asked = false;
         try
         {
+            DateTimeOffset? unreachableSince = null;
             while (!stop.IsCancellationRequested)
             {
                 await Task.Delay(period, clock, stop);
-                if (!await RenewAsync(runId, stop))
+                try
                 {
-                    onLeaseLost();
-                    return;
+                    if (!await RenewAsync(runId, stop))
+                    {
+                        onLeaseLost();
+                        return;
+                    }
+                    if (unreachableSince is not null) logger.LogInformation("Run {RunId}: the database is back; its lease is renewed again", runId);
+                    unreachableSince = null;
+                    if (asked) continue;
+                    await using var db = await dbFactory.CreateDbContextAsync(stop);
+                    if (await db.Runs.AnyAsync(r => r.Id == runId && r.CancelRequested, stop))
+                    {
+                        asked = true;
+                        onCancelRequested();
+                    }
                 }
-                if (asked) continue;
-                await using var db = await dbFactory.CreateDbContextAsync(stop);
-                if (await db.Runs.AnyAsync(r => r.Id == runId && r.CancelRequested, stop))
+                catch (Exception e) when (DatabaseOutage.IsTransient(e) && !stop.IsCancellationRequested)
                 {
-                    asked = true;
-                    onCancelRequested();
+                    // A database restart must not stop a training. Should the outage outlast the lease, another worker
+                    // may take the run once the database is back; the next renewal then finds the lease gone and stops
+                    // this copy, so the run still never trains twice.
+                    if (unreachableSince is null) logger.LogWarning(e, "Run {RunId}: the database cannot be reached to renew its lease; training goes on and the renewal is retried", runId);
+                    unreachableSince ??= clock.GetUtcNow();
                 }
             }
         }

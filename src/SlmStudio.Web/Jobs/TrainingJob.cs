@@ -22,6 +22,7 @@ public sealed class TrainingJob(
     RunLeases leases,
     RunNotifier notifier,
     TrainingData trainingData,
+    IArtifactStore artifacts,
     TimeProvider clock,
     ILogger<TrainingJob> logger)
 {
@@ -34,6 +35,7 @@ public sealed class TrainingJob(
     [TrainingQueue]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
     {
+        using var logScope = JobLogScope.Begin(logger, runId);
         if (!await leases.TryAcquireAsync(runId, cancellationToken))
         {
             logger.LogInformation("Run {RunId} is finished or held by another worker; not starting it again", runId);
@@ -75,7 +77,8 @@ public sealed class TrainingJob(
 
     private async Task TrainAsync(int runId, CancellationToken shutdown)
     {
-        var folder = RunFolder.At(paths.Run(runId));
+        var runKey = SharedFolderArtifactStore.RunKey(runId);
+        var folder = RunFolder.At(await artifacts.CheckOutAsync(ArtifactArea.Runs, runKey, shutdown));
         if (folder.IsTrainerRunning)
         {
             // A trainer of an earlier portal process (killed without a shutdown) still works on the folder. It stops by
@@ -84,7 +87,7 @@ public sealed class TrainingJob(
             await MarkInterruptedAsync(runId);
             return;
         }
-        var progress = new RunProgressWriter(dbFactory, notifier, clock, runId);
+        var progress = new RunProgressWriter(dbFactory, notifier, clock, runId, logger);
         var run = await progress.StartAsync();
         Directory.CreateDirectory(folder.Root);
         if (File.Exists(folder.CancelFile)) File.Delete(folder.CancelFile);
@@ -170,6 +173,8 @@ public sealed class TrainingJob(
             await heartbeat;
         }
         await progress.FlushAsync();
+        // The checkpoint and the trained model, for the worker that exports or resumes the run.
+        await artifacts.CheckInAsync(ArtifactArea.Runs, runKey, CancellationToken.None);
 
         if (leaseLost)
         {
@@ -212,7 +217,7 @@ public sealed class TrainingJob(
         if (exit.Killed) return (stopReason, null);
         // Another trainer holds the folder: the run is its, and the sweep resumes it once that one has stopped.
         if (exit.ExitCode == SlmLauncher.RunFolderBusyExitCode && exit.EndedBy == EndReason.None) return (RunStatus.Interrupted, null);
-        if (error is not null) return (RunStatus.Failed, error.Message);
+        if (error is not null) return (RunStatus.Failed, ExplainDiskFull(error.Message));
         var happened = exit.Describe("The training process");
         // Killed from outside is not a fault of the run: it continues from where it was, a few times over.
         if (exit.KilledFromOutside && hasCheckpoint && attempts < MaxAutomaticAttempts)
@@ -224,6 +229,20 @@ public sealed class TrainingJob(
             : " Try again; if it keeps failing, try a smaller model size.";
         return (RunStatus.Failed, happened + advice);
     }
+
+    /// <summary>The operating system's words for a full disk (Linux and macOS, Windows).</summary>
+    private static readonly string[] DiskFullPhrases = ["No space left on device", "There is not enough space on the disk", "Disk quota exceeded"];
+
+    private static bool IsDiskFull(string? text) =>
+        text is not null && DiskFullPhrases.Any(p => text.Contains(p, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// A full disk said first, in plain words; the engine's own message follows (which file, how much space is left,
+    /// whether the previous checkpoint is kept and what to do). Any other failure's message is returned unchanged.
+    /// </summary>
+    public static string ExplainDiskFull(string message) => IsDiskFull(message)
+        ? $"The disk is full, so this run stopped: there was no room left on the server to save its progress. {message}"
+        : message;
 
     /// <summary>The engine settings of a run; what the run leaves open, the engine decides.</summary>
     /// <param name="baseModel">The folder of a registered version, or the library name of a base model (<see cref="TrainingRun.BaseModelName"/>).</param>

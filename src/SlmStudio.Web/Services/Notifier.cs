@@ -30,7 +30,18 @@ public class Notifier<TUpdate>(ILogger logger) where TUpdate : INotification
 
     public int SubscriberCount(int subjectId) => _subscribers.TryGetValue(subjectId, out var h) ? h.Count : 0;
 
+    /// <summary>Tells this process's subscribers, then <see cref="Published"/> (which may carry it to other processes).</summary>
     public void Publish(TUpdate update)
+    {
+        PublishHere(update);
+        Published(update);
+    }
+
+    /// <summary>Called after every <see cref="Publish"/>; not for updates that came from another process.</summary>
+    protected virtual void Published(TUpdate update) { }
+
+    /// <summary>Tells this process's subscribers only.</summary>
+    protected void PublishHere(TUpdate update)
     {
         if (!_subscribers.TryGetValue(update.SubjectId, out var handlers)) return;
         foreach (var (handler, user) in handlers.Values)

@@ -9,5 +9,19 @@ public sealed record RunUpdate(int RunId, TrainingEvent? Event, RunStatus? Statu
     int INotification.SubjectId => RunId;
 }
 
-/// <summary>Run progress for the run pages, keyed by run id.</summary>
-public sealed class RunNotifier(ILogger<RunNotifier> logger) : Notifier<RunUpdate>(logger);
+/// <summary>
+/// Run progress for the run pages, keyed by run id. With a <see cref="IRunUpdateRelay"/> (PostgreSQL), updates published
+/// in a worker process also reach the pages of the portal processes, and theirs reach this one's.
+/// </summary>
+public sealed class RunNotifier : Notifier<RunUpdate>
+{
+    private readonly IRunUpdateRelay? _relay;
+
+    public RunNotifier(ILogger<RunNotifier> logger, IRunUpdateRelay? relay = null) : base(logger)
+    {
+        _relay = relay;
+        relay?.OnReceived(PublishHere);
+    }
+
+    protected override void Published(RunUpdate update) => _relay?.Send(update);
+}
