@@ -1,3 +1,7 @@
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor;
+using MudBlazor.Services;
 using SlmStudio.Core.Export;
 using SlmStudio.Core.Retrieval;
 using SlmStudio.Web.Data;
@@ -92,6 +96,30 @@ public sealed class DocumentGoalCheckTests
         // Without written answers the same version's data still gets its passages scored.
         var passagesOnly = await search.CheckGoalTestsAsync(projectId, dataset.Id, null);
         Assert.Equal(0.5, passagesOnly.RecallAt(3), 10);
+    }
+
+    [Fact]
+    public async Task The_panel_runs_the_goal_tests_and_shows_the_rule_the_figures_and_a_row_per_question()
+    {
+        var (host, projectId, _) = await FrozenProjectAsync();
+        await using var owned = host;
+        await using var page = new BunitContext();
+        page.JSInterop.Mode = JSRuntimeMode.Loose;
+        page.Services.AddMudServices();
+        page.Services.AddSingleton(host.Get<DocumentSearch>());
+        page.Render<MudPopoverProvider>();
+        var cut = page.Render<Components.Pages.Playground.DocumentGoalCheck>(p => p.Add(x => x.ProjectId, projectId));
+
+        cut.Find("#goal-check .mud-expand-panel-header").Click();
+        cut.WaitForAssertion(() => Assert.Contains("A passage counts as right when its text contains every expected word", cut.Find("#goal-check-rule").TextContent));
+        cut.Find("#goal-check-run").Click();
+        cut.WaitForAssertion(() => Assert.Equal("50%", cut.Find("#goal-check-r3").TextContent), TimeSpan.FromMinutes(2));
+        var rows = cut.FindAll("#goal-check-table tbody tr");
+        Assert.Equal(2, rows.Count);
+        Assert.Contains("number 1", rows[0].TextContent);
+        Assert.Contains("employee-handbook.md", rows[0].TextContent);
+        Assert.Contains("not found", rows[1].TextContent);
+        Assert.Empty(cut.FindAll("#goal-check-contains"));
     }
 
     private static string TestFixtures()
