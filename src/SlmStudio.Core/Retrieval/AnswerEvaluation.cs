@@ -112,6 +112,104 @@ public static partial class AnswerEvaluation
 }
 
 /// <summary>
+/// A goal test as a project keeps it: a question and the words a good answer must contain, without naming the file the
+/// answer is in. A passage is right when its text contains every one of those words (<see cref="AnswerEvaluation.ContainsWords"/>:
+/// ignoring case, punctuation and order), so the same rule judges the passages and the written answers.
+/// </summary>
+public sealed record WordGoal(string Question, string MustContain)
+{
+    public bool IsAnsweredBy(Passage passage) => AnswerEvaluation.ContainsWords(passage.Text, MustContain);
+}
+
+/// <summary>
+/// How one word goal did: the rank (1-based) of the first passage containing the words, or null when none of the
+/// first max(k) did; and, when answers were written, the answer and whether it contains the words and cites (by
+/// "[n]") a passage that contains them. A question with no good match gets no answer, which fails.
+/// </summary>
+public sealed record WordGoalOutcome(
+    WordGoal Goal,
+    int? Rank,
+    bool NoGoodMatch,
+    IReadOnlyList<SearchHit> Hits,
+    string? Answer,
+    bool ContainsExpected,
+    bool CitesRightPassage,
+    bool SaysNotAnswered)
+{
+    public bool AnswerPasses => ContainsExpected && CitesRightPassage;
+}
+
+/// <summary>Recall at each k of a set of word goals and, when <see cref="AnswersWritten"/>, how the written answers did.</summary>
+public sealed record WordGoalReport(IReadOnlyDictionary<int, double> RecallAtK, IReadOnlyList<WordGoalOutcome> Questions, bool AnswersWritten)
+{
+    public double RecallAt(int k) => RecallAtK.TryGetValue(k, out var r) ? r
+        : throw new ArgumentOutOfRangeException(nameof(k), $"Recall at {k} was not measured (measured: {string.Join(", ", RecallAtK.Keys)}).");
+
+    /// <summary>The share of questions whose answer contains every expected word; 0 when no answers were written.</summary>
+    public double ContainsExpectedRate => Share(o => o.ContainsExpected);
+
+    /// <summary>The share of questions whose answer cites at least one passage that contains the expected words.</summary>
+    public double CitesRightPassageRate => Share(o => o.CitesRightPassage);
+
+    /// <summary>The share of questions whose answer does both.</summary>
+    public double AnswerPassRate => Share(o => o.AnswerPasses);
+
+    private double Share(Func<WordGoalOutcome, bool> passed) =>
+        !AnswersWritten || Questions.Count == 0 ? 0 : Questions.Count(passed) / (double)Questions.Count;
+
+    public override string ToString() =>
+        string.Join(", ", RecallAtK.OrderBy(kv => kv.Key).Select(kv => $"recall@{kv.Key} {kv.Value:0.00}")) + $" on {Questions.Count} questions"
+        + (AnswersWritten ? $"; answers contain the expected words {ContainsExpectedRate:0.00}, cite a right passage {CitesRightPassageRate:0.00}" : "");
+}
+
+/// <summary>Where a goal check is: the question being worked on (1-based) of how many, and whether an answer is being written for it.</summary>
+public readonly record struct WordGoalProgress(int Question, int Of, bool Writing);
+
+public static partial class AnswerEvaluation
+{
+    /// <summary>
+    /// Searches each word goal (the first max(k) passages, with the relevance rule users get), scores recall at each k
+    /// by <see cref="WordGoal.IsAnsweredBy"/>, and with a <paramref name="write"/> has an answer written from the first
+    /// <paramref name="passagesForAnswer"/> passages (not when nothing matched well enough) and scores it by the same rule.
+    /// </summary>
+    public static async Task<WordGoalReport> EvaluateWordGoalsAsync(RetrievalSearch search, IEnumerable<WordGoal> goals, AnswerWriter? write = null,
+        int passagesForAnswer = 5, IReadOnlyList<int>? ks = null, IProgress<WordGoalProgress>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(passagesForAnswer, 1);
+        ks ??= RetrievalEvaluation.DefaultKs;
+        if (ks.Count == 0 || ks.Any(k => k < 1)) throw new ArgumentException("Recall is measured at one or more positive ranks, such as 1, 3 and 5.", nameof(ks));
+        var all = goals.ToList();
+        var depth = ks.Max();
+        var outcomes = new List<WordGoalOutcome>();
+        for (int i = 0; i < all.Count; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var goal = all[i];
+            progress?.Report(new WordGoalProgress(i + 1, all.Count, false));
+            var results = search(goal.Question, depth);
+            var rank = results.Hits.FirstOrDefault(h => goal.IsAnsweredBy(h.Passage))?.Rank;
+            var outcome = new WordGoalOutcome(goal, rank, results.NoGoodMatch, results.Hits, null, false, false, false);
+            if (write is not null && !results.NoGoodMatch && results.Hits.Count > 0)
+            {
+                progress?.Report(new WordGoalProgress(i + 1, all.Count, true));
+                var answer = await write(goal.Question, [.. results.Hits.Take(passagesForAnswer).Select(h => h.Passage)], ct).ConfigureAwait(false);
+                outcome = outcome with
+                {
+                    Answer = answer.Text,
+                    ContainsExpected = ContainsWords(answer.Text, goal.MustContain),
+                    CitesRightPassage = answer.Citations.CitedPassages.Any(goal.IsAnsweredBy),
+                    SaysNotAnswered = answer.SaysNotAnswered,
+                };
+            }
+            outcomes.Add(outcome);
+        }
+        var recall = ks.Distinct().Order().ToDictionary(k => k,
+            k => outcomes.Count == 0 ? 0 : outcomes.Count(o => o.Rank is { } r && r <= k) / (double)outcomes.Count);
+        return new WordGoalReport(recall, outcomes, write is not null);
+    }
+}
+
+/// <summary>
 /// Reads a question set: one goal test per line, either in the form users type ("question -> file / section / must
 /// contain", see <see cref="RetrievalQuestion.Parse"/>) or as JSON (<c>{"question": ..., "file": ..., "section": ...,
 /// "contains": ...}</c>). Blank lines and lines starting with '#' are skipped.

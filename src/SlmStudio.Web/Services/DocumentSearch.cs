@@ -213,6 +213,77 @@ public sealed class DocumentSearch(
         return new PassageInContext(all[at], before, after, dataset.DatasetId);
     }
 
+    public const string NoGoalTestsMessage =
+        "This project has no goal tests with words to look for yet. In the project's Goals step, add questions with the words a good answer must contain, then check again.";
+
+    /// <summary>The project's goal tests that have both a question and words to contain, as word goals (in the order they were written).</summary>
+    public async Task<IReadOnlyList<WordGoal>> WordGoalsOfAsync(int projectId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        if (!await db.VisibleProjects().AnyAsync(p => p.Id == projectId, ct)) throw new ProjectNotFoundException(projectId);
+        var tests = await db.GoalTests.Where(g => g.ProjectId == projectId).OrderBy(g => g.Id).ToListAsync(ct);
+        return [.. tests.Where(g => !string.IsNullOrWhiteSpace(g.Prompt) && !string.IsNullOrWhiteSpace(g.MustContain))
+            .Select(g => new WordGoal(g.Prompt.Trim(), g.MustContain.Trim()))];
+    }
+
+    /// <summary>The project's frozen dataset versions, newest first.</summary>
+    public async Task<IReadOnlyList<DatasetVersionRecord>> DatasetVersionsOfAsync(int projectId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.DatasetVersions.Where(d => d.ProjectId == projectId && db.VisibleProjects().Any(p => p.Id == d.ProjectId))
+            .OrderByDescending(d => d.Id).ToListAsync(ct);
+    }
+
+    /// <summary>The project's versions that can write answers (any but a sorting model's), newest first.</summary>
+    public async Task<IReadOnlyList<ModelVersion>> AnsweringVersionsOfAsync(int projectId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var project = await db.VisibleProjects().SingleOrDefaultAsync(p => p.Id == projectId, ct) ?? throw new ProjectNotFoundException(projectId);
+        if (project.UseCase == UseCase.SortAndRoute) return [];
+        return await db.ModelVersions.Where(v => v.ProjectId == projectId).OrderByDescending(v => v.Number).ToListAsync(ct);
+    }
+
+    /// <summary>
+    /// Runs the project's goal tests against one dataset version: recall at 1, 3 and 5 of the passages (a passage is
+    /// right when its text holds every expected word), and with <paramref name="modelVersionId"/> an answer written
+    /// by that version for each question, scored for the words and for citing a right passage.
+    /// </summary>
+    public async Task<WordGoalReport> CheckGoalTestsAsync(int projectId, int datasetVersionId, int? modelVersionId,
+        IProgress<WordGoalProgress>? progress = null, CancellationToken ct = default)
+    {
+        var goals = await WordGoalsOfAsync(projectId, ct);
+        if (goals.Count == 0) throw new UserFacingException(NoGoalTestsMessage);
+        var dataset = (await DatasetVersionsOfAsync(projectId, ct)).FirstOrDefault(d => d.Id == datasetVersionId)
+            ?? throw new UserFacingException("That data version is not one of this project's frozen versions any more. Reload the page and choose another.");
+        var index = await IndexOfAsync(dataset);
+        ModelVersion? model = null;
+        if (modelVersionId is { } versionId)
+        {
+            model = await registry.FindAsync(versionId, ct);
+            if (model is null || model.ProjectId != projectId)
+                throw new UserFacingException("That model version is not one of this project's versions any more. Reload the page and choose another.");
+        }
+
+        RetrievalSearch search = (question, top) => index.Search(question, top);
+        if (UseSemanticSearch && model is not null)
+        {
+            var (encoder, vectors) = await SemanticOfAsync(model, preparation.FolderOf(dataset), index);
+            search = (question, top) => HybridSearch.Search(index, vectors, encoder, question, top);
+        }
+        AnswerEvaluation.AnswerWriter? write = null;
+        if (model is not null)
+        {
+            var generator = await generation.GetAsync(model);
+            write = (question, passages, token) => DocumentAnswerer.WriteAsync(generator, question, passages, DocumentAnswerer.DefaultMaxNewTokens, token);
+        }
+        try
+        {
+            // Off the caller's thread: searching and writing are CPU work, and the page keeps showing progress meanwhile.
+            return await Task.Run(() => AnswerEvaluation.EvaluateWordGoalsAsync(search, goals, write, progress: progress, ct: ct), ct);
+        }
+        catch (EngineException e) { throw new UserFacingException(e.Message); }
+    }
+
     private static string CheckQuestion(string? question)
     {
         question = question?.Trim() ?? "";
