@@ -223,6 +223,9 @@ namespace SlmStudio.Web.Data.PostgreSqlMigrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<int?>("ProjectId")
+                        .HasColumnType("integer");
+
                     b.Property<string>("UserName")
                         .IsRequired()
                         .HasColumnType("text");
@@ -230,6 +233,8 @@ namespace SlmStudio.Web.Data.PostgreSqlMigrations
                     b.HasKey("Id");
 
                     b.HasIndex("At");
+
+                    b.HasIndex("ProjectId", "Id");
 
                     b.ToTable("AuditLog");
                 });
@@ -261,6 +266,9 @@ namespace SlmStudio.Web.Data.PostgreSqlMigrations
 
                     b.Property<string>("Mapping")
                         .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("OriginalDeletedAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("OriginalName")
                         .IsRequired()
