@@ -23,7 +23,7 @@ public sealed class ChatColumnMappingTests : BunitContext
         ColumnMapping? applied = null;
         var cut = Render<ColumnMappingEditor>(p => p.Add(x => x.Preview, preview).Add(x => x.FileId, 4).Add(x => x.UseCase, UseCase.AnswerQuestions).Add(x => x.OnApply, m => applied = m));
 
-        Assert.Equal("", cut.Find("#mapping-system-4").GetAttribute("value")); // optional: none until chosen
+        Assert.True(string.IsNullOrEmpty(cut.Find("#mapping-system-4").GetAttribute("value"))); // optional: none until chosen
         cut.Find("#mapping-system-4").Change("product");
         cut.Find("#mapping-apply-4").Click();
         Assert.Equal(ColumnMapping.QuestionAnswer("q", "a", "product"), applied);
