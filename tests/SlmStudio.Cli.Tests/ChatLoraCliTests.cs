@@ -53,4 +53,13 @@ public sealed class ChatLoraCliTests : IDisposable
         Assert.NotEmpty(answer);
         foreach (var t in new[] { "###", "</s>", "<s>", "Question:", "Answer:" }) Assert.DoesNotContain(t, answer);
     }
+
+    [Fact]
+    public void Bench_chat_is_listed_and_its_help_explains_the_benchmark()
+    {
+        Assert.Contains("  bench chat ", ClassifyCliTests.Slm("--help").Out);
+        var (exit, help, err) = ClassifyCliTests.Slm("bench", "chat", "--help");
+        Assert.True(exit == 0, err);
+        foreach (var text in new[] { "--minutes", "--max-steps", "--preset", "--language-share", "--lr", "--json", "held-out", "fifth phrasing" }) Assert.Contains(text, help);
+    }
 }
