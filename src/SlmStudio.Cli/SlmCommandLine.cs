@@ -26,6 +26,7 @@ public static class SlmCommandLine
         bench.Subcommands.Add(new BenchTrainCommand());
         bench.Subcommands.Add(new BenchLoraCommand());
         bench.Subcommands.Add(new BenchAskCommand());
+        bench.Subcommands.Add(new BenchChatCommand());
         root.Subcommands.Add(bench);
         root.Subcommands.Add(new AskCommand());
         root.Subcommands.Add(new ChatCommand());

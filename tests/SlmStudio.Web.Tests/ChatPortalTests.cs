@@ -248,7 +248,13 @@ public sealed class ChatPortalTests : BunitContext, IAsyncLifetime
         Assert.NotEmpty(report.Best);
         Services.AddMudServices();
         JSInterop.Mode = JSRuntimeMode.Loose;
-        var results = Render<ChatResults>(p => p.Add(x => x.Report, report));
+        // Production is decided by the chat rule (held-out token F1 and goal tests), and the results show that verdict.
+        var verdict = ChatReports.VerdictOf(report, VersionDetails.GoalResults(version));
+        await using (var db = await host.DbAsync())
+            Assert.Equal(verdict.FitForProduction, await db.Aliases.AnyAsync(a => a.ModelVersionId == version.Id && a.Name == ModelRegistry.Production));
+        var results = Render<ChatResults>(p => p.Add(x => x.Report, report).Add(x => x.Goals, VersionDetails.GoalResults(version)));
+        Assert.Equal(verdict.Level.ToString(), results.Find("#chat-verdict .verdict").GetAttribute("data-verdict"));
+        Assert.Contains(verdict.Why, results.Find("#chat-verdict").TextContent);
         Assert.Equal(report.Summary, results.Find("#chat-summary").TextContent.Trim());
         Assert.Equal(report.TokenF1.ToString("0.000"), results.Find("#chat-f1").TextContent);
         Assert.Equal(report.RougeL.ToString("0.000"), results.Find("#chat-rouge").TextContent);

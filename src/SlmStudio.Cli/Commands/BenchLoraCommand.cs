@@ -10,6 +10,7 @@ namespace SlmStudio.Cli.Commands;
 
 public sealed class BenchLoraCommand : SlmCommand
 {
+    public const string WorkFolderPrefix = "slm-bench-lora-";
     private const string DefaultConfig = "smollm2-135m";
     private const int DefaultSteps = 3;
     private const int DefaultBatchSize = 4;
@@ -42,23 +43,19 @@ public sealed class BenchLoraCommand : SlmCommand
         var json = parsed.GetValue(_json);
         var context = Math.Min(parsed.GetValue(_context) ?? DefaultContext, config.MaxPositions);
         var lora = new LoraConfig { Rank = parsed.GetValue(_rank) ?? LoraConfig.DefaultRank };
-        var work = Directory.CreateTempSubdirectory("slm-bench-lora-").FullName;
-        try
-        {
-            var progress = json ? null : new Progress<string>(Console.WriteLine);
-            var result = LoraBenchmark.Run(PublishedConfigs.Get(name) is null ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(name))) : name.ToLowerInvariant(),
-                config, lora, parsed.GetValue(_batchSize) ?? DefaultBatchSize, context, parsed.GetValue(_steps) ?? DefaultSteps, work, progress, cancellationToken);
-            if (json) Console.WriteLine(JsonSerializer.Serialize(result, TrainingEvent.Json));
-            else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{result.Config}: {result.Parameters:N0} parameters, {result.TrainableParameters:N0} trained (rank {lora.Rank}); " +
-                $"{result.TrainingTokensPerSecond:N0} tokens/s at {result.BatchSize} x {result.ContextLength}; peak memory {result.PeakResidentBytes / 1e9:N2} GB " +
-                $"(estimated {result.EstimatedPeakBytes / 1e9:N2} GB); export {result.ExportSeconds:N1} s (parity {(result.ParityPassed ? "passed" : "FAILED")}); " +
-                $"ONNX decoding {result.OnnxDecodeTokensPerSecond:N1} tokens/s"));
-            return Task.FromResult(0);
-        }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
+        var progress = json ? null : new Progress<string>(Console.WriteLine);
+        // Disposed on a normal end and on Ctrl+C (the command line cancels and waits); a run killed outright leaves its
+        // folder (gigabytes) behind, and the next run deletes it first.
+        using var workFolder = BenchmarkWorkFolder.Create(WorkFolderPrefix, progress);
+        var work = workFolder.Path;
+        var result = LoraBenchmark.Run(PublishedConfigs.Get(name) is null ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(name))) : name.ToLowerInvariant(),
+            config, lora, parsed.GetValue(_batchSize) ?? DefaultBatchSize, context, parsed.GetValue(_steps) ?? DefaultSteps, work, progress, cancellationToken);
+        if (json) Console.WriteLine(JsonSerializer.Serialize(result, TrainingEvent.Json));
+        else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{result.Config}: {result.Parameters:N0} parameters, {result.TrainableParameters:N0} trained (rank {lora.Rank}); " +
+            $"{result.TrainingTokensPerSecond:N0} tokens/s at {result.BatchSize} x {result.ContextLength}; peak memory {result.PeakResidentBytes / 1e9:N2} GB " +
+            $"(estimated {result.EstimatedPeakBytes / 1e9:N2} GB); export {result.ExportSeconds:N1} s (parity {(result.ParityPassed ? "passed" : "FAILED")}); " +
+            $"ONNX decoding {result.OnnxDecodeTokensPerSecond:N1} tokens/s"));
+        return Task.FromResult(0);
     }
 }

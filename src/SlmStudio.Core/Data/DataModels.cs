@@ -30,7 +30,14 @@ public enum DocumentKind { Unknown, Text, Markdown, Pdf, Docx, Csv, Jsonl, Html 
 /// so; the text itself never carries markup for that.
 /// </summary>
 public sealed record TextRecord(string Text, int? Line = null, string? Label = null, string? Prompt = null, string? Response = null,
-    TextStructure? Structure = null);
+    TextStructure? Structure = null)
+{
+    /// <summary>
+    /// The whole conversation of a chat record, when it is more than one question and its answer: a system or context
+    /// text, or several turns (JSONL <c>messages</c>). Prompt is then its first question and Response its last answer.
+    /// </summary>
+    public IReadOnlyList<Tokenization.ChatMessage>? Messages { get; init; }
+}
 
 [JsonConverter(typeof(JsonStringEnumConverter<RecordKind>))]
 public enum RecordKind { Paragraph, Heading, Table, List, Code }
@@ -141,16 +148,20 @@ public sealed record ExtractedDocument(
 /// Which columns of a CSV/JSONL file mean what. <paramref name="TextColumn"/> is required for plain text and
 /// classification; question-answer data names <paramref name="PromptColumn"/> and <paramref name="ResponseColumn"/> instead.
 /// </summary>
-public sealed record ColumnMapping(string? TextColumn, string? LabelColumn = null, string? PromptColumn = null, string? ResponseColumn = null)
+/// <param name="SystemColumn">Question/answer pairs: an optional column with a system instruction or context text for each question.</param>
+/// <param name="MessagesColumn">Multi-turn chats: the JSONL field with the <c>[{role, content}]</c> list of each conversation.</param>
+public sealed record ColumnMapping(string? TextColumn, string? LabelColumn = null, string? PromptColumn = null, string? ResponseColumn = null,
+    string? SystemColumn = null, string? MessagesColumn = null)
 {
     public static ColumnMapping Text(string column) => new(column);
     public static ColumnMapping Labelled(string text, string label) => new(text, label);
-    public static ColumnMapping QuestionAnswer(string prompt, string response) => new(null, null, prompt, response);
+    public static ColumnMapping QuestionAnswer(string prompt, string response, string? system = null) => new(null, null, prompt, response, system);
+    public static ColumnMapping Conversations(string messages) => new(null, MessagesColumn: messages);
 
-    /// <summary>Parses "text=body,label=category" or "prompt=q,response=a" (the form the CLI takes).</summary>
+    /// <summary>Parses "text=body,label=category", "prompt=q,response=a[,system=s]" or "messages=messages" (the form the CLI takes).</summary>
     public static ColumnMapping Parse(string spec)
     {
-        string? text = null, label = null, prompt = null, response = null;
+        string? text = null, label = null, prompt = null, response = null, system = null, messages = null;
         foreach (var part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var eq = part.IndexOf('=');
@@ -162,12 +173,14 @@ public sealed record ColumnMapping(string? TextColumn, string? LabelColumn = nul
                 case "label": label = column; break;
                 case "prompt": prompt = column; break;
                 case "response": response = column; break;
-                default: throw new FormatException($"Unknown role '{part[..eq]}' (roles: text, label, prompt, response).");
+                case "system": system = column; break;
+                case "messages": messages = column; break;
+                default: throw new FormatException($"Unknown role '{part[..eq]}' (roles: text, label, prompt, response, system, messages).");
             }
         }
-        if (text is null && (prompt is null || response is null))
-            throw new FormatException("Name the text column (text=...) or both prompt=... and response=....");
-        return new ColumnMapping(text, label, prompt, response);
+        if (text is null && (prompt is null || response is null) && messages is null)
+            throw new FormatException("Name the text column (text=...), both prompt=... and response=..., or messages=....");
+        return new ColumnMapping(text, label, prompt, response, system, messages);
     }
 
     public override string ToString() => string.Join(",", new[]
@@ -176,6 +189,8 @@ public sealed record ColumnMapping(string? TextColumn, string? LabelColumn = nul
         LabelColumn is null ? null : $"label={LabelColumn}",
         PromptColumn is null ? null : $"prompt={PromptColumn}",
         ResponseColumn is null ? null : $"response={ResponseColumn}",
+        SystemColumn is null ? null : $"system={SystemColumn}",
+        MessagesColumn is null ? null : $"messages={MessagesColumn}",
     }.Where(s => s is not null));
 }
 

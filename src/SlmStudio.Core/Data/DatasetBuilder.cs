@@ -127,7 +127,8 @@ public static class DatasetBuilder
                 var found = new List<RedactionFinding>();
                 string Clean(string s) { var res = redactor.Redact(s, display, r.Line); found.AddRange(res.Findings); return res.Text; }
                 // Text of a question-answer record is prompt + response: redact the parts and rebuild it, so each finding counts once.
-                var redacted = r.Prompt is not null && r.Response is not null && r.Text == $"{r.Prompt}\n{r.Response}"
+                var redacted = r.Messages is { } turns ? RebuildConversation(r, [.. turns.Select(m => m with { Content = Clean(m.Content) })])
+                    : r.Prompt is not null && r.Response is not null && r.Text == $"{r.Prompt}\n{r.Response}"
                     ? RebuildQa(r, Clean(r.Prompt), Clean(r.Response))
                     : r with { Text = Clean(r.Text), Prompt = r.Prompt is null ? null : Clean(r.Prompt), Response = r.Response is null ? null : Clean(r.Response) };
                 if (found.Count == 0) continue;
@@ -169,6 +170,15 @@ public static class DatasetBuilder
 
     private static TextRecord RebuildQa(TextRecord r, string prompt, string response) =>
         r with { Prompt = prompt, Response = response, Text = $"{prompt}\n{response}" };
+
+    /// <summary>A conversation record with its messages redacted: prompt, response and text follow from them again.</summary>
+    private static TextRecord RebuildConversation(TextRecord r, IReadOnlyList<Tokenization.ChatMessage> messages) => r with
+    {
+        Messages = messages,
+        Prompt = messages.FirstOrDefault(m => m.Role == "user" && m.Content.Length > 0)?.Content ?? r.Prompt,
+        Response = messages.LastOrDefault(m => m.Role == "assistant" && m.Content.Length > 0)?.Content ?? r.Response,
+        Text = string.Join("\n", messages.Select(m => m.Content).Where(c => c.Length > 0)),
+    };
 
     /// <summary>Prepares and freezes the documents as a dataset version under <paramref name="datasetsRoot"/>.</summary>
     public static DatasetVersion Build(IReadOnlyList<ExtractedDocument> docs, DatasetSettings settings, string datasetsRoot,
@@ -319,6 +329,9 @@ public static class DatasetBuilder
                 var line = task switch
                 {
                     DatasetTask.Classification when r.Record.Label is not null => JsonSerializer.Serialize(new { text = r.Record.Text, label = r.Record.Label }),
+                    // A context text or several turns are kept whole, in the common "messages" form the chat engine reads.
+                    DatasetTask.QuestionAnswer when r.Record.Messages is { Count: > 0 } messages =>
+                        JsonSerializer.Serialize(new { messages = messages.Select(m => new { role = m.Role, content = m.Content }) }),
                     DatasetTask.QuestionAnswer when r.Record.Prompt is not null && r.Record.Response is not null =>
                         JsonSerializer.Serialize(new { prompt = r.Record.Prompt, response = r.Record.Response }),
                     _ => null,

@@ -256,6 +256,7 @@ internal static class TabularReader
     private static readonly string[] LabelNames = ["label", "category", "class", "intent", "topic", "tag", "sentiment"];
     private static readonly string[] PromptNames = ["prompt", "question", "instruction", "input", "query"];
     private static readonly string[] ResponseNames = ["response", "answer", "output", "completion", "reply"];
+    private static readonly string[] SystemNames = ["system", "context", "system_prompt"];
 
     /// <summary>
     /// A mapping guess: prompt/response or text/label pairs by their usual names, otherwise the column with the most
@@ -269,7 +270,10 @@ internal static class TabularReader
             .FirstOrDefault(n => n is not null);
         var prompt = Named(PromptNames);
         var response = Named(ResponseNames);
-        if (prompt is not null && response is not null) return ColumnMapping.QuestionAnswer(prompt, response);
+        if (prompt is not null && response is not null) return ColumnMapping.QuestionAnswer(prompt, response, Named(SystemNames));
+        // Multi-turn chats in the common form: {"messages": [{"role": ..., "content": ...}, ...]}.
+        if (table.Columns.FirstOrDefault(c => string.Equals(c, Instruction.InstructionColumns.MessagesField, StringComparison.OrdinalIgnoreCase)) is { } messages)
+            return ColumnMapping.Conversations(messages);
         var text = Named(TextNames) ?? textual.OrderByDescending(c => c.AverageLength).First().Name;
         var label = LabelNames.Select(n => table.Columns.FirstOrDefault(c => string.Equals(c, n, StringComparison.OrdinalIgnoreCase))).FirstOrDefault(c => c is not null && c != text);
         return label is null ? ColumnMapping.Text(text) : ColumnMapping.Labelled(text, label);
@@ -320,7 +324,10 @@ internal static class TabularReader
         var label = Column(mapping.LabelColumn, "label");
         var prompt = Column(mapping.PromptColumn, "prompt");
         var response = Column(mapping.ResponseColumn, "response");
+        var system = Column(mapping.SystemColumn, "system or context");
+        var messages = Column(mapping.MessagesColumn, "messages");
         if (problems.Any(p => p.Severity == ProblemSeverity.Error)) return records;
+        if (messages >= 0 && text < 0 && prompt < 0) return ConversationRecords(table, messages, display, problems, ct);
         if (text < 0 && (prompt < 0 || response < 0))
         {
             problems.Add(new DataProblem(display, null, ProblemSeverity.Error, "The column mapping names neither a text column nor both a prompt and a response column.",
@@ -349,7 +356,12 @@ internal static class TabularReader
                 if (noLabel++ == 0) firstNoLabel = row.Number;
                 continue;
             }
-            records.Add(new TextRecord(body, row.Number, label >= 0 ? l : null, prompt >= 0 ? p : null, response >= 0 ? r : null));
+            var context = Cell(system);
+            records.Add(new TextRecord(body, row.Number, label >= 0 ? l : null, prompt >= 0 ? p : null, response >= 0 ? r : null)
+            {
+                Messages = string.IsNullOrEmpty(context) || prompt < 0 || response < 0 ? null
+                    : [new("system", context), new("user", p!), new("assistant", r!)],
+            });
         }
         var word = table.RowWord.ToLowerInvariant();
         if (empty > 0)
@@ -363,6 +375,39 @@ internal static class TabularReader
         if (records.Count == 0 && table.Rows.Count > 0)
             problems.Add(new DataProblem(display, null, ProblemSeverity.Error, "Every row is empty in the mapped column, so there is no text to use.",
                 "Check the column mapping: pick the column that holds the text."));
+        return records;
+    }
+
+    /// <summary>
+    /// Rows of whole conversations (a JSONL "messages" list each): every message is kept, the first question and the last
+    /// answer also as the record's prompt and response; unreadable lines are left out and counted.
+    /// </summary>
+    private static List<TextRecord> ConversationRecords(Table table, int column, string display, List<DataProblem> problems, CancellationToken ct)
+    {
+        var records = new List<TextRecord>();
+        int bad = 0, firstBad = 0;
+        string firstWhy = "";
+        foreach (var row in table.Rows)
+        {
+            ct.ThrowIfCancellationRequested();
+            var messages = Instruction.InstructionData.ParseMessages(row.Cells[column], out var why);
+            var question = messages?.FirstOrDefault(m => m.Role == "user" && m.Content.Length > 0)?.Content;
+            var answer = messages?.LastOrDefault(m => m.Role == "assistant" && m.Content.Length > 0)?.Content;
+            if (messages is null || question is null || answer is null)
+            {
+                if (bad++ == 0) (firstBad, firstWhy) = (row.Number, messages is null ? why : "the conversation has no question with an answer.");
+                continue;
+            }
+            records.Add(new TextRecord(string.Join("\n", messages.Select(m => m.Content).Where(c => c.Length > 0)), row.Number, null, question, answer) { Messages = messages });
+        }
+        var word = table.RowWord.ToLowerInvariant();
+        if (bad > 0)
+            problems.Add(new DataProblem(display, firstBad, ProblemSeverity.Warning,
+                $"{bad} {word}{(bad == 1 ? "" : "s")} had no readable conversation and {(bad == 1 ? "was" : "were")} left out (the first is {word} {firstBad}: {firstWhy})",
+                "Each line must look like {\"messages\": [{\"role\": \"user\", \"content\": \"...\"}, {\"role\": \"assistant\", \"content\": \"...\"}]}."));
+        if (records.Count == 0 && table.Rows.Count > 0)
+            problems.Add(new DataProblem(display, null, ProblemSeverity.Error, "No line of this file has a readable conversation, so there is nothing to learn from.",
+                "Each line needs a \"messages\" list with at least one user question and one assistant answer."));
         return records;
     }
 

@@ -123,6 +123,14 @@ public static class InstructionData
         foreach (var row in table.Rows)
         {
             ct.ThrowIfCancellationRequested();
+            // A frozen dataset version writes pairs as question and answer fields and whole conversations (several turns,
+            // or a context text) as a "messages" list, in the same file.
+            if (messages >= 0 && string.IsNullOrWhiteSpace(row.Cells[question]) && !string.IsNullOrWhiteSpace(row.Cells[messages])
+                && ParseMessages(row.Cells[messages], out _) is { } turns)
+            {
+                conversations.Add(new Conversation(turns, row.Number));
+                continue;
+            }
             conversations.Add(Conversation.Pair(Clean(row.Cells[question]), Clean(row.Cells[answer]), system >= 0 ? Clean(row.Cells[system]) : null, row.Number));
         }
         return new InstructionFile(conversations, problems);
@@ -154,7 +162,8 @@ public static class InstructionData
         return new InstructionFile(conversations, problems);
     }
 
-    private static List<ChatMessage>? ParseMessages(string? raw, out string why)
+    /// <summary>A <c>[{role, content}]</c> list as messages (texts cleaned); null with the reason when it cannot be read or has no answer.</summary>
+    public static List<ChatMessage>? ParseMessages(string? raw, out string why)
     {
         why = "";
         if (string.IsNullOrWhiteSpace(raw)) { why = "the \"messages\" field is empty."; return null; }

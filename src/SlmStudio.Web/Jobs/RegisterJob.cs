@@ -11,7 +11,7 @@ namespace SlmStudio.Web.Jobs;
 
 /// <summary>Continuation of export: registers the exported artifacts as the project's next immutable version.</summary>
 public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, ModelRegistry registry, RunService runs, RunNotifier notifier,
-    ClassifierReports classifierReports, IArtifactStore artifacts, TimeProvider clock, ILogger<RegisterJob> logger)
+    ClassifierReports classifierReports, ChatReports chatReports, IArtifactStore artifacts, TimeProvider clock, ILogger<RegisterJob> logger)
 {
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
@@ -72,9 +72,12 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, Mo
         // A project's first usable version becomes production; one judged "not useful yet" is kept for inspection
         // but never made production without a person choosing it.
         // A classifier is judged against the keyword model trained beside it: one that does worse is kept, not promoted.
+        // A chat version is judged by its held-out answers and goal tests (ChatVerdict), not by the text model's loss rule.
         var fit = classifierReports.IsClassifier(version)
             ? classifierReports.Of(version) is { BaselineWins: false }
-            : (await runs.VerdictsAsync([version], cancellationToken))[version.Id].FitForProduction;
+            : chatReports.IsChat(version) && chatReports.Of(version) is { } chat
+                ? ChatReports.VerdictOf(chat, goals).FitForProduction
+                : (await runs.VerdictsAsync([version], cancellationToken))[version.Id].FitForProduction;
         if (fit) await registry.MakeProductionIfNoneAsync(version.Id, cancellationToken);
 
         run.ModelVersionId = version.Id;

@@ -30,6 +30,10 @@ public sealed class ChatReports(StudioPaths paths, ModelRegistry registry, ILogg
     /// <summary>The report of the run that made the version; null when the run folder has none (or it cannot be read).</summary>
     public ChatReport? Of(ModelVersion version) => Read(RunFolder.At(paths.Run(version.RunId)).ChatResultsFile);
 
+    /// <summary>The plain verdict of a chat version: held-out token F1 (after against before) and its goal tests, not the text model's loss rule.</summary>
+    public static Core.Verdicts.ModelVerdict VerdictOf(ChatReport report, IReadOnlyCollection<GoalResult> goals) =>
+        ChatVerdict.From(new ChatMeasurements(report.Questions, report.TokenF1, report.Before.TokenF1, goals.Count(g => g.Passed), goals.Count, report.Route == "base"));
+
     public ChatReport? Read(string resultsFile)
     {
         if (!File.Exists(resultsFile)) return null;

@@ -23,7 +23,7 @@ public static class InstructionReviews
         {
             ct.ThrowIfCancellationRequested();
             var mapping = MappingOf(uploads, f);
-            var columns = mapping is { PromptColumn: { } q, ResponseColumn: { } a } ? new InstructionColumns(q, a) : new InstructionColumns();
+            var columns = mapping is { PromptColumn: { } q, ResponseColumn: { } a } ? new InstructionColumns(q, a, mapping.SystemColumn) : new InstructionColumns();
             var read = InstructionData.ReadFile(uploads.StoredPath(f), f.OriginalName, columns, ct);
             if (read.Conversations.Count == 0) continue;
             reviews.Add(new FileInstructionReview(SafeFileName.ForDisplay(f.OriginalName), mapping?.PromptColumn, mapping?.ResponseColumn,
