@@ -77,8 +77,9 @@ public sealed class BenchTrainCommand : SlmCommand
         try
         {
             var data = Path.Combine(root.FullName, "text.txt");
-            // Enough text that no preset repeats its windows much in a short run, and the tokenizer has something to learn.
-            File.WriteAllText(data, Bench.EnglishTextGenerator.Generate(2_000_000));
+            // Enough text for a short run of every preset (memory and speed do not depend on repeats); more would only
+            // make the tokenizer, trained afresh for each preset, take longer than the steps.
+            File.WriteAllText(data, Bench.EnglishTextGenerator.Generate(400_000));
             if (!json)
             {
                 Console.WriteLine($"device: {device.type}, torch threads: {TorchSharp.torch.get_num_threads()}, load average: {LoadAverage()}");

@@ -248,7 +248,9 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         public TrainingStep Read(int step, int? maxSteps, double lr, long tokensPerStep, double elapsedSeconds, double? budgetLeft)
         {
             var loss = RunningLoss.item<float>() / _steps;
-            RunningLoss.zero_();
+            // zero_ hands back a new handle to the same tensor: one per log line escaped before (seen as the live
+            // tensor count rising by exactly one per logged step in slm bench train --memory).
+            using (NewDisposeScope()) RunningLoss.zero_();
             var interval = clock.GetElapsedTime(_intervalStart).TotalSeconds;
             _secondsPerStep = _secondsPerStep == 0 ? interval / _steps : 0.7 * _secondsPerStep + 0.3 * interval / _steps;
             var eta = budgetLeft ?? (maxSteps is { } m ? (m - step) * _secondsPerStep : 0);
