@@ -18,14 +18,22 @@ public sealed class BenchTrainCommand : SlmCommand
     private readonly Option<int?> _steps = Int("--steps", "N", $"training steps measured per preset (default {DefaultSteps})", 1, 1000);
     private readonly Option<string?> _device = Text("--device", "auto|cpu|cuda", "where to train (default auto: the GPU when there is one)");
     private readonly Option<bool> _json = Flag("--json", "print one JSON object instead of a table");
+    private readonly Option<bool> _memory = Flag("--memory", $"instead: train each preset for real (slm train's own loop on generated English text, evaluations and checkpoints included; --steps default {DefaultMemorySteps}) and report resident memory at the start, after warm-up (the first checkpoint), at its peak and at the end, and the training tokens/s that slm train reports");
+    private const int DefaultMemorySteps = 40;
 
     public BenchTrainCommand() : base("train", "Measure training speed of every preset against this machine's matrix-multiply speed.", """
         Measures, in one run: the machine's own matrix-multiply FLOP/s (a large torch.mm), then for each preset the
         training tokens/s of real forward/backward/AdamW steps and the ratio of achieved training FLOP/s
         (6 x parameters x tokens / time) to the matrix-multiply figure.
+
+        With --memory each preset instead trains for real through the same loop as slm train (a temporary run
+        folder, generated English text, an evaluation and checkpoint every quarter of the steps). Reported per
+        preset: resident memory before, after warm-up and at the peak, its growth after warm-up, the live tensor
+        count, and the training tokens/s measured as slm train measures it (steps only, evaluations left out)
+        next to the bare step speed of the table above. Presets run one after another in one process.
         """)
     {
-        foreach (var option in new Option[] { _presets, _vocabSize, _steps, _device, _json }) Options.Add(option);
+        foreach (var option in new Option[] { _presets, _vocabSize, _steps, _device, _json, _memory }) Options.Add(option);
     }
 
     protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
@@ -36,6 +44,7 @@ public sealed class BenchTrainCommand : SlmCommand
         var device = TorchDevice.Parse(parsed.GetValue(_device));
         var json = parsed.GetValue(_json);
         var presets = names.Select(ModelPresets.Get).ToList();
+        if (parsed.GetValue(_memory)) return Task.FromResult(RunMemory(presets, vocab, parsed.GetValue(_steps) ?? DefaultMemorySteps, device, json, cancellationToken));
 
         var matmul = ThroughputProbe.MatmulFlops(device);
         if (!json)
@@ -58,4 +67,61 @@ public sealed class BenchTrainCommand : SlmCommand
         if (json) Console.WriteLine(JsonSerializer.Serialize(new { device = device.type.ToString(), matmulFlops = matmul, presets = rows }, TrainingEvent.Json));
         return Task.FromResult(0);
     }
+
+    private static int RunMemory(IReadOnlyList<ModelPreset> presets, int vocab, int steps, TorchSharp.torch.Device device, bool json, CancellationToken cancellationToken)
+    {
+        static double Mb(long bytes) => bytes / 1048576.0;
+        var inv = CultureInfo.InvariantCulture;
+        var root = Directory.CreateTempSubdirectory("slm-bench-memory-");
+        var rows = new List<object>();
+        try
+        {
+            var data = Path.Combine(root.FullName, "text.txt");
+            // Enough text for a short run of every preset (memory and speed do not depend on repeats); more would only
+            // make the tokenizer, trained afresh for each preset, take longer than the steps.
+            File.WriteAllText(data, Bench.EnglishTextGenerator.Generate(400_000));
+            if (!json)
+            {
+                Console.WriteLine($"device: {device.type}, torch threads: {TorchSharp.torch.get_num_threads()}, load average: {LoadAverage()}");
+                Console.WriteLine($"{"preset",-8} {"steps",6} {"start MB",9} {"warm MB",9} {"peak MB",9} {"end MB",9} {"growth MB",10} {"tensors",8} {"+tensors",9} {"train tok/s",12} {"step tok/s",11}");
+            }
+            foreach (var preset in presets)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var runDir = Path.Combine(root.FullName, preset.Name);
+                var options = new TrainingOptions
+                {
+                    DataPath = data, RunDirectory = runDir, Preset = preset.Name, VocabSize = vocab, MaxSteps = steps,
+                    EvalEvery = Math.Max(1, steps / 4), LogEvery = 1, Device = device.type.ToString().ToLowerInvariant(),
+                };
+                var watch = new TrainingMemoryWatch();
+                new Trainer(options, watch).Run(resume: false, cancellationToken);
+                var config = preset.ConfigFor(vocab);
+                var bare = ThroughputProbe.TrainingTokensPerSecond(config, preset.BatchSize, preset.ContextLength, device, DefaultSteps);
+                var warm = watch.WarmedUp ?? watch.Last!;
+                var trainTps = watch.Finished?.TrainingTokensPerSecond ?? 0;
+                rows.Add(new
+                {
+                    preset = preset.Name, parameters = config.ParameterCount, steps, startBytes = watch.Start.ResidentBytes, warmBytes = warm.ResidentBytes,
+                    peakBytes = watch.PeakResidentBytes, endBytes = watch.Last!.ResidentBytes, growthBytes = watch.ResidentGrowthBytes,
+                    liveTensors = warm.LiveTensors, liveTensorGrowth = watch.LiveTensorGrowth, managedBytes = watch.Last.ManagedBytes,
+                    nativeInUseBytes = watch.Last.NativeInUseBytes, nativeFreeHeldBytes = watch.Last.NativeFreeHeldBytes,
+                    trainingTokensPerSecond = trainTps, stepTokensPerSecond = bare,
+                });
+                if (!json)
+                    Console.WriteLine(string.Create(inv, $"{preset.Name,-8} {steps,6} {Mb(watch.Start.ResidentBytes),9:F0} {Mb(warm.ResidentBytes),9:F0} {Mb(watch.PeakResidentBytes),9:F0} {Mb(watch.Last.ResidentBytes),9:F0} {Mb(watch.ResidentGrowthBytes),10:F1} {warm.LiveTensors,8} {watch.LiveTensorGrowth,9} {trainTps,12:N0} {bare,11:N0}"));
+                Directory.Delete(runDir, recursive: true);
+            }
+        }
+        finally
+        {
+            try { root.Delete(recursive: true); } catch (IOException) { }
+        }
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { device = device.type.ToString(), loadAverage = LoadAverage(), presets = rows }, TrainingEvent.Json));
+        else Console.WriteLine("growth: the most resident memory rose above its level after warm-up; train tok/s: steps only, as slm train reports it at the end; step tok/s: bare steps on random tokens.");
+        return 0;
+    }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 }

@@ -40,6 +40,12 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<double?> _lr = Double("--lr", "X", "peak learning rate (default: the preset's; 3e-4 for fine-tuning, 1e-3 with --lora)", 1e-7, 1);
     private readonly Option<int?> _warmup = Int("--warmup", "N", "warmup steps (default: a tenth of the run, at most 100)", 1);
     private readonly Option<string?> _device = Text("--device", "name", $"auto, cpu or cuda (default {Defaults.Device}: the GPU when there is one)");
+    private readonly Option<string[]> _samplePrompts = new("--sample-prompt")
+    {
+        HelpName = "text",
+        Description = $"a prompt the live samples at each evaluation continue, such as a goal test (repeat for more; at most {RunPreparation.MaxSamplePrompts}; default: the opening words of validation documents)",
+        AllowMultipleArgumentsPerToken = false,
+    };
     private readonly Option<bool> _stopWithParent = Flag(SlmStudio.Core.Processes.SlmLauncher.StopWithParentOption, "stop (after a checkpoint) when standard input closes: the portal's pipe, closed by the system when the portal ends");
 
     public TrainCommand() : base("train", "Train a model (write like us, or sort texts into labels) from your data; prints progress as JSON lines.", """
@@ -77,6 +83,7 @@ public sealed class TrainCommand : SlmCommand
                      _logEvery, _batchSize, _context, _gradAccum, _lr, _warmup, _device, _stopWithParent })
             Options.Add(option);
         foreach (var option in new Option[] { _questionColumn, _answerColumn, _systemColumn }) Options.Add(option);
+        Options.Add(_samplePrompts);
         Validators.Add(result =>
         {
             if (result.GetValue(_task) is not "chat" && (result.GetResult(_questionColumn) is not null || result.GetResult(_answerColumn) is not null || result.GetResult(_systemColumn) is not null))
@@ -116,6 +123,7 @@ public sealed class TrainCommand : SlmCommand
             WarmupSteps = parsed.GetValue(_warmup),
             Device = parsed.GetValue(_device) ?? given.Device,
             Lora = LoraFrom(parsed),
+            SamplePrompts = parsed.GetValue(_samplePrompts) is { Length: > 0 } prompts ? prompts : null,
         };
 
         var writer = new JsonLinesProgress();

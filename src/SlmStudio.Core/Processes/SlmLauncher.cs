@@ -103,6 +103,8 @@ public sealed class SlmLauncher(string slmDllPath, string? dotnetHost = null)
         if (request.Library is { } library) args.AddRange(["--library", library]);
         if (request.Lora) args.Add("--lora");
         if (request.Resume) args.Add("--resume");
+        // One token each ("--sample-prompt=text"), so that a prompt starting with a dash is never read as an option.
+        foreach (var prompt in request.SamplePrompts ?? []) args.Add("--sample-prompt=" + prompt.Replace('\0', '\uFFFD'));
         return args;
     }
 
@@ -395,4 +397,6 @@ public sealed record TrainArguments(string DataPath, string RunDirectory)
     public string? AnswerColumn { get; init; }
     public string? SystemColumn { get; init; }
     public bool Resume { get; init; }
+    /// <summary>Prompts the live samples during training continue (the project's goal tests); text runs only.</summary>
+    public IReadOnlyList<string>? SamplePrompts { get; init; }
 }

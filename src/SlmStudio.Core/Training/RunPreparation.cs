@@ -43,7 +43,7 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
         var trainIds = DocumentStream.Encode(tokenizer, corpus.TrainDocuments).ToList();
         var valIds = DocumentStream.Encode(tokenizer, corpus.ValidationDocuments).ToList();
         var vocab = baseConfig?.VocabSize ?? tokenizer.VocabSize;
-        var preset = baseConfig is null ? ResolvePreset(trainIds.Count, vocab, device) : null;
+        var (preset, measuredTokensPerSecond) = baseConfig is null ? ResolvePreset(trainIds.Count, vocab, device) : (null, 0);
 
         var config = baseConfig ?? preset!.ConfigFor(vocab, tokenizer.BosId, tokenizer.EosId, tokenizer.PadId);
         var context = options.ContextLength ?? preset?.ContextLength ?? Math.Min(config.MaxPositions, 256);
@@ -52,10 +52,19 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
         Directory.CreateDirectory(Path.GetDirectoryName(folder.TrainTokensFile)!);
         TokenBin.Write(folder.TrainTokensFile, trainIds, vocab);
         TokenBin.Write(folder.ValidationTokensFile, valIds, vocab);
-        var settings = new RunSettings(options, preset?.Name ?? BaseModelPreset, config, options.BatchSize ?? preset?.BatchSize ?? 8, context,
-            options.LearningRate ?? preset?.LearningRate ?? (options.Lora is null ? FineTuningLearningRate : LoraLearningRate),
+        var (batch, learningRate) = (preset?.BatchSize ?? 8, preset?.LearningRate ?? (options.Lora is null ? FineTuningLearningRate : LoraLearningRate));
+        // Speed is measured for the auto preset; then a time budget too short for the preset's batch gets a smaller one.
+        if (preset is not null && options.BatchSize is null && measuredTokensPerSecond > 0 && TimeBudget.SecondsFor(options) is { } seconds)
+        {
+            var fitted = PresetSelector.BatchForBudget(preset, context, measuredTokensPerSecond, seconds);
+            if (fitted.BatchSize < batch)
+                report(new TrainingMessage($"Using batches of {fitted.BatchSize} instead of {batch} sequences, so that the run gets enough steps in its time on this machine."));
+            (batch, learningRate) = fitted;
+        }
+        var settings = new RunSettings(options, preset?.Name ?? BaseModelPreset, config, options.BatchSize ?? batch, context,
+            options.LearningRate ?? learningRate,
             trainIds.Count, valIds.Count, corpus.TrainCharacters, corpus.ValidationCharacters,
-            SamplePrompts(corpus.ValidationDocuments), corpus.SourceFiles, DateTimeOffset.UtcNow,
+            ChooseSamplePrompts(options.SamplePrompts, corpus.ValidationDocuments), corpus.SourceFiles, DateTimeOffset.UtcNow,
             Evaluation.UnigramBaselineLoss(trainIds, valIds, vocab));
         AtomicFile.WriteAllText(folder.SettingsFile, JsonSerializer.Serialize(settings, SettingsJson));
         return (settings, tokenizer);
@@ -77,15 +86,15 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
     }
 
     /// <summary>A named preset, or for "auto" the one that should reach the lowest loss with this data in this time.</summary>
-    private ModelPreset ResolvePreset(long trainTokens, int vocab, Device device)
+    private (ModelPreset Preset, double TokensPerSecond) ResolvePreset(long trainTokens, int vocab, Device device)
     {
-        if (!string.Equals(options.Preset, ModelPresets.Auto, StringComparison.OrdinalIgnoreCase)) return ModelPresets.Get(options.Preset);
+        if (!string.Equals(options.Preset, ModelPresets.Auto, StringComparison.OrdinalIgnoreCase)) return (ModelPresets.Get(options.Preset), 0);
         // With a fixed step count the tokens each preset would see are known; with a time budget they are measured.
         var choice = options.MaxSteps is { } steps
             ? PresetSelector.Choose(trainTokens, 1, vocab, device, p => (double)steps * (options.BatchSize ?? p.BatchSize) * (options.ContextLength ?? p.ContextLength) * options.GradientAccumulation)
             : PresetSelector.Choose(trainTokens, TimeBudget.SecondsFor(options)!.Value, vocab, device);
         report(new TrainingMessage(choice.Reason));
-        return choice.Preset;
+        return (choice.Preset, options.MaxSteps is null ? choice.TokensPerSecond : 0);
     }
 
     private void CheckEnoughText(TextCorpus corpus, int trainTokens, int validationTokens, int context, int maxPositions)
@@ -98,6 +107,16 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
                                       $"Add more text (at least about {(int)Math.Ceiling((context + 1 - trainTokens) * charsPerToken / (1 - options.ValidationFraction)):N0} more characters) or choose a shorter context length.");
         }
         if (validationTokens < 2) throw new EngineException("The validation part of the text is too short to measure the model. Add more text.");
+    }
+
+    /// <summary>At most this many goal prompts are sampled at each evaluation: sampling is part of the time budget.</summary>
+    public const int MaxSamplePrompts = 4;
+
+    /// <summary>The user's own prompts (goal tests) when there are any; else the opening words of two validation documents.</summary>
+    public static IReadOnlyList<string> ChooseSamplePrompts(IReadOnlyList<string>? given, IReadOnlyList<string> validationDocuments)
+    {
+        var prompts = (given ?? []).Select(p => p.Trim()).Where(p => p.Length > 0).Distinct(StringComparer.Ordinal).Take(MaxSamplePrompts).ToList();
+        return prompts.Count > 0 ? prompts : SamplePrompts(validationDocuments);
     }
 
     /// <summary>The first few words of two validation documents: the model's samples continue real text.</summary>

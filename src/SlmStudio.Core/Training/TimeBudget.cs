@@ -53,6 +53,9 @@ public sealed class TimeBudget
 
     public double? Seconds { get; }
 
+    /// <summary>Seconds spent in training steps in this session: evaluations, checkpoints and samples left out.</summary>
+    public double TrainSeconds => _trainSeconds;
+
     /// <summary>Seconds the run has taken, the time before a resume included.</summary>
     public double ElapsedSeconds => _elapsedBefore + SessionSeconds;
 

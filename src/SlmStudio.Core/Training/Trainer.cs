@@ -1,5 +1,6 @@
 using SlmStudio.Core.Models;
 using SlmStudio.Core.Tokenization;
+using System.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,6 +24,8 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         // while an orphan still runs) is refused instead of interleaving its steps and checkpoints with this one's.
         using var claim = resume && !Directory.Exists(_folder.Root) ? null : _folder.LockForTrainer();
         var device = TorchDevice.Parse(options.Device);
+        // Before the first tensor: large tensors then go back to the system when freed (see NativeHeap).
+        NativeHeap.KeepReturningFreedMemory();
         // A base model's files are checked against each other and this machine's memory before anything is allocated.
         // With LoRA the base weights get no gradients and no optimizer state: the weights themselves are what must fit.
         if (!resume && options.BaseModel is { } baseModel) ModelFolder.CheckBeforeLoading(baseModel, device.type == DeviceType.CPU && options.Lora is null ? ModelFolder.TrainingBytesPerParameter : ModelFolder.InferenceBytesPerParameter);
@@ -45,6 +48,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         var warmup = state.WarmupSteps > 0 ? state.WarmupSteps : run.WarmupSteps ?? DefaultWarmup(run.MaxSteps, run.BaseModel is not null);
         var tokensPerStep = (long)settings.BatchSize * settings.ContextLength * run.GradientAccumulation;
         var (step, tokensSeen, bestValLoss) = (state.Step, state.TokensSeen, state.BestValLoss);
+        var state0Step = state.Step;
         EvaluationResult? lastEval = null;
         var cancelled = false;
         using var log = new LossLog(device, _clock);
@@ -56,6 +60,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         var savedStep = resume ? state.Step : (int?)null;
         void SaveCheckpoint(int scheduledSteps)
         {
+            using var scope = NewDisposeScope();
             var next = state with { Step = step, MaxSteps = scheduledSteps, WarmupSteps = warmup, OptimizerStep = optimizer.Step, BestValLoss = bestValLoss, TokensSeen = tokensSeen, ElapsedSeconds = budget.ElapsedSeconds };
             WriteOrExplain("the checkpoint", _folder.CheckpointFile, savedStep, () => Checkpoint.Save(_folder, model, optimizer, next, adapters));
             state = next;
@@ -65,6 +70,8 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
 
         void EstimateLoss() // the best weights so far are the run's model
         {
+            // Saving the model makes a tensor (a detached alias) per weight: freed here, not whenever the GC gets to them.
+            using var scope = NewDisposeScope();
             lastEval = Evaluate(model, objective, tokenizer, settings, step);
             if (lastEval.ValLoss >= bestValLoss) return;
             WriteOrExplain("the trained model", _folder.ModelDirectory, savedStep, () => SaveModel(model, adapters, tokenizer, run));
@@ -95,6 +102,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             {
                 EstimateLoss();
                 SaveCheckpoint(maxSteps ?? int.MaxValue);
+                ReleaseEvaluationMemory();
                 log.SkipInterval(); // evaluation time is not training throughput
             }
         }
@@ -105,8 +113,10 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             SaveCheckpoint(maxSteps ?? step); // a run stopped before its speed was measured ends where it stopped
         }
 
+        var trainedThisSession = step - state0Step;
         var finished = new TrainingFinished(step, bestValLoss, Math.Exp(bestValLoss), DocumentStream.BitsPerCharacter(bestValLoss, settings.ValidationCharactersPerToken),
-            cancelled, _folder.ModelDirectory, budget.ElapsedSeconds, tokensSeen, settings.BaselineValLoss);
+            cancelled, _folder.ModelDirectory, budget.ElapsedSeconds, tokensSeen, settings.BaselineValLoss,
+            budget.TrainSeconds > 0 && trainedThisSession > 0 ? trainedThisSession * (double)tokensPerStep / budget.TrainSeconds : null);
         if (!cancelled) WriteOrExplain("the result", _folder.ResultFile, savedStep, () => AtomicFile.WriteAllText(_folder.ResultFile, finished.ToJsonLine()));
         Report(finished);
         return finished;
@@ -170,13 +180,27 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         optimizer.ZeroGrad();
     }
 
+    /// <summary>
+    /// Evaluation and checkpoints allocate once in a while what steps never do (validation batches, copies of every
+    /// weight and moment on their way to disk): handed back at once, they do not stay resident for the rest of the run.
+    /// </summary>
+    private static void ReleaseEvaluationMemory()
+    {
+        GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        NativeHeap.GiveBackFreedMemory();
+    }
+
     private EvaluationResult Evaluate(LlamaForCausalLM model, ITrainingObjective objective, ITokenizer tokenizer, RunSettings settings, int step)
     {
         var valLoss = objective.ValidationLoss(model);
         var samples = settings.SamplePrompts.Select((prompt, i) =>
         {
             var ids = (tokenizer.BosId is { } bos ? new[] { bos } : []).Concat(tokenizer.Encode(prompt)).ToList();
-            var generated = Generation.Sample(model, ids, settings.Options.SampleTokens, temperature: 0.8, topK: 40, seed: settings.Options.Seed + i, stopId: tokenizer.EosId);
+            // The playground's default decoding, so that the samples show what users will get, not a greedy loop.
+            var decoding = new Inference.GenerationSettings(settings.Options.SampleTokens, Seed: unchecked((int)(settings.Options.Seed + i)));
+            var generated = Generation.Sample(model, ids, decoding, stopId: tokenizer.EosId);
             return new SampleOutput(prompt, prompt + tokenizer.Decode(generated));
         }).ToList();
         var result = new EvaluationResult(step, null, valLoss, Math.Exp(valLoss), DocumentStream.BitsPerCharacter(valLoss, settings.ValidationCharactersPerToken), samples);
@@ -224,7 +248,9 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         public TrainingStep Read(int step, int? maxSteps, double lr, long tokensPerStep, double elapsedSeconds, double? budgetLeft)
         {
             var loss = RunningLoss.item<float>() / _steps;
-            RunningLoss.zero_();
+            // zero_ hands back a new handle to the same tensor: one per log line escaped before (seen as the live
+            // tensor count rising by exactly one per logged step in slm bench train --memory).
+            using (NewDisposeScope()) RunningLoss.zero_();
             var interval = clock.GetElapsedTime(_intervalStart).TotalSeconds;
             _secondsPerStep = _secondsPerStep == 0 ? interval / _steps : 0.7 * _secondsPerStep + 0.3 * interval / _steps;
             var eta = budgetLeft ?? (maxSteps is { } m ? (m - step) * _secondsPerStep : 0);

@@ -63,9 +63,11 @@ public sealed record EvaluationResult(
 
 public sealed record CheckpointSaved(int Step) : TrainingEvent;
 
+/// <param name="TrainingTokensPerSecond">Tokens per second of the training steps of this session alone (evaluations,
+/// samples and checkpoints left out): the figure <c>slm bench train</c> measures for the same preset.</param>
 public sealed record TrainingFinished(
     int Step, double BestValLoss, double Perplexity, double BitsPerChar, bool Cancelled, string ModelDir,
-    double ElapsedSeconds, long TokensSeen, double BaselineValLoss) : TrainingEvent;
+    double ElapsedSeconds, long TokensSeen, double BaselineValLoss, double? TrainingTokensPerSecond = null) : TrainingEvent;
 
 /// <summary>Something worth telling the user that is not an error (e.g. why the auto preset chose a size).</summary>
 public sealed record TrainingMessage(string Text) : TrainingEvent;

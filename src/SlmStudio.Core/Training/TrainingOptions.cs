@@ -59,6 +59,11 @@ public sealed record TrainingOptions
     public double GradientClip { get; init; } = 1.0;
     public double ValidationFraction { get; init; } = DefaultValidationFraction;
     public int SampleTokens { get; init; } = 48;
+    /// <summary>
+    /// What the live samples during training continue: the project's goal-test prompts, so that the user watches the
+    /// model learn what it is for. Null or empty: the opening words of two validation documents.
+    /// </summary>
+    public IReadOnlyList<string>? SamplePrompts { get; init; }
     public string Device { get; init; } = DefaultDevice;
     /// <summary>A tokenizer trained for this run gets the chat tokens (<see cref="Instruction.ChatVocabulary"/>), so that a later
     /// instruction phase has its turn markers.</summary>

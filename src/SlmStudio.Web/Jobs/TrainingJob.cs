@@ -123,7 +123,7 @@ public sealed class TrainingJob(
         // The dataset version may have been frozen just now: open pages reload the run to show it.
         progress.Reload();
 
-        var request = EngineSettings(run, dataPath, folder.Root, resume, await BaseModelFolderAsync(run), paths.BaseModels);
+        var request = EngineSettings(run, dataPath, folder.Root, resume, await BaseModelFolderAsync(run), paths.BaseModels) with { SamplePrompts = await GoalPromptsAsync(run) };
         logger.LogInformation("Run {RunId} starts slm {Arguments}", runId, string.Join(' ', SlmLauncher.TrainCommandLine(request)));
 
         using var stop = new TrainerStop(folder, StopGrace, logger);
@@ -274,6 +274,14 @@ public sealed class TrainingJob(
     /// <summary>The <c>slm train</c> arguments of a run (what <see cref="SlmLauncher"/> starts).</summary>
     public static IReadOnlyList<string> BuildArguments(TrainingRun run, string dataPath, string runDir, bool resume, string? baseModel, string? library = null) =>
         SlmLauncher.TrainCommandLine(EngineSettings(run, dataPath, runDir, resume, baseModel, library));
+
+    /// <summary>A text run's live samples continue the project's goal-test prompts (issue #12, bug 13); other tasks sample nothing.</summary>
+    private async Task<IReadOnlyList<string>?> GoalPromptsAsync(TrainingRun run)
+    {
+        if (run.Task != TrainingTasks.Text) return null;
+        await using var db = await dbFactory.CreateDbContextAsync();
+        return await db.GoalTests.Where(g => g.ProjectId == run.ProjectId).OrderBy(g => g.Id).Select(g => g.Prompt).ToListAsync();
+    }
 
     /// <summary>What the run starts from: a library base model's name, a registered version's model folder, or nothing.</summary>
     private async Task<string?> BaseModelFolderAsync(TrainingRun run)
