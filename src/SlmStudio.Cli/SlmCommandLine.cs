@@ -25,6 +25,7 @@ public static class SlmCommandLine
         bench.Subcommands.Add(new BenchTokenizerCommand());
         bench.Subcommands.Add(new BenchTrainCommand());
         bench.Subcommands.Add(new BenchLoraCommand());
+        bench.Subcommands.Add(new BenchClassifyCommand());
         root.Subcommands.Add(bench);
         root.Subcommands.Add(new AskCommand());
         root.Subcommands.Add(new ChatCommand());
