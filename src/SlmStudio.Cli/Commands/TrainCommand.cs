@@ -192,9 +192,8 @@ public sealed class TrainCommand : SlmCommand
     private int RunClassification(ParseResult parsed, CancellationToken cancellationToken)
     {
         var resume = parsed.GetValue(_resume);
-        if (parsed.GetValue(_stopWithParent))
-            cancellationToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, SlmStudio.Core.Processes.ParentWatch.WhenStandardInputCloses()).Token;
-        if (resume) return RunClassification(() => ClassificationRunOptions.Load(parsed.GetValue(_out)!), resume: true, cancellationToken);
+        var parentGone = parsed.GetValue(_stopWithParent) ? SlmStudio.Core.Processes.ParentWatch.WhenStandardInputCloses() : CancellationToken.None;
+        if (resume) return RunClassification(() => ClassificationRunOptions.Load(parsed.GetValue(_out)!), resume: true, parentGone, cancellationToken);
         var given = new ClassificationRunOptions { DataPath = parsed.GetValue(_data)!, RunDirectory = parsed.GetValue(_out)! };
         var options = given with
         {
@@ -217,16 +216,25 @@ public sealed class TrainCommand : SlmCommand
         };
         if (parsed.GetResult(_gradAccum) is not null || parsed.GetResult(_warmup) is not null)
             throw new UsageException("--grad-accum and --warmup apply only to --task text.");
-        return RunClassification(() => options, resume: false, cancellationToken);
+        return RunClassification(() => options, resume: false, parentGone, cancellationToken);
     }
 
-    private static int RunClassification(Func<ClassificationRunOptions> options, bool resume, CancellationToken cancellationToken)
+    private static int RunClassification(Func<ClassificationRunOptions> options, bool resume, CancellationToken parentGone, CancellationToken cancellationToken)
     {
         var writer = new JsonLines<ClassificationEvent>(e => e.ToJsonLine());
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, parentGone);
         try
         {
-            new ClassificationRun(options(), writer).Run(resume, cancellationToken);
+            new ClassificationRun(options(), writer).Run(resume, stop.Token);
             return 0;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Ctrl+C is reported by the top level; these two stops are the parent's end and the CANCEL file.
+            Console.Error.WriteLine(parentGone.IsCancellationRequested
+                ? "Stopped: the program that started this training has ended. What was trained so far is kept; continue with slm train --resume --out <run folder>."
+                : "Stopped: the run folder has a CANCEL file. What was trained so far is kept; continue with slm train --resume --out <run folder>.");
+            return SlmStudio.Core.Processes.SlmLauncher.CancelledExitCode;
         }
         catch (RunFolderBusyException e)
         {
