@@ -181,6 +181,14 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
         var perLabel = result["perLabel"]!.AsArray();
         Assert.Equal(Labels.Order(), perLabel.Select(l => (string)l!["label"]!).Order());
         Assert.All(perLabel, l => Assert.Equal(10, (int)l!["support"]!));
+        Assert.Null(result["baseline"]);
+
+        // The run's keyword model measured on the same texts, from the run folder.
+        var (withBaselineExit, withBaseline, baselineErr) = Slm("eval", trained.Artifact, "--data", test, "--text-column", "message", "--label-column", "team", "--json", "--baseline", trained.Run);
+        Assert.True(withBaselineExit == 0, baselineErr);
+        var baseline = JsonNode.Parse(withBaseline)!["baseline"]!;
+        Assert.Equal(40, (int)baseline["count"]!);
+        Assert.InRange((double)baseline["accuracy"]!, 0.6, 1.0); // the words of each label are plain keywords
 
         var (textExit, text, _) = Slm("eval", trained.Artifact, "--data", test, "--text-column", "message", "--label-column", "team");
         Assert.Equal(0, textExit);

@@ -263,17 +263,6 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 Seed = options.Seed,
                 CheckpointFile = labelCheckpoint,
             };
-            // EXPERIMENT-HOOK (temporary)
-            static double? Env(string n) => Environment.GetEnvironmentVariable(n) is { Length: > 0 } v ? double.Parse(v, CultureInfo.InvariantCulture) : null;
-            trainerOptions = trainerOptions with
-            {
-                TokenDropout = Env("SLM_CLS_TOKDROP") ?? trainerOptions.TokenDropout,
-                LabelSmoothing = Env("SLM_CLS_SMOOTH") ?? trainerOptions.LabelSmoothing,
-                HeadDropout = Env("SLM_CLS_HEADDROP") ?? trainerOptions.HeadDropout,
-                Patience = (int)(Env("SLM_CLS_PATIENCE") ?? trainerOptions.Patience),
-                WeightDecay = Env("SLM_CLS_WD") ?? trainerOptions.WeightDecay,
-            };
-            Report(new ClassificationMessage($"EXPERIMENT {trainerOptions}"));
             Report(new ClassificationPhase(ClassificationEvent.LabelPhase,
                 $"Learning the {labels.Count} labels from {train.Count:N0} examples (checked on {validation.Count:N0} held-out examples).",
                 model.parameters().Sum(p => p.numel()), labelSteps));
@@ -313,14 +302,6 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 adapters.MergeIntoBase();
             }
             ClassifierFolder.Save(model, tokenizer, _folder.ClassifierDirectory, maxTokens);
-            if (Environment.GetEnvironmentVariable("SLM_CLS_TEST") is { Length: > 0 } testPath) // EXPERIMENT-HOOK (temporary)
-            {
-                var testExamples = LabelledData.ReadFile(testPath, Path.GetFileName(testPath), "text", "label").Examples;
-                var ours = ClassifierTrainer.Evaluate(model, ClassifierTrainer.Tokenize(tokenizer, testExamples, labels, maxTokens));
-                var keyword = baseline.Evaluate(testExamples);
-                Report(new ClassificationMessage(string.Create(CultureInfo.InvariantCulture,
-                    $"TEST ours {ours.Accuracy:0.0000} {ours.MacroF1:0.0000} keyword {keyword.Accuracy:0.0000} {keyword.MacroF1:0.0000} steps {result.Steps} best {result.BestStep} stop {result.StoppedBecause} min {_clock.GetElapsedTime(started).TotalMinutes:0.00}")));
-            }
             var metrics = result.BestValidation;
             var summary = Summary(metrics, baselineMetrics, labels.Count, split.Train.Count, route, _clock.GetElapsedTime(started));
             AtomicFile.WriteAllText(_folder.MetricsSummaryFile, JsonSerializer.Serialize(new

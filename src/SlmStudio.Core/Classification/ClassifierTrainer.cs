@@ -43,8 +43,11 @@ public sealed record ClassifierTrainingOptions
     /// </summary>
     public double TokenDropout { get; init; } = 0.1;
 
-    /// <summary>The target puts this much of its probability evenly on all labels instead of all on the right one (against overconfidence).</summary>
-    public double LabelSmoothing { get; init; } = 0.1;
+    /// <summary>
+    /// The target puts this much of its probability evenly on all labels instead of all on the right one (against
+    /// overconfidence). Off by default: it caps how sure the model can be, which blurs the calibration check users see.
+    /// </summary>
+    public double LabelSmoothing { get; init; }
 
     /// <summary>Dropout on the pooled vector before the head, during training.</summary>
     public double HeadDropout { get; init; } = 0.1;
