@@ -262,8 +262,9 @@ public sealed class ClassifierTrainer(ClassifierTrainingOptions options, TimePro
             resumed = true;
         }
         var schedule = Schedule(maxSteps);
-        // A resumed run draws its token dropout from a stream of its own; the order of the examples continues exactly.
-        var random = new Random(HashCode.Combine(checked((int)(options.Seed % int.MaxValue)), step));
+        // The same seed gives the same run. A resumed run draws its token dropout and later shuffles from a stream of its
+        // own (a generator's state is not saved); the order of the examples continues exactly.
+        var random = new Random((int)((options.Seed + step * 1_000_003L) % int.MaxValue));
         TimeSpan Elapsed() => TimeSpan.FromSeconds(priorSeconds) + _clock.GetElapsedTime(start);
 
         void SaveCheckpoint()
