@@ -70,7 +70,9 @@ public sealed record ClassificationRunOptions
 /// <summary>
 /// The layout of a classification run folder: run.json (task "classify"), the frozen split in data/, the language phase
 /// as a text run in language/, the classifier in classifier/ (config.json, model.safetensors, labels.json,
-/// tokenizer.json), the keyword model in baseline.zip, metrics.jsonl, metrics.json and result.json.
+/// tokenizer.json; adapter/ in PEFT's layout when trained with LoRA), the keyword model in baseline.zip, the label
+/// phase's checkpoint in checkpoint/ (for --resume), base-model.json (the lineage, when started from a base model),
+/// metrics.jsonl, metrics.json and result.json.
 /// </summary>
 public sealed record ClassificationRunFolder(string Root)
 {
