@@ -27,6 +27,7 @@ public static class SlmCommandLine
         bench.Subcommands.Add(new BenchLoraCommand());
         bench.Subcommands.Add(new BenchAskCommand());
         bench.Subcommands.Add(new BenchChatCommand());
+        bench.Subcommands.Add(new BenchClassifyCommand());
         root.Subcommands.Add(bench);
         root.Subcommands.Add(new AskCommand());
         root.Subcommands.Add(new ChatCommand());

@@ -181,12 +181,82 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
         var perLabel = result["perLabel"]!.AsArray();
         Assert.Equal(Labels.Order(), perLabel.Select(l => (string)l!["label"]!).Order());
         Assert.All(perLabel, l => Assert.Equal(10, (int)l!["support"]!));
+        Assert.Null(result["baseline"]);
+
+        // The run's keyword model measured on the same texts, from the run folder.
+        var (withBaselineExit, withBaseline, baselineErr) = Slm("eval", trained.Artifact, "--data", test, "--text-column", "message", "--label-column", "team", "--json", "--baseline", trained.Run);
+        Assert.True(withBaselineExit == 0, baselineErr);
+        var baseline = JsonNode.Parse(withBaseline)!["baseline"]!;
+        Assert.Equal(40, (int)baseline["count"]!);
+        Assert.InRange((double)baseline["accuracy"]!, 0.6, 1.0); // the words of each label are plain keywords
 
         var (textExit, text, _) = Slm("eval", trained.Artifact, "--data", test, "--text-column", "message", "--label-column", "team");
         Assert.Equal(0, textExit);
         Assert.Contains("accuracy:", text);
         Assert.Contains("macro-F1:", text);
         Assert.Contains("precision", text);
+    }
+
+    [Fact]
+    public void Bench_classify_measures_texts_per_second_at_batch_1_and_32()
+    {
+        Assert.Equal(0, trained.Export.Exit);
+        var (exit, stdout, err) = Slm("bench", "classify", trained.Artifact, "--json", "--passes", "1");
+        Assert.True(exit == 0, err);
+        var result = JsonNode.Parse(stdout)!;
+        Assert.Equal(4, (int)result["labels"]!);
+        Assert.True((double)result["meanTokens"]! > 1);
+        var rows = result["results"]!.AsArray();
+        Assert.Equal([1, 32], rows.Select(r => (int)r!["batchSize"]!));
+        foreach (var row in rows)
+        {
+            Assert.True((double)row!["textsPerSecond"]! > 0);
+            Assert.Equal(0, (int)row["texts"]! % (int)row["batchSize"]!); // whole batches only
+            Assert.Equal(1000.0 * (int)row["batchSize"]! / (double)row["textsPerSecond"]!, (double)row["millisecondsPerBatch"]!, 6);
+        }
+
+        // Own texts from a file, and the table.
+        var texts = Path.Combine(_dir, "texts.csv");
+        File.WriteAllText(texts, "message\nwhere is my parcel\nmy invoice is wrong\n");
+        var (tableExit, table, tableErr) = Slm("bench", "classify", trained.Artifact, "--data", texts, "--text-column", "message", "--passes", "1");
+        Assert.True(tableExit == 0, tableErr);
+        Assert.Contains("texts.csv (2 distinct", table);
+        Assert.Matches(@"(?m)^\s+1\s+[\d,.]+\s", table);
+        Assert.Matches(@"(?m)^\s+32\s+[\d,.]+\s", table);
+
+        var (notClassifier, _, notErr) = Slm("bench", "classify", _dir);
+        Assert.Equal(2, notClassifier);
+        Assert.Contains("is not an exported classifier", notErr);
+    }
+
+    [Fact]
+    public async Task A_run_whose_parent_is_gone_stops_and_resume_finishes_it()
+    {
+        var run = Path.Combine(_dir, "run");
+        var start = new ProcessStartInfo(IsolatedExtractor.FindDotnetHost()) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "slm.dll"), "train", "--task", "classify", "--data", trained.Data, "--text-column", "message", "--label-column", "team",
+                     "--out", run, "--preset", "tiny", "--max-steps", "20", "--context", "64", "--vocab-size", "300", "--eval-every", "5", "--seed", "3", SlmStudio.Core.Processes.SlmLauncher.StopWithParentOption])
+            start.ArgumentList.Add(a);
+        using (var process = Process.Start(start)!)
+        {
+            process.StandardInput.Close(); // the parent's end of the pipe is gone, as when the portal dies
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(30));
+            var err0 = await stderr;
+            Assert.Equal(SlmStudio.Core.Processes.SlmLauncher.CancelledExitCode, process.ExitCode);
+            Assert.Contains("the program that started this training has ended", err0);
+            Assert.DoesNotContain("   at ", err0);
+            Assert.DoesNotContain("\"finished\"", await stdout);
+        }
+        Assert.False(File.Exists(Path.Combine(run, "result.json")));
+
+        // --resume alone (no --task, no --data): the folder says it is a classification run.
+        var (exit, resumed, err) = Slm("train", "--resume", "--out", run);
+        Assert.True(exit == 0, $"resume failed ({exit}): {err}\n{resumed}");
+        var events = resumed.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        Assert.Equal("finished", (string)events[^1]["event"]!);
+        Assert.True(File.Exists(Path.Combine(run, "result.json")));
     }
 
     [Fact]
@@ -235,6 +305,7 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
 
     [Theory]
     [InlineData(new[] { "train", "--task", "chat", "--resume", "--out", "x" }, "An instruction-tuning run (--task chat) cannot be resumed")]
+    [InlineData(new[] { "bench", "classify" }, "Give the classifier's artifact folder")]
     [InlineData(new[] { "train", "--task", "poems", "--data", "a", "--out", "x" }, "--task must be text, classify or chat (got 'poems')")]
     [InlineData(new[] { "train", "--data", "a", "--out", "x", "--label-column", "team" }, "apply only with --task classify")]
     [InlineData(new[] { "classify", "artifact" }, "Give either --text or --file")]

@@ -17,6 +17,7 @@ public sealed class EvalCommand : SlmCommand
     private readonly Option<bool> _json = Flag("--json", "print one JSON object instead of text");
     private readonly Option<string?> _textColumn = Text("--text-column", "name", $"classifiers: the column of --data that holds the texts (default {ClassificationRunOptions.DefaultTextColumn})");
     private readonly Option<string?> _labelColumn = Text("--label-column", "name", $"classifiers: the column of --data that holds the right labels (default {ClassificationRunOptions.DefaultLabelColumn})");
+    private readonly Option<string?> _baseline = Text("--baseline", "run folder | baseline.zip", "classifiers: also measure the simple keyword model trained beside it (a classification run folder, or its baseline.zip) on the same data");
     private readonly Option<string?> _questionColumn = Text("--question-column", "name", $"chat models: the column of --data that holds the questions (default {InstructionColumns.DefaultQuestion})");
     private readonly Option<string?> _answerColumn = Text("--answer-column", "name", $"chat models: the column of --data that holds the expected answers (default {InstructionColumns.DefaultAnswer})");
 
@@ -28,7 +29,8 @@ public sealed class EvalCommand : SlmCommand
 
         For a classifier (exported from slm train --task classify), --data is a CSV or JSONL file with a text and
         a label column (--text-column, --label-column): prints accuracy, macro-F1, precision/recall/F1 per label,
-        the most frequent confusions and the calibration check.
+        the most frequent confusions and the calibration check. --baseline <run folder> measures the run's simple
+        keyword model on the same texts too ("baseline" in --json), for a fair comparison on your own test file.
 
         For a chat model (exported from slm train --task chat), --data is a CSV, JSONL or Excel file of questions
         and expected answers (--question-column, --answer-column; or JSONL chats with a "messages" list): each
@@ -37,7 +39,7 @@ public sealed class EvalCommand : SlmCommand
         """)
     {
         Arguments.Add(_artifact);
-        foreach (var option in new Option[] { _data, _context, _json, _textColumn, _labelColumn }) Options.Add(option);
+        foreach (var option in new Option[] { _data, _context, _json, _textColumn, _labelColumn, _baseline }) Options.Add(option);
         Options.Add(_questionColumn);
         Options.Add(_answerColumn);
     }
@@ -53,8 +55,8 @@ public sealed class EvalCommand : SlmCommand
             new InstructionColumns(parsed.GetValue(_questionColumn) ?? InstructionColumns.DefaultQuestion, parsed.GetValue(_answerColumn) ?? InstructionColumns.DefaultAnswer), json, cancellationToken));
         if (parsed.GetResult(_questionColumn) is not null || parsed.GetResult(_answerColumn) is not null)
             throw new UsageException("--question-column and --answer-column apply only to chat models (slm train --task chat); this artifact is not one.");
-        if (parsed.GetResult(_textColumn) is not null || parsed.GetResult(_labelColumn) is not null)
-            throw new UsageException("--text-column and --label-column apply only to classifiers; this artifact is a text model.");
+        if (parsed.GetResult(_textColumn) is not null || parsed.GetResult(_labelColumn) is not null || parsed.GetResult(_baseline) is not null)
+            throw new UsageException("--text-column, --label-column and --baseline apply only to classifiers; this artifact is a text model.");
         var documents = ReadDocuments(parsed.GetValue(_data)!);
         using var artifact = OnnxArtifact.Open(artifactDir);
         var result = new OnnxEvaluator(artifact).Evaluate(documents, context, ct: cancellationToken);
@@ -83,11 +85,19 @@ public sealed class EvalCommand : SlmCommand
         using var classifier = OnnxClassifier.Open(artifactDir);
         var metrics = classifier.Evaluate(file.Examples, ct: cancellationToken);
         var unknown = metrics.Labels.Skip(classifier.Labels.Count).ToList();
+        ClassificationMetrics? baseline = null;
+        if (parsed.GetValue(_baseline) is { } baselinePath)
+        {
+            var zip = Directory.Exists(baselinePath) ? ClassificationRunFolder.At(baselinePath).BaselineFile : baselinePath;
+            if (!File.Exists(zip)) throw new UsageException($"There is no keyword model at '{baselinePath}'. Give a classification run folder (it holds baseline.zip) or the baseline.zip file itself.");
+            baseline = KeywordBaseline.Load(zip).Evaluate(file.Examples);
+        }
         var inv = CultureInfo.InvariantCulture;
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
+                baseline = baseline is null ? null : new { accuracy = baseline.Accuracy, macroF1 = baseline.MacroF1, count = baseline.Count },
                 accuracy = metrics.Accuracy,
                 macroF1 = metrics.MacroF1,
                 count = metrics.Count,
@@ -102,6 +112,8 @@ public sealed class EvalCommand : SlmCommand
         }
         Console.WriteLine(string.Create(inv, $"accuracy: {metrics.Accuracy:P1} ({metrics.Count:N0} texts)"));
         Console.WriteLine(string.Create(inv, $"macro-F1: {metrics.MacroF1:0.000}"));
+        if (baseline is not null)
+            Console.WriteLine(string.Create(inv, $"the simple keyword model on the same texts: accuracy {baseline.Accuracy:P1}, macro-F1 {baseline.MacroF1:0.000}"));
         Console.WriteLine();
         var width = Math.Max(5, metrics.Labels.Max(l => l.Length));
         Console.WriteLine($"{"label".PadRight(width)}  precision  recall     F1  texts");

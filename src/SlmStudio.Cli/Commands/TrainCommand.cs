@@ -61,8 +61,9 @@ public sealed class TrainCommand : SlmCommand
         simple keyword model (ML.NET) is trained alongside for comparison. From scratch, the model first learns
         the language of the texts (about a third of the time or steps; in language/), then the labels; with
         --base it starts from that model and goes straight to the labels. The run folder gets classifier/,
-        baseline.zip, metrics.json (per-label figures of both models) and result.json. Classification runs
-        cannot be resumed. Events carry a "phase" of "language" or "labels"; eval events of the label phase
+        baseline.zip, metrics.json (per-label figures of both models) and result.json. A stopped or killed
+        classification run continues with --resume --out <run> (the label phase keeps a checkpoint at each
+        evaluation and when stopped; "checkpoint" events say so). Events carry a "phase" of "language" or "labels"; eval events of the label phase
         carry accuracy and macroF1, and finished carries accuracy, macroF1, baselineAccuracy, baselineMacroF1
         and classifierDir.
 
@@ -94,7 +95,6 @@ public sealed class TrainCommand : SlmCommand
             else if (result.GetResult(_base) is not null && result.GetResult(_preset) is not null) result.AddError("--preset does not apply with --base: the base model fixes the size.");
             else if (result.GetValue(_task) is not "classify" && (result.GetResult(_textColumn) is not null || result.GetResult(_labelColumn) is not null))
                 result.AddError("--text-column and --label-column apply only with --task classify.");
-            else if (result.GetValue(_task) is "classify" && result.GetValue(_resume)) result.AddError("A classification run cannot be resumed; start it again in a new run folder.");
             else if (LoraError(result) is { } loraError) result.AddError(loraError);
         });
     }
@@ -103,7 +103,9 @@ public sealed class TrainCommand : SlmCommand
     {
         var task = parsed.GetValue(_task) ?? "text";
         if (task == "chat") return Task.FromResult(TrainChat.Run(ChatOptions(parsed), parsed.GetValue(_stopWithParent), cancellationToken));
-        if (task == "classify") return Task.FromResult(RunClassification(parsed, cancellationToken));
+        // A classification run continues as one whether or not --task classify is repeated.
+        if (task == "classify" || (parsed.GetValue(_resume) && task == "text" && parsed.GetResult(_task) is null && ClassificationRunFolder.IsClassificationRun(parsed.GetValue(_out)!)))
+            return Task.FromResult(RunClassification(parsed, cancellationToken));
         var resume = parsed.GetValue(_resume);
         var given = new TrainingOptions { DataPath = parsed.GetValue(_data) ?? "", RunDirectory = parsed.GetValue(_out)! };
         var options = given with
@@ -197,6 +199,9 @@ public sealed class TrainCommand : SlmCommand
 
     private int RunClassification(ParseResult parsed, CancellationToken cancellationToken)
     {
+        var resume = parsed.GetValue(_resume);
+        var parentGone = parsed.GetValue(_stopWithParent) ? SlmStudio.Core.Processes.ParentWatch.WhenStandardInputCloses() : CancellationToken.None;
+        if (resume) return RunClassification(() => ClassificationRunOptions.Load(parsed.GetValue(_out)!), resume: true, parentGone, cancellationToken);
         var given = new ClassificationRunOptions { DataPath = parsed.GetValue(_data)!, RunDirectory = parsed.GetValue(_out)! };
         var options = given with
         {
@@ -219,11 +224,32 @@ public sealed class TrainCommand : SlmCommand
         };
         if (parsed.GetResult(_gradAccum) is not null || parsed.GetResult(_warmup) is not null)
             throw new UsageException("--grad-accum and --warmup apply only to --task text.");
+        return RunClassification(() => options, resume: false, parentGone, cancellationToken);
+    }
+
+    private static int RunClassification(Func<ClassificationRunOptions> options, bool resume, CancellationToken parentGone, CancellationToken cancellationToken)
+    {
         var writer = new JsonLines<ClassificationEvent>(e => e.ToJsonLine());
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, parentGone);
         try
         {
-            new ClassificationRun(options, writer).Run(cancellationToken);
+            new ClassificationRun(options(), writer).Run(resume, stop.Token);
             return 0;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Ctrl+C is reported by the top level; these two stops are the parent's end and the CANCEL file.
+            Console.Error.WriteLine(parentGone.IsCancellationRequested
+                ? "Stopped: the program that started this training has ended. What was trained so far is kept; continue with slm train --resume --out <run folder>."
+                : "Stopped: the run folder has a CANCEL file. What was trained so far is kept; continue with slm train --resume --out <run folder>.");
+            return SlmStudio.Core.Processes.SlmLauncher.CancelledExitCode;
+        }
+        catch (RunFolderBusyException e)
+        {
+            // As for text runs: the portal leaves the run to the trainer that holds the folder instead of failing it.
+            writer.Report(new ClassificationError(e.Message));
+            Console.Error.WriteLine($"error: {e.Message}");
+            return SlmStudio.Core.Processes.SlmLauncher.RunFolderBusyExitCode;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -16,6 +16,7 @@ namespace SlmStudio.Core.Classification;
 [JsonDerivedType(typeof(ClassificationEval), "eval")]
 [JsonDerivedType(typeof(ClassificationMessage), "message")]
 [JsonDerivedType(typeof(ClassificationFinished), "finished")]
+[JsonDerivedType(typeof(ClassificationCheckpointSaved), "checkpoint")]
 [JsonDerivedType(typeof(ClassificationError), "error")]
 public abstract record ClassificationEvent
 {
@@ -38,6 +39,9 @@ public sealed record ClassificationStepEvent(string Phase, int Step, int MaxStep
 public sealed record ClassificationEval(string Phase, int Step, double? TrainLoss = null, double? ValLoss = null, double? Accuracy = null, double? MacroF1 = null) : ClassificationEvent;
 
 public sealed record ClassificationMessage(string Text) : ClassificationEvent;
+
+/// <summary>The label phase kept a checkpoint at this step: a run stopped or killed after it resumes from here.</summary>
+public sealed record ClassificationCheckpointSaved(string Phase, int Step) : ClassificationEvent;
 
 /// <param name="Summary">"Your model: 91.2% correct. A simple keyword model: 87.5%." and, when the keyword model wins, why.</param>
 public sealed record ClassificationFinished(

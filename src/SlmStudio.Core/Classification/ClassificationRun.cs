@@ -45,12 +45,34 @@ public sealed record ClassificationRunOptions
     public string Device { get; init; } = TrainingOptions.DefaultDevice;
     public double LanguagePhaseShare { get; init; } = DefaultLanguagePhaseShare;
     public double ValidationFraction { get; init; } = TrainingOptions.DefaultValidationFraction;
+
+    /// <summary>The options a classification run was started with (its run.json), to continue it.</summary>
+    public static ClassificationRunOptions Load(string runDirectory)
+    {
+        var folder = ClassificationRunFolder.At(runDirectory);
+        if (!File.Exists(folder.SettingsFile)) throw new EngineException($"'{runDirectory}' holds no classification run to continue (it has no run.json). Start one without --resume.");
+        try
+        {
+            var settings = JsonNode.Parse(File.ReadAllText(folder.SettingsFile));
+            if (settings?["task"]?.GetValue<string>() != ClassificationRunFolder.Task)
+                throw new EngineException($"The run in '{runDirectory}' is not a classification run; continue it without --task classify.");
+            return settings["options"].Deserialize<ClassificationRunOptions>(TrainingEvent.Json) is { } options
+                ? options with { RunDirectory = folder.Root }
+                : throw new EngineException($"The settings of the run in '{runDirectory}' are incomplete; it cannot be continued. Start it again in a new run folder.");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new EngineException($"The settings of the run in '{runDirectory}' are damaged ({e.Message}); it cannot be continued. Start it again in a new run folder.", e);
+        }
+    }
 }
 
 /// <summary>
 /// The layout of a classification run folder: run.json (task "classify"), the frozen split in data/, the language phase
 /// as a text run in language/, the classifier in classifier/ (config.json, model.safetensors, labels.json,
-/// tokenizer.json), the keyword model in baseline.zip, metrics.jsonl, metrics.json and result.json.
+/// tokenizer.json; adapter/ in PEFT's layout when trained with LoRA), the keyword model in baseline.zip, the label
+/// phase's checkpoint in checkpoint/ (for --resume), base-model.json (the lineage, when started from a base model),
+/// metrics.jsonl, metrics.json and result.json.
 /// </summary>
 public sealed record ClassificationRunFolder(string Root)
 {
@@ -94,44 +116,73 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private static readonly JsonSerializerOptions FileJson = new(TrainingEvent.Json) { WriteIndented = true };
 
-    public ClassificationFinished Run(CancellationToken cancellationToken)
+    public ClassificationFinished Run(CancellationToken cancellationToken) => Run(resume: false, cancellationToken);
+
+    /// <param name="resume">
+    /// Continue a run that was stopped or killed, from where it stands: the split, settings and keyword model as saved;
+    /// the language phase from its checkpoint (or again when it has none); the label phase from its checkpoint.
+    /// The options must be those the run was started with (<see cref="ClassificationRunOptions.Load"/>).
+    /// </param>
+    public ClassificationFinished Run(bool resume, CancellationToken cancellationToken)
     {
         var started = _clock.GetTimestamp();
-        if (File.Exists(_folder.SettingsFile))
-            throw new EngineException($"'{_folder.Root}' already holds a training run. Choose a new run folder.");
+        if (!resume && File.Exists(_folder.SettingsFile))
+            throw new EngineException($"'{_folder.Root}' already holds a training run. Choose a new run folder, or continue it with --resume.");
+        if (resume && !File.Exists(_folder.SettingsFile))
+            throw new EngineException($"'{_folder.Root}' holds no classification run to continue. Start one without --resume.");
+        if (resume && File.Exists(_folder.ResultFile))
+            throw new EngineException($"The classification run in '{_folder.Root}' has already finished; there is nothing to continue. Export it, or train again in a new run folder.");
         if (options.MaxSteps is < 2) throw new EngineException("A classification run needs at least 2 steps.");
         var device = TorchDevice.Parse(options.Device);
+        Directory.CreateDirectory(_folder.Root);
+        // Held until the run ends or the process dies: a second trainer on the same folder is refused.
+        using var claim = _folder.AsRun.LockForTrainer();
+        File.Delete(_folder.CancelFile);
 
-        var (examples, frozen) = ReadExamples();
-        var review = LabelledDataReview.Of(examples);
-        foreach (var finding in review.Findings.Where(f => f.Severity != Data.ProblemSeverity.Error)) Report(new ClassificationMessage($"{finding.Message} {finding.Fix}"));
-        if (!review.CanTrain)
+        LabelledSplit split;
+        if (resume)
         {
-            var error = review.Findings.First(f => f.Severity == Data.ProblemSeverity.Error);
-            throw new EngineException($"{error.Message} {error.Fix}");
+            split = new LabelledSplit(ReadJsonl(_folder.TrainDataFile), ReadJsonl(_folder.ValidationDataFile));
+            Report(new ClassificationMessage($"Continuing the classification run in {_folder.Root}."));
         }
+        else
+        {
+            var (examples, frozen) = ReadExamples();
+            var review = LabelledDataReview.Of(examples);
+            foreach (var finding in review.Findings.Where(f => f.Severity != Data.ProblemSeverity.Error)) Report(new ClassificationMessage($"{finding.Message} {finding.Fix}"));
+            if (!review.CanTrain)
+            {
+                var error = review.Findings.First(f => f.Severity == Data.ProblemSeverity.Error);
+                throw new EngineException($"{error.Message} {error.Fix}");
+            }
 
-        // A frozen dataset version brings its own split (stratified by label when it was frozen): training and
-        // validation texts stay exactly those recorded in its lineage.
-        var split = frozen ?? StratifiedSplit.Split(examples, options.ValidationFraction, checked((int)(options.Seed % int.MaxValue)));
+            // A frozen dataset version brings its own split (stratified by label when it was frozen): training and
+            // validation texts stay exactly those recorded in its lineage.
+            split = frozen ?? StratifiedSplit.Split(examples, options.ValidationFraction, checked((int)(options.Seed % int.MaxValue)));
+        }
         if (split.Validation.Count == 0)
             throw new EngineException("No label has two or more examples, so none can be held back to measure the model. Add more examples of each label.");
         var labels = split.Train.Select(e => e.Label).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var route = options.BaseModel is null ? "scratch" : "base";
 
-        Directory.CreateDirectory(Path.GetDirectoryName(_folder.TrainDataFile)!);
-        WriteJsonl(_folder.TrainDataFile, split.Train);
-        WriteJsonl(_folder.ValidationDataFile, split.Validation);
-        AtomicFile.WriteAllText(_folder.SettingsFile, JsonSerializer.Serialize(new
+        if (!resume)
         {
-            task = ClassificationRunFolder.Task,
-            route,
-            options,
-            labels,
-            trainExamples = split.Train.Count,
-            validationExamples = split.Validation.Count,
-            createdAt = DateTimeOffset.UtcNow,
-        }, FileJson));
+            Directory.CreateDirectory(Path.GetDirectoryName(_folder.TrainDataFile)!);
+            WriteJsonl(_folder.TrainDataFile, split.Train);
+            WriteJsonl(_folder.ValidationDataFile, split.Validation);
+            AtomicFile.WriteAllText(_folder.SettingsFile, JsonSerializer.Serialize(new
+            {
+                task = ClassificationRunFolder.Task,
+                route,
+                options,
+                labels,
+                trainExamples = split.Train.Count,
+                validationExamples = split.Validation.Count,
+                createdAt = DateTimeOffset.UtcNow,
+            }, FileJson));
+            // The lineage as text runs record it: the base folder may be gone by the time the classifier is exported.
+            if (options.BaseModel is { } lineageOf) Library.BaseModelLineage.Of(ResolveBaseModel(lineageOf), cancellationToken).Save(_folder.AsRun.BaseModelFile);
+        }
         Report(new ClassificationStarted(ClassificationRunFolder.Task, route, labels, split.Train.Count, split.Validation.Count,
             device.type.ToString().ToLowerInvariant(), options.BaseModel));
 
@@ -145,9 +196,14 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
         }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         var ct = cancellation.Token;
 
-        Report(new ClassificationMessage("Training a simple keyword model on the same examples, to compare with."));
-        var baseline = KeywordBaseline.Train(split.Train, checked((int)(options.Seed % int.MaxValue)), ct);
-        baseline.Save(_folder.BaselineFile);
+        KeywordBaseline baseline;
+        if (resume && File.Exists(_folder.BaselineFile)) baseline = KeywordBaseline.Load(_folder.BaselineFile);
+        else
+        {
+            Report(new ClassificationMessage("Training a simple keyword model on the same examples, to compare with."));
+            baseline = KeywordBaseline.Train(split.Train, checked((int)(options.Seed % int.MaxValue)), ct);
+            baseline.Save(_folder.BaselineFile);
+        }
         var baselineMetrics = baseline.Evaluate(split.Validation);
         Report(new ClassificationMessage($"The keyword model gets {Percent(baselineMetrics.Accuracy)} of the validation texts right (macro-F1 {baselineMetrics.MacroF1:0.000})."));
 
@@ -173,7 +229,7 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 Report(new ClassificationMessage(
                     $"No base model was given, so the model first learns the language of your {split.Train.Count:N0} training texts " +
                     $"({(options.MaxSteps is null ? "about " + Percent(options.LanguagePhaseShare) + " of the time" : $"{languageSteps} steps")}), then learns the labels."));
-                var languageRun = TrainLanguagePhase(split, languageSteps, ct);
+                var languageRun = TrainLanguagePhase(split, languageSteps, resume, ct);
                 tokenizer = TokenizerFile.Load(_folder.LanguageRun.TokenizerFile);
                 var (languageModel, config) = ModelFolder.Load(_folder.LanguageRun.ModelDirectory);
                 using (languageModel) model = NewClassifier(config, labels, languageModel);
@@ -191,6 +247,12 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
             var validation = ClassifierTrainer.Tokenize(tokenizer, split.Validation, labels, maxTokens);
             if (train.Count == 0 || validation.Count == 0) throw new EngineException("None of the texts has any tokens the model can read.");
             var elapsedSoFar = _clock.GetElapsedTime(started);
+            var labelCheckpoint = _folder.AsRun.CheckpointFile;
+            var resumeLabels = resume && File.Exists(labelCheckpoint);
+            // A run continued before its label phase does not know how long its first part took: the label phase then
+            // gets its share of the budget.
+            if (resume && route == "scratch") elapsedSoFar = TimeSpan.FromMinutes((options.Minutes ?? TrainingOptions.DefaultMinutes) * options.LanguagePhaseShare);
+            else if (resume) elapsedSoFar = TimeSpan.Zero;
             var remaining = options.MaxSteps is null ? TimeSpan.FromMinutes(options.Minutes ?? TrainingOptions.DefaultMinutes) - elapsedSoFar : (TimeSpan?)null;
             if (remaining is { } r && r < TimeSpan.FromSeconds(10)) remaining = TimeSpan.FromSeconds(10);
             var trainerOptions = new ClassifierTrainingOptions
@@ -201,6 +263,7 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 LearningRate = options.LearningRate ?? (route == "base" ? (options.Lora is null ? RunPreparation.FineTuningLearningRate : RunPreparation.LoraLearningRate) : 1e-3),
                 EvaluateEvery = options.EvalEvery ?? (labelSteps is { } s ? Math.Clamp(s / 5, 1, 50) : 50),
                 Seed = options.Seed,
+                CheckpointFile = labelCheckpoint,
             };
             Report(new ClassificationPhase(ClassificationEvent.LabelPhase,
                 $"Learning the {labels.Count} labels from {train.Count:N0} examples (checked on {validation.Count:N0} held-out examples).",
@@ -216,8 +279,16 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 Report(new ClassificationStepEvent(ClassificationEvent.LabelPhase, s.Step, s.MaxSteps, lossSum / lossCount, s.LearningRate, _clock.GetElapsedTime(started).TotalSeconds));
                 (lossSum, lossCount) = (0, 0);
             };
-            trainer.Evaluated += e => Report(new ClassificationEval(ClassificationEvent.LabelPhase, e.Step, e.TrainLoss, null, e.Validation.Accuracy, e.Validation.MacroF1));
-            var result = trainer.Train(model, train, validation, ct, adapters?.NamedParameters());
+            trainer.Evaluated += e => Report(new ClassificationEval(ClassificationEvent.LabelPhase, e.Step, e.TrainLoss, e.ValidationLoss, e.Validation.Accuracy, e.Validation.MacroF1));
+            trainer.CheckpointSaved += step => Report(new ClassificationCheckpointSaved(ClassificationEvent.LabelPhase, step));
+            if (resumeLabels) Report(new ClassificationMessage("Continuing the label phase from its checkpoint."));
+            ClassifierTrainingResult result;
+            try { result = trainer.Train(model, train, validation, ct, adapters?.NamedParameters(), resumeLabels); }
+            catch (OperationCanceledException)
+            {
+                Report(new ClassificationMessage("Training was stopped. A checkpoint was kept: continue with slm train --resume --out <this run folder>."));
+                throw;
+            }
             Report(new ClassificationMessage(result.StoppedBecause switch
             {
                 ClassifierStopReason.EarlyStopping => $"Stopped at step {result.Steps}: the validation score had not improved for a while. Keeping the best model (step {result.BestStep}).",
@@ -324,8 +395,24 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
         return (language, total - language);
     }
 
-    private RunSettings TrainLanguagePhase(LabelledSplit split, int? steps, CancellationToken ct)
+    private RunSettings TrainLanguagePhase(LabelledSplit split, int? steps, bool resume, CancellationToken ct)
     {
+        var language = _folder.LanguageRun;
+        if (resume && File.Exists(language.ResultFile))
+        {
+            Report(new ClassificationMessage("The language phase had already finished; going on with the labels."));
+            return RunPreparation.Load(language).Settings;
+        }
+        if (resume && File.Exists(language.CheckpointFile) && File.Exists(language.SettingsFile))
+        {
+            Report(new ClassificationPhase(ClassificationEvent.LanguagePhase, "Continuing to learn the language of the texts from the last checkpoint.", null, steps));
+            var resumed = new Trainer(new TrainingOptions { DataPath = _folder.LanguageDataDirectory, RunDirectory = language.Root, Seed = options.Seed, Device = options.Device }, new LanguageProgress(this)).Run(resume: true, ct);
+            if (resumed.Cancelled) throw new OperationCanceledException(ct);
+            return RunPreparation.Load(language).Settings;
+        }
+        // Stopped before the language phase kept anything: it starts again.
+        if (Directory.Exists(language.Root)) Directory.Delete(language.Root, recursive: true);
+
         // The texts as a frozen dataset version (dataset.json, train.txt, val.txt): the language phase is validated on the
         // held-out texts of the labelled split, never on texts the label phase trains on.
         var data = _folder.LanguageDataDirectory;
@@ -371,6 +458,18 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
         if (File.Exists(Path.Combine(path, ModelFolder.ConfigFile))) return path;
         throw new EngineException($"'{path}' is neither a model folder (config.json, model.safetensors, tokenizer.json) nor a training run with a finished model.");
     }
+
+    private static List<LabelledExample> ReadJsonl(string path)
+    {
+        if (!File.Exists(path)) throw new EngineException($"The run's saved examples ({path}) are missing; it cannot be continued. Start it again in a new run folder.");
+        return [.. File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<SavedExample>(l) is { } e
+            ? new LabelledExample(e.text, e.label, e.row)
+            : throw new EngineException($"The run's saved examples ({path}) are damaged; it cannot be continued. Start it again in a new run folder."))];
+    }
+
+#pragma warning disable IDE1006 // the names of the saved JSON
+    private sealed record SavedExample(string text, string label, int row);
+#pragma warning restore IDE1006
 
     private static void WriteJsonl(string path, IEnumerable<LabelledExample> examples) =>
         AtomicFile.WriteAllText(path, string.Concat(examples.Select(e => JsonSerializer.Serialize(new { text = e.Text, label = e.Label, row = e.Row }) + "\n")));

@@ -43,6 +43,9 @@ public sealed class LlamaForSequenceClassification : nn.Module<Tensor, Tensor, T
     public IReadOnlyList<string> Labels { get; }
     public ClassifierPooling Pooling { get; }
 
+    /// <summary>Dropout on the pooled vector while training (none in evaluation or export): the head cannot rely on a few directions.</summary>
+    public double HeadDropout { get; set; }
+
     public LlamaForSequenceClassification(LlamaConfig config, IReadOnlyList<string> labels, ClassifierPooling pooling = ClassifierPooling.Mean)
         : base(nameof(LlamaForSequenceClassification))
     {
@@ -75,6 +78,7 @@ public sealed class LlamaForSequenceClassification : nn.Module<Tensor, Tensor, T
             var index = last.view(-1, 1, 1).expand(-1, 1, hidden.shape[2]);          // (B, 1, C)
             pooled = hidden.gather(1, index).squeeze(1);                             // (B, C)
         }
+        if (training && HeadDropout > 0) pooled = nn.functional.dropout(pooled, HeadDropout, training: true);
         return score.forward(pooled).MoveToOuterDisposeScope();                      // (B, labels)
     }
 

@@ -58,6 +58,11 @@ public static class ClassifierExporter
                 File.Copy(Path.Combine(classifierDir, name), Path.Combine(staging, name));
             tokenizer.SaveTokenizerConfig(Path.Combine(staging, "tokenizer_config.json"), labels.TokenLimit(config.MaxPositions));
             files.AddRange([ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.TokenizerFile, ClassifierFolder.LabelsFile, "tokenizer_config.json"]);
+            // A classifier trained with LoRA keeps its adapter (PEFT layout, head included) for use with the original base
+            // elsewhere; the weights above already have it merged in.
+            var adapterFiles = CopyAdapter(classifierDir, staging);
+            files.AddRange(adapterFiles);
+            var baseModel = kind == "run" ? Library.BaseModelLineage.Read(ClassificationRunFolder.At(sourceFolder).AsRun.BaseModelFile) : null;
             ct.ThrowIfCancellationRequested();
 
             progress?.Report("Checking parity: ONNX Runtime against TorchSharp (single texts and a padded batch)");
@@ -74,7 +79,7 @@ public static class ClassifierExporter
 
             var metrics = ReadMetrics(result);
             var source = new ArtifactSource(kind, Path.GetFullPath(sourceFolder));
-            File.WriteAllText(Path.Combine(staging, "README.md"), ModelCardText(config, labels, parity, source, metrics, Path.GetFileName(target)));
+            File.WriteAllText(Path.Combine(staging, "README.md"), ModelCardText(config, labels, parity, source, metrics, Path.GetFileName(target), baseModel, adapterFiles.Count > 0));
             files.Add("README.md");
 
             var manifest = new ArtifactManifest
@@ -88,6 +93,8 @@ public static class ClassifierExporter
                 Source = source,
                 Metrics = metrics,
                 Parity = parity,
+                BaseModel = baseModel,
+                Adapter = adapterFiles.Count > 0 ? LoraAdapters.FolderName : null,
                 Files = ArtifactManifest.Describe(staging, files),
             };
             manifest.Save(staging);
@@ -178,7 +185,19 @@ public static class ClassifierExporter
         return metrics.Count > 0 ? metrics : null;
     }
 
-    private static string ModelCardText(LlamaConfig config, ClassifierLabels labels, ParityReport parity, ArtifactSource source, IReadOnlyDictionary<string, double>? metrics, string name)
+    /// <summary>The PEFT adapter of a classifier trained with LoRA (classifier/adapter/), when there is one: the files copied.</summary>
+    private static IReadOnlyList<string> CopyAdapter(string classifierDir, string staging)
+    {
+        var adapterDir = Path.Combine(classifierDir, LoraAdapters.FolderName);
+        string[] names = [LoraAdapters.AdapterConfigFile, LoraAdapters.AdapterWeightsFile];
+        if (!names.All(n => File.Exists(Path.Combine(adapterDir, n)))) return [];
+        Directory.CreateDirectory(Path.Combine(staging, LoraAdapters.FolderName));
+        foreach (var n in names) File.Copy(Path.Combine(adapterDir, n), Path.Combine(staging, LoraAdapters.FolderName, n));
+        return [.. names.Select(n => $"{LoraAdapters.FolderName}/{n}")];
+    }
+
+    private static string ModelCardText(LlamaConfig config, ClassifierLabels labels, ParityReport parity, ArtifactSource source, IReadOnlyDictionary<string, double>? metrics, string name,
+        Library.BaseModelLineage? baseModel, bool hasAdapter)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
@@ -191,6 +210,16 @@ public static class ClassifierExporter
         sb.AppendLine();
         sb.AppendLine(inv, $"Source: `{source.Path}` ({source.Kind}).");
         sb.AppendLine();
+        if (baseModel is not null)
+        {
+            sb.AppendLine(inv, $"Fine-tuned from the base model `{baseModel.Name}`{(baseModel.Architecture is null ? "" : $" ({baseModel.Architecture})")}, weights SHA-256 `{baseModel.WeightsSha256}`.");
+            sb.AppendLine();
+        }
+        if (hasAdapter)
+        {
+            sb.AppendLine(inv, $"Trained with LoRA: the adapter alone, with the classification head, is in `{LoraAdapters.FolderName}/` in PEFT's layout (task type SEQ_CLS), to apply to the original base model elsewhere. The weights of this folder have it merged in.");
+            sb.AppendLine();
+        }
         sb.AppendLine("## How well it does");
         sb.AppendLine();
         if (metrics is { Count: > 0 } && metrics.TryGetValue("accuracy", out var accuracy))
