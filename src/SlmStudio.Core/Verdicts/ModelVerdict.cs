@@ -15,10 +15,6 @@ public sealed record VersionMeasurements(
 /// model trained on the same examples, and its goal tests (text -> expected label).</summary>
 public sealed record ClassifierMeasurements(double Accuracy, double BaselineAccuracy, int GoalTestsPassed, int GoalTests, int TrainExamples);
 
-/// <summary>What was measured about an "Answer questions" version: token F1 on held-out questions after training and
-/// for the model it started from, and its goal tests (question -> a word the answer must contain).</summary>
-public sealed record ChatMeasurements(double TokenF1, double TokenF1Before, int GoalTestsPassed, int GoalTests, int Questions);
-
 /// <summary>A plain verdict: a title, one sentence why, one sentence what to do next.</summary>
 public sealed record ModelVerdict(VerdictLevel Level, string Why, string NextStep)
 {
@@ -70,9 +66,6 @@ public sealed record ModelVerdict(VerdictLevel Level, string Why, string NextSte
     /// <summary>Accuracy from which a classifier that beats the keyword model sorts well enough to route on its own.</summary>
     public const double GoodAccuracy = 0.85;
 
-    /// <summary>Token F1 (share of words in common with the expected answers) from which answers are good enough to send.</summary>
-    public const double GoodTokenF1 = 0.6;
-
     /// <summary>
     /// The verdict of a classifier: it must sort held-out texts better than the keyword model (otherwise that simpler
     /// model does the job), pass most goal tests, and be right often enough to route without a person checking.
@@ -94,27 +87,6 @@ public sealed record ModelVerdict(VerdictLevel Level, string Why, string NextSte
                 "Try it with a few real messages, then make it production and route with it.");
         return new(VerdictLevel.UsableForDrafts, goals is null ? $"{better}; have a person confirm its choices." : $"{better} and {goals}; have a person confirm its choices.",
             m.Accuracy < GoodAccuracy ? moreExamples : "Look at the failed goal tests: more examples like them usually fix them.");
-    }
-
-    /// <summary>
-    /// The verdict of a question-answering model: its answers must share more words with the expected answers than the
-    /// model it started from did, pass most goal tests, and be close enough to the expected answers to send.
-    /// </summary>
-    public static ModelVerdict ForChat(ChatMeasurements m)
-    {
-        var goals = m.GoalTests > 0 ? $"it passed {m.GoalTestsPassed} of {m.GoalTests} goal tests" : null;
-        var passRate = m.GoalTests > 0 ? (double)m.GoalTestsPassed / m.GoalTests : (double?)null;
-        var moreExamples = $"Add more question and answer pairs (it was checked on {m.Questions:N0} held-out questions), train longer, or start from a larger base model from the library.";
-        var overlap = $"Its answers share {m.TokenF1 * 100:0}% of their words with the expected answers (before training: {m.TokenF1Before * 100:0}%)";
-        if (m.TokenF1 <= m.TokenF1Before)
-            return new(VerdictLevel.NotUsefulYet, $"{overlap}: training did not improve them{(goals is null ? "" : $", and {goals}")}.", moreExamples);
-        if (passRate is < 0.5)
-            return new(VerdictLevel.NotUsefulYet, $"It fails most of your goal tests: {goals}.", moreExamples);
-        if (m.TokenF1 >= GoodTokenF1 && passRate is null or >= GoodPassRate)
-            return new(VerdictLevel.Good, goals is null ? $"{overlap}." : $"{overlap} and {goals}.",
-                "Ask it a few real questions in the playground, then make it production.");
-        return new(VerdictLevel.UsableForDrafts, goals is null ? $"{overlap}; have a person check its answers." : $"{overlap} and {goals}; have a person check its answers.",
-            m.TokenF1 < GoodTokenF1 ? moreExamples : "Look at the failed goal tests: more examples like them usually fix them.");
     }
 
     private static string NextStepForWeakModel(VersionMeasurements m)

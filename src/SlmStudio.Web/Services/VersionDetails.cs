@@ -133,9 +133,7 @@ public sealed class VersionVerdicts(RunService runs, ClassifierReports classifie
             }
             else if (chats.IsChat(v))
             {
-                verdicts[v.Id] = chats.Of(v) is { } report
-                    ? ModelVerdict.ForChat(new ChatMeasurements(report.TokenF1, report.Before.TokenF1, passed, total, report.Questions))
-                    : Unmeasured;
+                verdicts[v.Id] = chats.Of(v) is { } report ? ChatReports.VerdictOf(report, goals) : Unmeasured;
             }
             else text.Add(v);
         }

@@ -33,22 +33,4 @@ public class TaskVerdictTests
 
         Assert.Equal(VerdictLevel.Good, ModelVerdict.ForClassifier(new(0.91, 0.74, 0, 0, 900)).Level);
     }
-
-    [Fact]
-    public void A_chat_model_must_answer_better_than_before_training_and_pass_its_goal_tests()
-    {
-        var worse = ModelVerdict.ForChat(new(TokenF1: 0.20, TokenF1Before: 0.25, GoalTestsPassed: 0, GoalTests: 2, Questions: 30));
-        Assert.Equal(VerdictLevel.NotUsefulYet, worse.Level);
-        Assert.Contains("did not improve", worse.Why);
-
-        var good = ModelVerdict.ForChat(new(0.72, 0.25, 3, 3, 30));
-        Assert.Equal(VerdictLevel.Good, good.Level);
-        Assert.Contains("72%", good.Why);
-
-        var drafts = ModelVerdict.ForChat(new(0.45, 0.25, 3, 3, 30));
-        Assert.Equal(VerdictLevel.UsableForDrafts, drafts.Level);
-        Assert.Contains("question and answer pairs", drafts.NextStep);
-
-        Assert.Equal(VerdictLevel.NotUsefulYet, ModelVerdict.ForChat(new(0.72, 0.25, 1, 3, 30)).Level);
-    }
 }
