@@ -24,6 +24,13 @@ public class TrainingChainTests
         }
     }
 
+    private static async Task<string> TextAsync(IAsyncEnumerable<GeneratedToken> tokens)
+    {
+        var text = new System.Text.StringBuilder();
+        await foreach (var t in tokens) text.Append(t.Text);
+        return text.ToString();
+    }
+
     private static async Task<List<int>> TokenIdsAsync(IAsyncEnumerable<GeneratedToken> tokens)
     {
         var ids = new List<int>();
@@ -125,6 +132,15 @@ public class TrainingChainTests
         var together = await Task.WhenAll(prompts.Select(prompt => TokenIdsAsync(generator.GenerateAsync(prompt, greedy))));
         Assert.All(alone, ids => Assert.NotEmpty(ids));
         for (var i = 0; i < prompts.Count; i++) Assert.Equal(alone[i], together[i]);
+
+        // Goal tests are judged on what the playground shows by default (sampled, not greedy), with a fixed seed so
+        // the verdict does not change from one scoring to the next.
+        GoalTest[] tests = [new() { Prompt = "Brightwater", MustContain = "zzqx-never" }];
+        var scored = await ModelGeneration.RunGoalTestsAsync(generator, tests, CancellationToken.None);
+        var again = await ModelGeneration.RunGoalTestsAsync(generator, tests, CancellationToken.None);
+        Assert.Equal(scored[0].Text, again[0].Text);
+        var greedyText = "Brightwater" + await TextAsync(generator.GenerateAsync("Brightwater", GenerationSettings.Greedy(48)));
+        Assert.NotEqual(greedyText, scored[0].Text);
 
         // Fine-tuning: a second run starts from version 1 and becomes version 2.
         await using (var db = await host.DbAsync())

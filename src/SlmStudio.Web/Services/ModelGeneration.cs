@@ -156,20 +156,28 @@ public sealed class ModelGeneration(ModelRegistry registry, IOptions<StudioOptio
             ? (options.Value.MaxConcurrentGenerationsPerModel - s.CurrentAvailablePermits, s.CurrentQueuedCount)
             : (0, 0);
 
-    /// <summary>Scores goal tests with greedy decoding, so the verdict is the same every time.</summary>
+    /// <summary>
+    /// Scores goal tests with the playground's default decoding (medium creativity), because that is what users will
+    /// see; greedy decoding makes small models loop ("the the the") and judged them on text nobody is shown. A fixed
+    /// seed keeps the verdict the same every time.
+    /// </summary>
     public static async Task<List<GoalResult>> RunGoalTestsAsync(TextGenerator generator, IEnumerable<GoalTest> tests, CancellationToken ct)
     {
+        var (temperature, topK, topP) = CreativitySettings.For(Creativity.Medium);
+        var settings = new GenerationSettings(48, temperature, topK, topP, Seed: GoalTestSeed);
         var results = new List<GoalResult>();
         foreach (var test in tests)
         {
             var text = new System.Text.StringBuilder();
-            await foreach (var token in generator.GenerateAsync(test.Prompt, GenerationSettings.Greedy(48), ct)) text.Append(token.Text);
+            await foreach (var token in generator.GenerateAsync(test.Prompt, settings, ct)) text.Append(token.Text);
             var continuation = text.ToString();
             results.Add(new GoalResult(test.Prompt, test.MustContain,
                 continuation.Contains(test.MustContain.Trim(), StringComparison.OrdinalIgnoreCase), test.Prompt + continuation));
         }
         return results;
     }
+
+    private const int GoalTestSeed = 20261201;
 
     public void Dispose()
     {
