@@ -47,7 +47,7 @@ public sealed class CliTests : IDisposable
     [InlineData(new[] { "prepare", "--data", "a", "--out", "b", "--task", "poems" }, "--task must be auto, text, classification or qa (got 'poems')")]
     [InlineData(new[] { "generate", "artifact" }, "--prompt is required")]
     [InlineData(new[] { "export", "a", "b", "--out", "x" }, "Unexpected argument 'b'")]
-    [InlineData(new[] { "bench" }, "needs one of: generate, lora, tokenizer, train")]
+    [InlineData(new[] { "bench" }, "needs one of: ask, chat, classify, generate, lora, tokenizer, train")]
     public void WrongArgumentsGiveOneLineErrorAndExitCode2(string[] args, string expected)
     {
         var (exit, _, err) = Slm(args);
