@@ -70,7 +70,7 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
         System.IO.Compression.ZipFile.CreateFromDirectory(Path.Combine(portal.RepoRoot, "..", "shared", "fixtures", "tiny-llama-hf"), zip);
         await page.GotoAsync($"{portal.BaseUrl}/base-models");
         // The page is usable once its interactive circuit is connected, which takes long on a cold, busy machine (CI
-        // runs the test projects side by side): pick the file again until the upload starts, for up to two minutes.
+        // runs the test projects side by side): pick the file again until the upload starts, for up to five minutes.
         for (var attempt = 1; ; attempt++)
         {
             await page.SetInputFilesAsync("#base-upload", zip);
@@ -79,7 +79,7 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
                 await Assertions.Expect(page.Locator("#base-importing, #base-import-result").First).ToBeVisibleAsync(new() { Timeout = 10_000 });
                 break;
             }
-            catch (PlaywrightException) when (attempt < 12) { }
+            catch (PlaywrightException) when (attempt < 30) { }
         }
         // A repeated pick may have been refused as "being imported now"; what counts is that the library lists the model.
         await Assertions.Expect(page.Locator("#base-models")).ToContainTextAsync("tiny-llama-hf", new() { Timeout = 120_000 });
