@@ -42,14 +42,17 @@ public static class ScaleTestKit
         using var changed = new SemaphoreSlim(0);
         using var subscription = host.Get<RunNotifier>().Subscribe(runId, _ => { changed.Release(); return Task.CompletedTask; });
         using var giveUp = new CancellationTokenSource(timeout);
+        TrainingRun? run = null;
         while (true)
         {
-            var run = await RunAsync(host, runId);
-            if (condition(run)) return run;
+            // A PostgreSQL restart also cuts this test's own pooled connections: read again at the next tick.
+            try { run = await RunAsync(host, runId); }
+            catch (Exception e) when (SlmStudio.Web.Jobs.DatabaseOutage.IsTransient(e)) { }
+            if (run is not null && condition(run)) return run;
             try { await changed.WaitAsync(TimeSpan.FromMilliseconds(500), giveUp.Token); }
             catch (OperationCanceledException)
             {
-                throw new TimeoutException($"Run {runId} is {run.Status} at step {run.Step} ({run.Error}) after {timeout}.\n{diagnostics?.Invoke()}");
+                throw new TimeoutException($"Run {runId} is {run?.Status} at step {run?.Step} ({run?.Error}) after {timeout}.\n{diagnostics?.Invoke()}");
             }
         }
     }
