@@ -15,13 +15,21 @@ public sealed class BenchmarkWorkFolderTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
+    /// <summary>The moment the tests pretend it is: folder ages are set against it, so the machine's clock plays no part.</summary>
+    private static readonly DateTimeOffset Now = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private sealed class FixedClock : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
     private string Folder(string name, BenchmarkWorkFolder.Owner? owner, TimeSpan? age = null)
     {
         var dir = Path.Combine(_root, name);
         Directory.CreateDirectory(Path.Combine(dir, "model"));
         File.WriteAllBytes(Path.Combine(dir, "model", "weights.bin"), new byte[4096]);
         if (owner is not null) File.WriteAllText(Path.Combine(dir, BenchmarkWorkFolder.MarkerFile), JsonSerializer.Serialize(owner));
-        if (age is { } a) Directory.SetLastWriteTimeUtc(dir, DateTime.UtcNow - a);
+        Directory.SetLastWriteTimeUtc(dir, (Now - (age ?? TimeSpan.Zero)).UtcDateTime);
         return dir;
     }
 
@@ -51,7 +59,7 @@ public sealed class BenchmarkWorkFolderTests : IDisposable
         var freshUnmarked = Folder(Prefix + "fresh", null);
         var otherKind = Folder("slm-bench-other-dead", DeadOwner());
 
-        var deleted = BenchmarkWorkFolder.DeleteStale(_root, Prefix, TimeProvider.System);
+        var deleted = BenchmarkWorkFolder.DeleteStale(_root, Prefix, new FixedClock());
 
         Assert.Equal(new[] { dead, oldUnmarked, reusedId }.Order(), deleted.Select(d => d.Path).Order());
         Assert.All(deleted, d => Assert.True(d.Bytes >= 4096, $"{d.Path}: {d.Bytes} bytes")); // the weights and the marker

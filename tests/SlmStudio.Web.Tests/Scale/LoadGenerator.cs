@@ -24,8 +24,8 @@ public sealed record LoadReport(int Users, TimeSpan Duration, int Completed, int
 
 /// <summary>
 /// Simulated API users: each one, with its own key, streams completions (POST /v1/completions, stream: true) one after
-/// another for the duration, and measures the time to the first token. A refused request is retried after its
-/// Retry-After, as a well-behaved client does.
+/// another for the duration, and measures the time to the first token. A refused user tries again once another user's
+/// request has finished (the portal has room again), instead of sleeping for the Retry-After.
 /// </summary>
 public static class LoadGenerator
 {
@@ -36,13 +36,17 @@ public static class LoadGenerator
         int completed = 0, refused = 0, busy = 0, failed = 0;
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = keys.Count * 2, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
         var end = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource(duration);
+        // Completed when any request finishes, then replaced: what a refused user waits for.
+        var roomAgain = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void RequestFinished() => Interlocked.Exchange(ref roomAgain, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
         async Task UserAsync(string key, int user)
         {
             using var http = new HttpClient(handler, disposeHandler: false) { BaseAddress = portal, Timeout = TimeSpan.FromMinutes(3) };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
             var n = 0;
-            while (end.Elapsed < duration)
+            while (!stop.IsCancellationRequested)
             {
                 var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
                 {
@@ -55,9 +59,8 @@ public static class LoadGenerator
                     if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)
                     {
                         if (response.StatusCode == HttpStatusCode.TooManyRequests) Interlocked.Increment(ref refused); else Interlocked.Increment(ref busy);
-                        var wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
-                        var left = duration - end.Elapsed;
-                        if (left > TimeSpan.Zero) await Task.Delay(wait < left ? wait : left);
+                        try { await Volatile.Read(ref roomAgain).Task.WaitAsync(stop.Token); }
+                        catch (OperationCanceledException) { }
                         continue;
                     }
                     if (response.StatusCode != HttpStatusCode.OK)
@@ -65,6 +68,7 @@ public static class LoadGenerator
                         Interlocked.Increment(ref failed);
                         var body = await response.Content.ReadAsStringAsync();
                         lock (errors) if (errors.Count < 5) errors.Add($"{(int)response.StatusCode}: {body}");
+                        RequestFinished();
                         continue;
                     }
                     using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
@@ -77,11 +81,13 @@ public static class LoadGenerator
                     if (first is null) throw new InvalidOperationException("the stream ended without a token");
                     lock (firstTokens) firstTokens.Add(first.Value);
                     Interlocked.Increment(ref completed);
+                    RequestFinished();
                 }
                 catch (Exception e) when (e is HttpRequestException or IOException or InvalidOperationException or TaskCanceledException)
                 {
                     Interlocked.Increment(ref failed);
                     lock (errors) if (errors.Count < 5) errors.Add(e.Message);
+                    RequestFinished();
                 }
             }
         }

@@ -32,9 +32,10 @@ public static class ScaleTestKit
     }
 
     /// <summary>
-    /// Waits until the run meets <paramref name="condition"/>: checked on every update the run notifier hears (pushed
-    /// from the worker processes over PostgreSQL) and every half second for what comes without one (batched steps,
-    /// files in the run folder). <paramref name="diagnostics"/> goes into the timeout's message.
+    /// Waits until the run meets <paramref name="condition"/>, checked again on every update the run notifier hears
+    /// (pushed from the worker processes over PostgreSQL): a training run sends one per step, so a batched step or a
+    /// checkpoint that reached the database after one update is seen at the next. <paramref name="diagnostics"/> goes
+    /// into the timeout's message.
     /// </summary>
     public static async Task<TrainingRun> WaitForRunAsync(StudioTestHost host, int runId, Func<TrainingRun, bool> condition, TimeSpan timeout,
         Func<string>? diagnostics = null)
@@ -49,7 +50,7 @@ public static class ScaleTestKit
             try { run = await RunAsync(host, runId); }
             catch (Exception e) when (SlmStudio.Web.Jobs.DatabaseOutage.IsTransient(e)) { }
             if (run is not null && condition(run)) return run;
-            try { await changed.WaitAsync(TimeSpan.FromMilliseconds(500), giveUp.Token); }
+            try { await changed.WaitAsync(giveUp.Token); }
             catch (OperationCanceledException)
             {
                 throw new TimeoutException($"Run {runId} is {run?.Status} at step {run?.Step} ({run?.Error}) after {timeout}.\n{diagnostics?.Invoke()}");
