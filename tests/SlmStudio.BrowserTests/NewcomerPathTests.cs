@@ -272,6 +272,27 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         var phoneOverflow = await small.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
         Assert.True(phoneOverflow <= 1, $"the Models page with Details open is {phoneOverflow}px wider than a phone screen");
         await ShotAsync(small, "phone-models");
+
+        // 11. The documents answer the project's goal tests, and the administrator sees who did what: at both widths.
+        foreach (var (tab, width) in new[] { (page, "wide"), (small, "phone") })
+        {
+            await tab.GotoAsync($"{portal.BaseUrl}/playground");
+            await UntilThePageTakesItAsync(() => tab.Locator(".mud-tab", new() { HasText = "Ask our documents" }).ClickAsync(),
+                () => Assertions.Expect(tab.Locator("#goal-check")).ToBeVisibleAsync(new() { Timeout = 10_000 }));
+            await tab.Locator("#goal-check").GetByText("Check the documents against your goal tests").ClickAsync();
+            await tab.ClickAsync("#goal-check-run");
+            await Assertions.Expect(tab.Locator("#goal-check-table")).ToBeVisibleAsync(new() { Timeout = 60_000 });
+            await Assertions.Expect(tab.Locator("#goal-check-rule")).ToContainTextAsync("contains every expected word");
+            await ExpectCleanPageAsync(tab);
+            await ShotAsync(tab, $"{width}-ask-goal-check");
+
+            await tab.GotoAsync($"{portal.BaseUrl}/admin/audit");
+            await Assertions.Expect(tab.Locator("[data-testid=audit-table]")).ToContainTextAsync("freeze data");
+            await ExpectCleanPageAsync(tab);
+            var overflow = await tab.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
+            Assert.True(overflow <= 1, $"the audit log is {overflow}px wider than the {width} screen");
+            await ShotAsync(tab, $"{width}-audit-log");
+        }
     }
 
     /// <summary>

@@ -25,6 +25,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Services.AddMudServices();
         Services.AddSingleton(_host.Get<ProjectService>());
         Services.AddSingleton(_host.Get<RunService>());
+        Services.AddSingleton(_host.Get<VersionVerdicts>());
         Services.AddSingleton(_host.Get<RunNotifier>());
         Services.AddSingleton(_host.Get<RunScheduler>());
         Services.AddSingleton(_host.Get<ModelRegistry>());

@@ -21,7 +21,7 @@ public sealed class WizardComponentTests : BunitContext, IAsyncLifetime
         _host = await StudioTestHost.StartAsync();
         JSInterop.Mode = JSRuntimeMode.Loose;
         Services.AddMudServices();
-        foreach (var type in new[] { typeof(ProjectService), typeof(RunService), typeof(RunNotifier), typeof(RunScheduler), typeof(ModelRegistry), typeof(PresetBenchmarks), typeof(DataUploads), typeof(DataPreparation), typeof(DataNotifier), typeof(ClassifierReports), typeof(ChatReports), typeof(BaseModelCatalog), typeof(MachineLoadProbe) })
+        foreach (var type in new[] { typeof(ProjectService), typeof(RunService), typeof(RunNotifier), typeof(RunScheduler), typeof(ModelRegistry), typeof(PresetBenchmarks), typeof(DataUploads), typeof(DataPreparation), typeof(DataNotifier), typeof(ClassifierReports), typeof(ChatReports), typeof(VersionVerdicts), typeof(BaseModelCatalog), typeof(MachineLoadProbe) })
             Services.AddSingleton(type, _host.Services.GetRequiredService(type));
         // Recommendations from measured speeds depend on how busy the machine is; these tests fix it as quiet.
         _host.Get<MachineLoadProbe>().Read = () => new MachineLoad(0, 2);

@@ -341,7 +341,7 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
         var perLabel = trainExamples / Math.Max(1, labelCount);
         var reasons = new List<string>();
         if (perLabel < 100) reasons.Add($"there are only about {perLabel:N0} examples per label, and a simple keyword model needs fewer examples than a language model to pick up the telling words");
-        if (route == "scratch" && elapsed < TimeSpan.FromMinutes(15)) reasons.Add($"the training was short ({elapsed.TotalMinutes:0.#} minutes) for a model that starts from nothing");
+        if (route == "scratch" && elapsed < TimeSpan.FromMinutes(15)) reasons.Add($"the training was short ({elapsed.TotalMinutes:0.#} minute{(Math.Round(elapsed.TotalMinutes, 1) == 1 ? "" : "s")}) for a model that starts from nothing");
         if (reasons.Count == 0) reasons.Add("the labels seem to depend mostly on single telling words, which is exactly what a keyword model looks for");
         return $"{text} The simple keyword model did better this time, probably because {string.Join(", and ", reasons)}. " +
                "Add more examples per label or train for longer (or start from a base model); until then the keyword model is the safer choice.";

@@ -192,6 +192,7 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
             LearningRate = options.LearningRate ?? (route == "scratch" ? 1e-3 : options.Lora is not null ? RunPreparation.LoraLearningRate : RunPreparation.FineTuningLearningRate),
             Device = options.Device,
             InstructionData = _folder.TokensDirectory,
+            SamplePrompts = QuestionPrompts(template, validation),
         };
         Report(new TrainingMessage($"Learning to answer: {trainIds.Count:N0} conversations, loss on the answer tokens only (checked on {validationIds.Count:N0} held-back questions)."));
         var relay = new Relay(this, holdFinished: true);
@@ -320,6 +321,17 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
         var finished = new Trainer(languageOptions, new Relay(this, holdFinished: false), _clock).Run(resume: false, ct);
         if (finished.Cancelled) throw new OperationCanceledException(ct);
     }
+
+    /// <summary>
+    /// Held-back questions up to the point where the model answers (the template's generation prompt), so the samples
+    /// during training read "question → the model's answer" rather than a continuation of random text.
+    /// </summary>
+    private static IReadOnlyList<string> QuestionPrompts(InstructionTemplate template, IReadOnlyList<Conversation> validation) =>
+        validation.Select(c => c.Messages.TakeWhile(m => m.Role != "assistant").ToList())
+            .Where(turns => turns.Any(m => m.Role == "user"))
+            .Take(RunPreparation.MaxSamplePrompts / 2)
+            .Select(turns => template.Render(turns, true))
+            .ToList();
 
     /// <summary>The rendered conversations as a dataset version: the instruction phase's trainer reads it for its text baseline and samples.</summary>
     private void WriteTextDataset(InstructionTemplate template, IReadOnlyList<Conversation> train, IReadOnlyList<Conversation> validation)

@@ -201,7 +201,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             // The playground's default decoding, so that the samples show what users will get, not a greedy loop.
             var decoding = new Inference.GenerationSettings(settings.Options.SampleTokens, Seed: unchecked((int)(settings.Options.Seed + i)));
             var generated = Generation.Sample(model, ids, decoding, stopId: tokenizer.EosId);
-            return new SampleOutput(prompt, prompt + tokenizer.Decode(generated));
+            return new SampleOutput(prompt, prompt + Inference.PrintableText.Of(tokenizer.Decode(generated)));
         }).ToList();
         var result = new EvaluationResult(step, null, valLoss, Math.Exp(valLoss), DocumentStream.BitsPerCharacter(valLoss, settings.ValidationCharactersPerToken), samples);
         Report(result);

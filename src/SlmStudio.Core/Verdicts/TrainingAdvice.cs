@@ -32,15 +32,21 @@ public sealed record TrainingAdvice(int RecommendedMinutes, int MinimumMinutes, 
         var minimum = (int)Math.Clamp(Math.Ceiling(minimumTokens / tokensPerSecond / 60), MinimumMinutesFloor, recommended);
 
         var passes = tokens > 0 ? chosenMinutes * 60 * tokensPerSecond / tokens : 0;
+        var recommendedPasses = recommendedTokens / (double)Math.Max(1, tokens);
         var summary = $"Recommended: about {recommended} minutes for your {ModelVerdict.Describe(characters)} at the speed measured on this server "
-                    + $"(enough to read your text about {Math.Min(RecommendedPasses, recommendedTokens / Math.Max(1, tokens))} times).";
+                    + $"(enough to read your text about {recommendedPasses:N0} times).";
         string? warning = null;
         if (chosenMinutes < minimum)
-            warning = $"{chosenMinutes} minute{(chosenMinutes == 1 ? " is" : "s are")} too short to learn anything: the model would read your text only {passes:0.#} times. Choose at least {minimum} minutes.";
+            // For short text the floor of useful training binds, not the number of passes: say which, so the numbers agree.
+            warning = minimumTokens > 3 * tokens
+                ? $"{Minutes(chosenMinutes)} too short to learn anything: the model would read your text only {passes:N0} times, and even a tiny model needs about {minimumTokens / 1000:N0} thousand word pieces of training (about {minimumTokens / (double)Math.Max(1, tokens):N0} readings of text this short) to get past random output. Choose at least {minimum} minutes."
+                : $"{Minutes(chosenMinutes)} too short to learn anything: the model would read your text only {passes:0.#} times. Choose at least {minimum} minutes.";
         else if (chosenMinutes < recommended)
             warning = $"{chosenMinutes} minutes will give a rough first result; {recommended} minutes are recommended.";
         return new(recommended, minimum, tooLittle, summary, warning);
     }
+
+    private static string Minutes(int minutes) => minutes == 1 ? "1 minute is" : $"{minutes} minutes are";
 
     /// <summary>A tokenizer vocabulary that suits the amount of text: small text cannot fill a large vocabulary (rare
     /// word pieces are never learned), and large text compresses better with more pieces.</summary>

@@ -170,7 +170,7 @@ public sealed class ModelGeneration(ModelRegistry registry, IOptions<StudioOptio
         {
             var text = new System.Text.StringBuilder();
             await foreach (var token in generator.GenerateAsync(test.Prompt, settings, ct)) text.Append(token.Text);
-            var continuation = text.ToString();
+            var continuation = PrintableText.Of(text.ToString());
             results.Add(new GoalResult(test.Prompt, test.MustContain,
                 continuation.Contains(test.MustContain.Trim(), StringComparison.OrdinalIgnoreCase), test.Prompt + continuation));
         }

@@ -31,7 +31,7 @@ public sealed class PlaygroundState
     public void Add(string text, float probability)
     {
         FirstTokenAt ??= DateTime.UtcNow;
-        text = Printable(text);
+        text = Core.Inference.PrintableText.Of(text);
         if (text.Length > 0) Tokens.Add((text, probability));
     }
 
@@ -41,16 +41,6 @@ public sealed class PlaygroundState
         : $"Waiting for {others:N0} others using this model to finish…";
 
     public string Text => string.Concat(Tokens.Select(t => t.Text));
-
-    /// <summary>
-    /// The text without replacement characters (an incomplete or invalid byte sequence) and control characters other
-    /// than line breaks and tabs: people should never see "�" boxes or invisible codes.
-    /// </summary>
-    public static string Printable(string text)
-    {
-        if (!text.Any(c => c == '\uFFFD' || (char.IsControl(c) && c is not '\n' and not '\t' and not '\r'))) return text;
-        return string.Concat(text.Where(c => c != '\uFFFD' && (!char.IsControl(c) || c is '\n' or '\t' or '\r')));
-    }
 
     /// <summary>True when the generated text so far ends a sentence (".", "!" or "?", maybe inside closing quotes), after at least a few words.</summary>
     public static bool EndsSentence(string generated)

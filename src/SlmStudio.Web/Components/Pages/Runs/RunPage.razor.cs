@@ -15,6 +15,7 @@ public sealed partial class RunPage : IDisposable
     [Parameter] public int Id { get; set; }
 
     [Inject] private RunService Runs { get; set; } = default!;
+    [Inject] private VersionVerdicts Verdicts { get; set; } = default!;
     [Inject] private RunNotifier Notifier { get; set; } = default!;
     [Inject] private RunScheduler Scheduler { get; set; } = default!;
     [Inject] private ModelRegistry Registry { get; set; } = default!;
@@ -77,7 +78,7 @@ public sealed partial class RunPage : IDisposable
         if (_run.ModelVersionId is { } versionId && _version?.Id != versionId)
         {
             _version = await Registry.FindAsync(versionId);
-            _verdict = _version is null ? null : (await Runs.VerdictsAsync([_version])).GetValueOrDefault(_version.Id);
+            _verdict = _version is null ? null : (await Verdicts.OfAsync([_version])).GetValueOrDefault(_version.Id);
         }
     }
 

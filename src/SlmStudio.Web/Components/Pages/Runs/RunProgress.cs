@@ -62,4 +62,11 @@ public static class RunProgress
             ShowDataMarkers = finite.Count <= 20,
         };
     }
+
+    /// <summary>Bar-chart options with ticks spaced for the tallest bar (bars start at zero), for the same reason.</summary>
+    public static BarChartOptions BarChartOptions(IReadOnlyCollection<double> values)
+    {
+        var top = values.Where(double.IsFinite).DefaultIfEmpty(1).Max();
+        return new BarChartOptions { YAxisTicks = Math.Max(1, (int)Math.Round(top / 5)), MaxNumYAxisTicks = 8 };
+    }
 }
