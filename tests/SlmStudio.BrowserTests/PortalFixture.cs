@@ -28,16 +28,29 @@ public sealed class PortalFixture : IAsyncLifetime
     public async Task<string> ShotAsync(IPage page, string name)
     {
         var path = Path.Combine(Screenshots, $"{name}.png");
+        await SettledAsync(page);
         await page.ScreenshotAsync(new() { Path = path, FullPage = true });
         if (Environment.GetEnvironmentVariable("SLM_PHONE_SCREENSHOTS") == "1")
         {
             var phone = await page.Context.NewPageAsync();
             await phone.SetViewportSizeAsync(390, 844);
             await phone.GotoAsync(page.Url, new() { WaitUntil = WaitUntilState.NetworkIdle });
+            await SettledAsync(phone);
             await phone.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, $"{name}-390.png"), FullPage = true });
             await phone.CloseAsync();
         }
         return path;
+    }
+
+    /// <summary>
+    /// Until the page is interactive and its side menu has taken its first state (MainLayout drops "layout-settling"):
+    /// the server's first drawing of a page opened by address is not what a person looks at. Pages without the main
+    /// layout (sign-in) are taken as they are after a short wait.
+    /// </summary>
+    private static async Task SettledAsync(IPage page)
+    {
+        try { await page.Locator(".mud-layout:not(.layout-settling)").First.WaitForAsync(new() { Timeout = 5_000 }); }
+        catch (TimeoutException) { }
     }
 
     public IPlaywright Playwright { get; private set; } = default!;

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using MudBlazor.Services;
 using SlmStudio.Core.Classification;
 using SlmStudio.Core.Data;
+using SlmStudio.Core.Verdicts;
 using SlmStudio.Web.Api;
 using SlmStudio.Web.Components.Pages.Classification;
 using SlmStudio.Web.Components.Pages.Projects;
@@ -222,9 +223,11 @@ public sealed class ClassificationPortalTests : BunitContext, IAsyncLifetime
         Assert.Equal(finished.Accuracy, report.Model.Accuracy);
         Assert.Equal(finished.BaselineAccuracy, report.Baseline.Accuracy);
         Assert.Equal(finished.Summary, report.Summary);
-        // Production only for a classifier that beats the keyword model trained beside it.
+        // Production only for a classifier the verdict calls usable: better than the keyword model trained beside it
+        // (a tie is not better) and passing at least half its goal tests.
+        var verdict = ModelVerdict.ForClassifier(new ClassifierMeasurements(report.Model.Accuracy, report.Baseline.Accuracy, goals.Count(g => g.Passed), goals.Count, report.TrainExamples));
         await using (var db = await host.DbAsync())
-            Assert.Equal(!report.BaselineWins, await db.Aliases.AnyAsync(a => a.ModelVersionId == version.Id && a.Name == ModelRegistry.Production));
+            Assert.Equal(verdict.FitForProduction, await db.Aliases.AnyAsync(a => a.ModelVersionId == version.Id && a.Name == ModelRegistry.Production));
         Services.AddMudServices();
         JSInterop.Mode = JSRuntimeMode.Loose;
         var results = Render<ClassifierResults>(p => p.Add(x => x.Report, report));

@@ -120,6 +120,11 @@ public sealed class DocumentGoalCheckTests
         Assert.Contains("employee-handbook.md", rows[0].TextContent);
         Assert.Contains("not found", rows[1].TextContent);
         Assert.Empty(cut.FindAll("#goal-check-contains"));
+        // No answers were written, so the chart has no empty answer bars; its description says why.
+        var chart = cut.Find("#goal-check-chart");
+        Assert.Contains("In the first 5", chart.QuerySelector("svg")!.TextContent);
+        Assert.DoesNotContain("Answer has the words", chart.QuerySelector("svg")!.TextContent);
+        Assert.Contains("Answer has the words: no answers written", chart.GetAttribute("aria-label"));
     }
 
     private static string TestFixtures()

@@ -29,6 +29,9 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<int?> _loraRank = Int("--lora-rank", "R", $"--lora: the adapters' rank (default {SlmStudio.Core.Models.LoraConfig.DefaultRank})", 1, SlmStudio.Core.Models.LoraConfig.MaxRank);
     private readonly Option<double?> _loraAlpha = Double("--lora-alpha", "A", string.Create(CultureInfo.InvariantCulture, $"--lora: the adapters' scale is alpha / rank (default alpha {SlmStudio.Core.Models.LoraConfig.DefaultAlpha})"), 1e-6, 1e6);
     private readonly Option<double?> _loraDropout = Double("--lora-dropout", "D", string.Create(CultureInfo.InvariantCulture, $"--lora: dropout on the adapters' input (default {SlmStudio.Core.Models.LoraConfig.DefaultDropout})"), 0, 0.99);
+    private readonly Option<double?> _tokenDropout = Double("--token-dropout", "P", "--task classify: leave out each token of a training text with this probability, anew each step, so the model copes with new wordings (default 0)", 0, 0.9);
+    private readonly Option<double?> _labelSmoothing = Double("--label-smoothing", "E", "--task classify: spread this much of each target evenly over all labels (default 0)", 0, 0.5);
+    private readonly Option<double?> _headDropout = Double("--head-dropout", "P", "--task classify: dropout on the pooled text vector before the label head (default 0)", 0, 0.9);
     private readonly Option<bool> _resume = Flag("--resume", "continue the run in --out from its last checkpoint");
     private readonly Option<int?> _seed = Int("--seed", "N", $"random seed (default {Defaults.Seed})", 0);
     private readonly Option<int?> _vocabSize = Int("--vocab-size", "N", $"tokenizer vocabulary size when training from scratch (default {Defaults.VocabSize})", 260, 1_000_000);
@@ -83,7 +86,7 @@ public sealed class TrainCommand : SlmCommand
         foreach (var option in new Option[] { _task, _data, _textColumn, _labelColumn, _out, _preset, _minutes, _maxSteps, _base, _library, _lora, _loraRank, _loraAlpha, _loraDropout, _resume, _seed, _vocabSize, _evalEvery,
                      _logEvery, _batchSize, _context, _gradAccum, _lr, _warmup, _device, _stopWithParent })
             Options.Add(option);
-        foreach (var option in new Option[] { _questionColumn, _answerColumn, _systemColumn }) Options.Add(option);
+        foreach (var option in new Option[] { _questionColumn, _answerColumn, _systemColumn, _tokenDropout, _labelSmoothing, _headDropout }) Options.Add(option);
         Options.Add(_samplePrompts);
         Validators.Add(result =>
         {
@@ -95,6 +98,8 @@ public sealed class TrainCommand : SlmCommand
             else if (result.GetResult(_base) is not null && result.GetResult(_preset) is not null) result.AddError("--preset does not apply with --base: the base model fixes the size.");
             else if (result.GetValue(_task) is not "classify" && (result.GetResult(_textColumn) is not null || result.GetResult(_labelColumn) is not null))
                 result.AddError("--text-column and --label-column apply only with --task classify.");
+            else if (result.GetValue(_task) is not "classify" && (result.GetResult(_tokenDropout) ?? result.GetResult(_labelSmoothing) ?? (object?)result.GetResult(_headDropout)) is not null)
+                result.AddError("--token-dropout, --label-smoothing and --head-dropout apply only with --task classify.");
             else if (LoraError(result) is { } loraError) result.AddError(loraError);
         });
     }
@@ -221,6 +226,9 @@ public sealed class TrainCommand : SlmCommand
             ContextLength = parsed.GetValue(_context),
             LearningRate = parsed.GetValue(_lr),
             Device = parsed.GetValue(_device) ?? given.Device,
+            TokenDropout = parsed.GetValue(_tokenDropout),
+            LabelSmoothing = parsed.GetValue(_labelSmoothing),
+            HeadDropout = parsed.GetValue(_headDropout),
         };
         if (parsed.GetResult(_gradAccum) is not null || parsed.GetResult(_warmup) is not null)
             throw new UsageException("--grad-accum and --warmup apply only to --task text.");

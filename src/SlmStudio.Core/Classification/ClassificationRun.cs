@@ -45,6 +45,10 @@ public sealed record ClassificationRunOptions
     public string Device { get; init; } = TrainingOptions.DefaultDevice;
     public double LanguagePhaseShare { get; init; } = DefaultLanguagePhaseShare;
     public double ValidationFraction { get; init; } = TrainingOptions.DefaultValidationFraction;
+    /// <summary>Against over-fitting to the training wordings (see <see cref="ClassifierTrainingOptions"/>); null: the trainer's default.</summary>
+    public double? TokenDropout { get; init; }
+    public double? LabelSmoothing { get; init; }
+    public double? HeadDropout { get; init; }
 
     /// <summary>The options a classification run was started with (its run.json), to continue it.</summary>
     public static ClassificationRunOptions Load(string runDirectory)
@@ -264,6 +268,12 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 EvaluateEvery = options.EvalEvery ?? (labelSteps is { } s ? Math.Clamp(s / 5, 1, 50) : 50),
                 Seed = options.Seed,
                 CheckpointFile = labelCheckpoint,
+            };
+            trainerOptions = trainerOptions with
+            {
+                TokenDropout = options.TokenDropout ?? trainerOptions.TokenDropout,
+                LabelSmoothing = options.LabelSmoothing ?? trainerOptions.LabelSmoothing,
+                HeadDropout = options.HeadDropout ?? trainerOptions.HeadDropout,
             };
             Report(new ClassificationPhase(ClassificationEvent.LabelPhase,
                 $"Learning the {labels.Count} labels from {train.Count:N0} examples (checked on {validation.Count:N0} held-out examples).",

@@ -10,8 +10,8 @@ using SlmStudio.Web.Training;
 namespace SlmStudio.Web.Jobs;
 
 /// <summary>Continuation of export: registers the exported artifacts as the project's next immutable version.</summary>
-public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, ModelRegistry registry, RunService runs, RunNotifier notifier,
-    ClassifierReports classifierReports, ChatReports chatReports, IArtifactStore artifacts, TimeProvider clock, ILogger<RegisterJob> logger)
+public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, ModelRegistry registry, VersionVerdicts verdicts, RunNotifier notifier,
+    IArtifactStore artifacts, TimeProvider clock, ILogger<RegisterJob> logger)
 {
     [AutomaticRetry(Attempts = 1, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task RunAsync(int runId, CancellationToken cancellationToken)
@@ -70,14 +70,9 @@ public sealed class RegisterJob(IDbContextFactory<StudioDbContext> dbFactory, Mo
         }, cancellationToken);
 
         // A project's first usable version becomes production; one judged "not useful yet" is kept for inspection
-        // but never made production without a person choosing it.
-        // A classifier is judged against the keyword model trained beside it: one that does worse is kept, not promoted.
-        // A chat version is judged by its held-out answers and goal tests (ChatVerdict), not by the text model's loss rule.
-        var fit = classifierReports.IsClassifier(version)
-            ? classifierReports.Of(version) is { BaselineWins: false }
-            : chatReports.IsChat(version) && chatReports.Of(version) is { } chat
-                ? ChatReports.VerdictOf(chat, goals).FitForProduction
-                : (await runs.VerdictsAsync([version], cancellationToken))[version.Id].FitForProduction;
+        // but never made production without a person choosing it. The verdict is the one the pages show, by the rule
+        // of the version's task (a classifier against the keyword model, a chat model by its held-out answers).
+        var fit = (await verdicts.OfAsync([version], cancellationToken))[version.Id].FitForProduction;
         if (fit) await registry.MakeProductionIfNoneAsync(version.Id, cancellationToken);
 
         run.ModelVersionId = version.Id;

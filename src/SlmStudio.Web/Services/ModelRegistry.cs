@@ -177,21 +177,8 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
         {
             foreach (var path in recorded.Keys.Order(StringComparer.Ordinal).Append(ManifestFile))
             {
-                var entry = zip.CreateEntry(path, CompressionLevel.Fastest);
-                using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-                await using (var source = new FileStream(Path.Combine(folder, path), FileMode.Open, FileAccess.Read, FileShare.Read, buffer.Length, useAsync: true))
-                using (var target = entry.Open())
-                {
-                    int read;
-                    while ((read = await source.ReadAsync(buffer, ct)) > 0)
-                    {
-                        hash.AppendData(buffer, 0, read);
-                        target.Write(buffer, 0, read);
-                        await relay.SendAsync(ct);
-                    }
-                }
-                await relay.SendAsync(ct);
-                if (recorded.TryGetValue(path, out var expected) && !string.Equals(Convert.ToHexStringLower(hash.GetHashAndReset()), expected, StringComparison.OrdinalIgnoreCase))
+                var sent = await StreamEntryAsync(zip, relay, path, Path.Combine(folder, path), buffer, ct);
+                if (recorded.TryGetValue(path, out var expected) && !string.Equals(sent, expected, StringComparison.OrdinalIgnoreCase))
                     throw await RefuseAsync(version, "download", [path]);
             }
             foreach (var extra in extraFiles ?? [])
@@ -203,9 +190,17 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
     /// <summary>One added file, streamed and hashed like the registered ones; a file that changed aborts the download.</summary>
     private static async Task WriteExtraAsync(ZipArchive zip, AsyncRelayStream relay, ZipExtraFile extra, byte[] buffer, CancellationToken ct)
     {
-        var entry = zip.CreateEntry(extra.EntryName, CompressionLevel.Fastest);
+        var sent = await StreamEntryAsync(zip, relay, extra.EntryName, extra.Path, buffer, ct);
+        if (!string.Equals(sent, extra.Sha256, StringComparison.OrdinalIgnoreCase))
+            throw new TamperedArtifactException($"The download was stopped: {extra.EntryName} changed while it was being sent. Download again.");
+    }
+
+    /// <summary>Copies one file into a new zip entry, passing each piece on as it goes; returns the SHA-256 of what was sent.</summary>
+    private static async Task<string> StreamEntryAsync(ZipArchive zip, AsyncRelayStream relay, string entryName, string file, byte[] buffer, CancellationToken ct)
+    {
+        var entry = zip.CreateEntry(entryName, CompressionLevel.Fastest);
         using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        await using (var source = new FileStream(extra.Path, FileMode.Open, FileAccess.Read, FileShare.Read, buffer.Length, useAsync: true))
+        await using (var source = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, buffer.Length, useAsync: true))
         using (var target = entry.Open())
         {
             int read;
@@ -217,8 +212,7 @@ public sealed class ModelRegistry(IDbContextFactory<StudioDbContext> dbFactory, 
             }
         }
         await relay.SendAsync(ct);
-        if (!string.Equals(Convert.ToHexStringLower(hash.GetHashAndReset()), extra.Sha256, StringComparison.OrdinalIgnoreCase))
-            throw new TamperedArtifactException($"The download was stopped: {extra.EntryName} changed while it was being sent. Download again.");
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     /// <summary>A write-only stream that collects synchronous writes and sends them on with <see cref="SendAsync"/>.</summary>

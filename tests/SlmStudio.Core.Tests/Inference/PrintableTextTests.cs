@@ -11,5 +11,7 @@ public class PrintableTextTests
         // An invalid byte sequence, C0 and C1 control codes, private use, an unassigned code point and a lone surrogate.
         Assert.Equal("abcdef", PrintableText.Of("a\uFFFDb\u0001c\u0085d\uE000e\u0378\uD800f"));
         Assert.Equal("Café\n\tnaïve 🎉 日本", PrintableText.Of("Café\n\tnaïve 🎉 日本"));
+        // An enclosing keycap mark (drawn as a box round the letter) and a cuneiform sign from the supplementary planes.
+        Assert.Equal("but", PrintableText.Of("bu\u20DEt\U00012000"));
     }
 }
