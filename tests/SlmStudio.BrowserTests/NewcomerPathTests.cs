@@ -183,6 +183,11 @@ public sealed class NewcomerPathTests(PortalFixture portal, ITestOutputHelper ou
         Assert.DoesNotContain("{", await page.Locator(".version-settings").First.InnerTextAsync());
         await Assertions.Expect(page.Locator(".precision-option")).ToHaveCountAsync(3);
         await Assertions.Expect(page.Locator(".version-download").First).ToContainTextAsync("Smallest (int4)");
+        // The search index rides along only when asked for, from the same place.
+        var fullPrecision = page.Locator(".version-download .download-precision").First;
+        await Assertions.Expect(fullPrecision).ToHaveAttributeAsync("href", new Regex(@"/download\?precision=fp32$"));
+        await page.Locator(".version-download .with-index").First.ClickAsync();
+        await Assertions.Expect(fullPrecision).ToHaveAttributeAsync("href", new Regex(@"/download\?precision=fp32&withIndex=true$"));
         // The side menu is beside the page on a wide screen.
         await Assertions.Expect(page.Locator("#side-menu.mud-drawer--open")).ToHaveCountAsync(1);
         var wide = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");

@@ -73,7 +73,10 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
         {
             File.WriteAllText(Data, MakeCsv(perLabel: 40, seed: 1));
             var (exit, stdout, stderr) = Slm("train", "--task", "classify", "--data", Data, "--text-column", "message", "--label-column", "team", "--out", Run,
-                "--preset", "tiny", "--max-steps", "80", "--context", "64", "--vocab-size", "300", "--eval-every", "10", "--log-every", "5", "--seed", "3");
+                "--preset", "tiny", "--max-steps", "80", "--context", "64", "--vocab-size", "300", "--eval-every", "10", "--log-every", "5", "--seed", "3",
+                // The labels asserted below come from 50 label steps without the regularisation that runs from scratch
+                // get by default (it needs more steps than that); turning it off also checks that the options are taken.
+                "--token-dropout", "0", "--label-smoothing", "0", "--head-dropout", "0");
             Assert.True(exit == 0, $"slm train failed ({exit}): {stderr}\n{stdout}");
             Events = [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject())];
             Export = Slm("export", Run, "--out", Artifact);
@@ -87,6 +90,9 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
     {
         var kinds = trained.Events.Select(e => (string)e["event"]!).ToList();
         Assert.Equal("started", kinds[0]);
+        var options = JsonNode.Parse(File.ReadAllText(Path.Combine(trained.Run, "run.json")))!["options"]!;
+        Assert.Equal(0.0, (double)options["tokenDropout"]!);
+        Assert.Equal(0.0, (double)options["labelSmoothing"]!);
         Assert.Equal("finished", kinds[^1]);
         Assert.Equal("classify", (string)trained.Events[0]["task"]!);
         Assert.Equal("scratch", (string)trained.Events[0]["route"]!);

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Text;
+using SlmStudio.Core.Classification;
 using SlmStudio.Core.Data;
 using SlmStudio.Core.Training;
+using SlmStudio.Core.Verdicts;
 
 namespace SlmStudio.Cli.Tests;
 
@@ -91,9 +93,12 @@ public sealed class CliTests : IDisposable
     public void TrainHelpShowsTheEngineDefaultsNotCopiesOfThem()
     {
         var defaults = new TrainingOptions { DataPath = "", RunDirectory = "" };
-        var (_, help, _) = Slm("train", "--help");
+        var (_, wrapped, _) = Slm("train", "--help");
+        var help = System.Text.RegularExpressions.Regex.Replace(wrapped, @"\s+", " "); // the help wraps lines at the terminal's width
         Assert.Contains($"random seed (default {defaults.Seed})", help);
-        Assert.Contains($"(default {defaults.VocabSize})", help);
+        Assert.Equal(TrainingOptions.VocabFromData, defaults.VocabSize);
+        Assert.Contains($"(default: fitted to the amount of text, {TrainingAdvice.VocabularyFor(0):N0} to {TrainingAdvice.VocabularyFor(long.MaxValue):N0}; {TrainingOptions.DefaultVocabSize:N0} for --task classify and chat)", help);
+        Assert.Contains($"(default {ClassificationRunOptions.ScratchTokenDropout.ToString(System.Globalization.CultureInfo.InvariantCulture)} from scratch, 0 with --base)", help);
         Assert.Contains($"(default {TrainingOptions.DefaultMinutes} when --max-steps is not given)", help);
     }
 

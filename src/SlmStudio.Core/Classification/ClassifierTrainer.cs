@@ -39,17 +39,17 @@ public sealed record ClassifierTrainingOptions
     /// <summary>
     /// Each token of a training text is left out with this probability, anew at every step (never all of them). The
     /// model cannot lean on one telling token or on a fixed phrase, meant for texts worded unlike any training text.
-    /// Off by default until measured: on a tiny four-label set it changed which label a short text got.
+    /// Off here; a classification run from scratch turns it on (<see cref="ClassificationRunOptions.ScratchTokenDropout"/>, measured).
     /// </summary>
     public double TokenDropout { get; init; }
 
     /// <summary>
     /// The target puts this much of its probability evenly on all labels instead of all on the right one (against
-    /// overconfidence). Off by default: it caps how sure the model can be, which blurs the calibration check users see.
+    /// overconfidence). Off here; a run from scratch turns it on: on the intent benchmark it lowered the calibration error.
     /// </summary>
     public double LabelSmoothing { get; init; }
 
-    /// <summary>Dropout on the pooled vector before the head, during training (off by default until measured).</summary>
+    /// <summary>Dropout on the pooled vector before the head, during training (off here; on from scratch, see <see cref="ClassificationRunOptions"/>).</summary>
     public double HeadDropout { get; init; }
 
     /// <summary>

@@ -74,9 +74,11 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
     {
         if (options.BaseModel is not { } baseModel)
         {
-            report(new TrainingMessage($"Training a {options.VocabSize:N0}-token tokenizer on {corpus.TrainCharacters:N0} characters."));
-            return (options.AddChatTokens ? Instruction.ChatVocabulary.Train(options.VocabSize, corpus.TrainDocuments, cancellationToken)
-                : new BpeTrainer(options.VocabSize).Train(corpus.TrainDocuments, cancellationToken), null);
+            var fromData = options.VocabSize == TrainingOptions.VocabFromData;
+            var vocabSize = fromData ? Verdicts.TrainingAdvice.VocabularyFor(corpus.TrainCharacters) : options.VocabSize;
+            report(new TrainingMessage($"Training a {vocabSize:N0}-token tokenizer on {corpus.TrainCharacters:N0} characters{(fromData ? " (a size that suits this much text)" : "")}."));
+            return (options.AddChatTokens ? Instruction.ChatVocabulary.Train(vocabSize, corpus.TrainDocuments, cancellationToken)
+                : new BpeTrainer(vocabSize).Train(corpus.TrainDocuments, cancellationToken), null);
         }
         var baseConfig = LlamaConfig.Load(Path.Combine(baseModel, ModelFolder.ConfigFile));
         var baseTokenizer = Path.Combine(baseModel, ModelFolder.TokenizerFile);
