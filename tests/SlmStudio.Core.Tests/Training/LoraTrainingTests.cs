@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 namespace SlmStudio.Core.Tests.Training;
 
 /// <summary>The trainer with LoRA on: what it optimises, what it checkpoints, what the run's model folder holds, and export.</summary>
+[Collection(AloneCollection.Name)]
 public sealed class LoraTrainingTests : IDisposable
 {
     private readonly string _dir = TestPaths.NewTempDir("slm-lora-train");

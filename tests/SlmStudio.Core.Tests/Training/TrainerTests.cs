@@ -4,6 +4,7 @@ using SlmStudio.Core.Training;
 
 namespace SlmStudio.Core.Tests.Training;
 
+[Collection(AloneCollection.Name)]
 public class TrainerTests
 {
     [Fact]
