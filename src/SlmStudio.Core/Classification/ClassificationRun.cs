@@ -57,6 +57,13 @@ public sealed record ClassificationRunOptions
     public double? LabelSmoothing { get; init; }
     public double? HeadDropout { get; init; }
 
+    /// <summary>
+    /// Word scores beside the backbone (<see cref="TokenPairs"/>) in this many buckets; 0: none. Null: <see
+    /// cref="TokenPairs.DefaultBuckets"/> from scratch, none from a base model (not measured there, and LoRA trains
+    /// only adapters and the head).
+    /// </summary>
+    public int? PairBuckets { get; init; }
+
     /// <summary>The options a classification run was started with (its run.json), to continue it.</summary>
     public static ClassificationRunOptions Load(string runDirectory)
     {
@@ -232,7 +239,7 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 if (!File.Exists(tokenizerPath)) throw new EngineException($"The base model folder '{baseModel}' has no tokenizer.json; a classifier cannot be trained on a model without its own tokenizer.");
                 tokenizer = TokenizerFile.Load(tokenizerPath);
                 var (languageModel, config) = ModelFolder.Load(folder);
-                using (languageModel) model = NewClassifier(config, labels, languageModel);
+                using (languageModel) model = NewClassifier(config, labels, languageModel, options.PairBuckets ?? 0);
                 maxTokens = Math.Min(options.ContextLength ?? ClassificationRunOptions.DefaultMaxTokens, config.MaxPositions);
             }
             else
@@ -243,12 +250,14 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
                 var languageRun = TrainLanguagePhase(split, languageSteps, resume, ct);
                 tokenizer = TokenizerFile.Load(_folder.LanguageRun.TokenizerFile);
                 var (languageModel, config) = ModelFolder.Load(_folder.LanguageRun.ModelDirectory);
-                using (languageModel) model = NewClassifier(config, labels, languageModel);
+                using (languageModel) model = NewClassifier(config, labels, languageModel, options.PairBuckets ?? TokenPairs.DefaultBuckets);
                 maxTokens = Math.Min(options.ContextLength ?? languageRun.ContextLength, config.MaxPositions);
             }
             model.to(device);
             if (options.Lora is not null && options.BaseModel is null)
                 throw new EngineException("LoRA adapts an existing model: give a base model, or leave LoRA out to train the classifier from scratch.");
+            if (options.Lora is not null && model.PairBuckets > 0)
+                throw new EngineException("Word scores cannot be trained with LoRA (it trains only the adapters and the label head): leave out the word buckets, or train without LoRA.");
             using var adapters = options.Lora is { } lora ? LoraAdapters.Inject(model, model.Config, lora) : null;
             if (adapters is not null)
                 foreach (var (name, p) in model.named_parameters())
@@ -459,9 +468,9 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
         return RunPreparation.Load(_folder.LanguageRun).Settings;
     }
 
-    private LlamaForSequenceClassification NewClassifier(LlamaConfig config, IReadOnlyList<string> labels, LlamaForCausalLM languageModel)
+    private LlamaForSequenceClassification NewClassifier(LlamaConfig config, IReadOnlyList<string> labels, LlamaForCausalLM languageModel, int pairBuckets)
     {
-        var model = new LlamaForSequenceClassification(config, labels);
+        var model = new LlamaForSequenceClassification(config, labels, pairBuckets: pairBuckets);
         model.InitializeWeights(options.Seed);
         model.LoadBackbone(languageModel);
         return model;

@@ -13,8 +13,9 @@ namespace SlmStudio.Core.Export;
 /// The backbone is the decoder graph of <see cref="LlamaOnnxGraph"/>, so the two can never drift apart; this class
 /// turns it into a classifier: the cache inputs become empty tensors, positions count from 0 inside the graph (right
 /// padding leaves every text at positions 0..n-1), the hidden states after the final norm are pooled over the text as
-/// the classifier does in training, and <c>score</c> plus a softmax give the probabilities. Everything the language-model
-/// head needed is then pruned away.
+/// the classifier does in training, and <c>score</c> plus a softmax give the probabilities. A classifier with word
+/// scores (<see cref="TokenPairs"/>) adds the averaged scores of its tokens and hashed token pairs to the logits, hashed
+/// as in training. Everything the language-model head needed is then pruned away.
 /// </para>
 /// </summary>
 public static class ClassifierOnnxGraph
@@ -22,13 +23,19 @@ public static class ClassifierOnnxGraph
     public const string InputIds = Inference.ClassifierOnnxGraphNames.InputIds;
     public const string AttentionMask = Inference.ClassifierOnnxGraphNames.AttentionMask;
     public const string Probabilities = Inference.ClassifierOnnxGraphNames.Probabilities;
+    public const string TokenScoresWeight = "token_scores.weight", PairScoresWeight = "pair_scores.weight";
 
-    public static ModelProto Build(LlamaConfig config, IReadOnlyList<string> labels, ClassifierPooling pooling, IReadOnlyDictionary<string, NamedTensor> weights, string producerVersion = "1")
+    /// <param name="pairBuckets">The buckets of the word scores (labels.json); 0: the classifier has none.</param>
+    public static ModelProto Build(LlamaConfig config, IReadOnlyList<string> labels, ClassifierPooling pooling, IReadOnlyDictionary<string, NamedTensor> weights, string producerVersion = "1", int pairBuckets = 0)
     {
         if (!weights.TryGetValue("score.weight", out var score) || score.Shape is not [var k, var c] || k != labels.Count || c != config.HiddenSize)
             throw new InvalidModelFileException($"The classifier's weights have no 'score.weight' of shape [{labels.Count}, {config.HiddenSize}] (one row per label); the weights do not belong to labels.json and config.json.");
+        NamedTensor? tokenScores = null, pairScores = null;
+        if (pairBuckets > 0 && (!weights.TryGetValue(TokenScoresWeight, out tokenScores) || tokenScores.Shape is not [var v, var kt] || v != config.VocabSize || kt != k
+                                || !weights.TryGetValue(PairScoresWeight, out pairScores) || pairScores.Shape is not [var h, var kp] || h != pairBuckets || kp != k))
+            throw new InvalidModelFileException($"labels.json says the classifier has word scores in {pairBuckets} buckets, but its weights have no '{TokenScoresWeight}' of shape [{config.VocabSize}, {k}] and '{PairScoresWeight}' of shape [{pairBuckets}, {k}].");
         var backboneWeights = new Dictionary<string, NamedTensor>(weights, StringComparer.Ordinal);
-        backboneWeights.Remove("score.weight");
+        foreach (var name in new[] { "score.weight", TokenScoresWeight, PairScoresWeight }) backboneWeights.Remove(name);
         // The decoder graph wants a language-model head when the embeddings are not tied; a classifier has none. The
         // embedding matrix has the head's shape and stands in for it: the head's nodes are pruned below, unused.
         if (!config.TieWordEmbeddings && !backboneWeights.ContainsKey("lm_head.weight") && backboneWeights.TryGetValue("model.embed_tokens.weight", out var embed))
@@ -125,6 +132,36 @@ public static class ClassifierOnnxGraph
         scoreTensor.Dims.AddRange([c, k]);
         initializers.Add(scoreTensor);
         var logits = Node("MatMul", "classifier/logits", [pooled, scoreTensor.Name]);
+
+        // Word scores, as LlamaForSequenceClassification.forward: the mean score of the text's tokens, plus the mean score
+        // of its pairs of neighbouring tokens (a pair is text when its second token is).
+        if (tokenScores is not null && pairScores is not null)
+        {
+            string Weights(NamedTensor t)
+            {
+                var proto = new TensorProto { Name = t.Name, DataType = OnnxType.Float, RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Data.AsSpan())) };
+                proto.Dims.AddRange(t.Shape);
+                initializers.Add(proto);
+                return t.Name;
+            }
+            string MaskedMean(string prefix, string scores, string textMask)                                                                  // [B, N, K], [B, N] -> [B, K]
+            {
+                var sum = Node("ReduceSum", prefix + "_sum", [Node("Mul", prefix + "_masked", [scores, Node("Unsqueeze", prefix + "_mask_3d", [textMask, Int64s(prefix + "_axes_last", -1)])]), axes1], OnnxGraphBuilder.Int("keepdims", 0));
+                var count = Node("Max", prefix + "_count", [Node("ReduceSum", prefix + "_mask_count", [textMask, axes1], OnnxGraphBuilder.Int("keepdims", 1)), FloatScalar(prefix + "_one", 1f)]); // [B, 1]
+                return Node("Div", prefix + "_mean", [sum, count]);
+            }
+            var textMask = Node("Cast", "classifier/words/mask", [AttentionMask], OnnxGraphBuilder.Int("to", OnnxType.Float));                // [B, T]
+            var tokenMean = MaskedMean("classifier/words/token", Node("Gather", "classifier/words/token_scores", [Weights(tokenScores), InputIds], OnnxGraphBuilder.Int("axis", 0)), textMask);
+            var first = Node("Slice", "classifier/words/first", [InputIds, Int64s("classifier/words/from_0", 0), Int64s("classifier/words/to_last", -1), axes1]);          // [B, T-1]
+            var second = Node("Slice", "classifier/words/second", [InputIds, Int64s("classifier/words/from_1", 1), Int64s("classifier/words/to_end", long.MaxValue), axes1]); // [B, T-1]
+            var hashed = Node("Add", "classifier/words/pair_hash", [
+                Node("Mul", "classifier/words/first_mixed", [first, Int64Scalar("classifier/words/first_multiplier", TokenPairs.FirstMultiplier)]),
+                Node("Mul", "classifier/words/second_mixed", [second, Int64Scalar("classifier/words/second_multiplier", TokenPairs.SecondMultiplier)])]);
+            var bucket = Node("Mod", "classifier/words/pair_bucket", [hashed, Int64Scalar("classifier/words/buckets", pairBuckets)]);              // [B, T-1]
+            var pairMask = Node("Slice", "classifier/words/pair_mask", [textMask, "classifier/words/from_1", "classifier/words/to_end", axes1]);  // [B, T-1]
+            var pairMean = MaskedMean("classifier/words/pair", Node("Gather", "classifier/words/pair_scores", [Weights(pairScores), bucket], OnnxGraphBuilder.Int("axis", 0)), pairMask);
+            logits = Node("Add", "classifier/logits_with_words", [Node("Add", "classifier/logits_with_tokens", [logits, tokenMean]), pairMean]);
+        }
         Node("Softmax", Probabilities, [logits], OnnxGraphBuilder.Int("axis", -1));
 
         for (int i = inputNodes - 1; i >= 0; i--) graph.Node.Insert(0, nodes[i]);
@@ -133,7 +170,7 @@ public static class ClassifierOnnxGraph
         graph.Output.Add(OnnxGraphBuilder.Value(Probabilities, OnnxType.Float, "batch_size", (long)labels.Count));
         graph.Name = "slm_llama_classifier";
         Prune(graph);
-        model.DocString = $"{config.ArchitectureName} text classifier ({labels.Count} labels, {pooling} pooling) exported by SLM Studio: input_ids and attention_mask [batch, sequence] (right padding) -> probabilities [batch, labels].";
+        model.DocString = $"{config.ArchitectureName} text classifier ({labels.Count} labels, {pooling} pooling{(pairBuckets > 0 ? $", word scores in {pairBuckets} buckets" : "")}) exported by SLM Studio: input_ids and attention_mask [batch, sequence] (right padding) -> probabilities [batch, labels].";
         return model;
     }
 

@@ -64,6 +64,73 @@ public class SequenceClassifierTests
         Assert.False(mean.Probabilities(ids, mask).allclose(last.Probabilities(ids, mask)));
     }
 
+    private static LlamaForSequenceClassification WithWordScores(ClassifierPooling pooling, int buckets = 31)
+    {
+        var model = new LlamaForSequenceClassification(TinyConfig(50), ["a", "b", "c"], pooling, buckets);
+        model.InitializeWeights(3);
+        Assert.All(model.named_parameters().Where(p => p.name.Contains("_scores.", StringComparison.Ordinal)), p => Assert.Equal(0, p.parameter.abs().sum().item<float>()));
+        using (no_grad())
+            foreach (var (name, p) in model.named_parameters().Where(p => p.name.Contains("_scores.", StringComparison.Ordinal))) nn.init.normal_(p, 0, 1);
+        model.eval();
+        return model;
+    }
+
+    [Theory]
+    [InlineData(ClassifierPooling.Mean)]
+    [InlineData(ClassifierPooling.LastToken)]
+    public void Word_scores_add_the_mean_score_of_the_texts_tokens_and_token_pairs_and_ignore_padding(ClassifierPooling pooling)
+    {
+        var words = WithWordScores(pooling);
+        var names = words.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        Assert.Equal([50L, 3L], names["token_scores.weight"].shape);
+        Assert.Equal([31L, 3L], names["pair_scores.weight"].shape);
+
+        // The same backbone and head without word scores: the difference of the logits is the word scores alone.
+        var plain = new LlamaForSequenceClassification(TinyConfig(50), ["a", "b", "c"], pooling);
+        using (no_grad()) foreach (var (name, p) in plain.named_parameters()) p.copy_(names[name]);
+        plain.eval();
+        int[][] texts = [[5, 6, 7], [8, 9], [4]];
+        var (ids, mask) = ClassifierTrainer.Pad(texts, padId: 0, CPU);
+        using var difference = words.forward(ids, mask) - plain.forward(ids, mask);
+        var tokenScores = names["token_scores.weight"];
+        var pairScores = names["pair_scores.weight"];
+        for (int i = 0; i < texts.Length; i++)
+        {
+            var t = texts[i];
+            var expected = stack(t.Select(id => tokenScores[id]).ToArray()).mean([0]);
+            if (t.Length > 1)
+                expected += stack(t.Zip(t.Skip(1)).Select(p => pairScores[(int)((p.First * TokenPairs.FirstMultiplier + p.Second * TokenPairs.SecondMultiplier) % 31)]).ToArray()).mean([0]);
+            Assert.True(difference[i].allclose(expected, rtol: 1e-4, atol: 1e-5), $"text {i}");
+        }
+
+        // Padding tokens, whatever their id, change nothing.
+        using var otherPad = ids.clone();
+        otherPad[1, 2] = tensor(42L);
+        otherPad[2, 1] = tensor(17L);
+        Assert.True(words.Probabilities(ids, mask).allclose(words.Probabilities(otherPad, mask)));
+    }
+
+    [Fact]
+    public void Word_scores_survive_the_folder_and_a_classifier_without_them_writes_no_buckets()
+    {
+        var words = WithWordScores(ClassifierPooling.Mean, buckets: 13);
+        var folder = Path.Combine(Path.GetTempPath(), $"classifier-{Guid.NewGuid():N}");
+        try
+        {
+            ClassifierFolder.Save(words, null, folder);
+            Assert.Equal(13, ClassifierLabels.Load(Path.Combine(folder, ClassifierFolder.LabelsFile)).PairBuckets);
+            using var loaded = ClassifierFolder.Load(folder);
+            Assert.Equal(13, loaded.PairBuckets);
+            var (ids, mask) = ClassifierTrainer.Pad([[1, 2, 3], [4]], 0, CPU);
+            Assert.True(words.Probabilities(ids, mask).allclose(loaded.Probabilities(ids, mask)));
+
+            ClassifierFolder.Save(Classifier(ClassifierPooling.Mean), null, folder);
+            Assert.DoesNotContain("pairBuckets", File.ReadAllText(Path.Combine(folder, ClassifierFolder.LabelsFile)));
+            Assert.Equal(0, ClassifierFolder.Load(folder).PairBuckets);
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
     [Fact]
     public void Backbone_comes_from_a_language_model_and_the_folder_round_trips()
     {

@@ -16,9 +16,9 @@ public sealed class ClassifierExportTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static readonly string[] Texts = ["my parcel never arrived", "refund", "i am locked out of my account since this morning, please help", "cancel"];
+    private static readonly string[] Texts = ["my parcel never arrived", "refund", "i am locked out of my account since this morning, please help", "cancel", "x"];
 
-    private (string Folder, HfTokenizer Tokenizer) SaveClassifier(ClassifierPooling pooling, bool tied, int? maxTokens = null)
+    private (string Folder, HfTokenizer Tokenizer) SaveClassifier(ClassifierPooling pooling, bool tied, int? maxTokens = null, int pairBuckets = 0)
     {
         var tokenizer = new BpeTrainer(300).Train(SyntheticIntents.Make(10, seed: 5).Select(e => e.Text));
         var config = new LlamaConfig
@@ -26,20 +26,25 @@ public sealed class ClassifierExportTests : IDisposable
             VocabSize = tokenizer.VocabSize, HiddenSize = 32, IntermediateSize = 64, NumLayers = 2, NumHeads = 4, NumKvHeads = 2, MaxPositions = 64,
             TieWordEmbeddings = tied,
         };
-        using var model = new LlamaForSequenceClassification(config, SyntheticIntents.Labels, pooling);
+        using var model = new LlamaForSequenceClassification(config, SyntheticIntents.Labels, pooling, pairBuckets);
         model.InitializeWeights(seed: 11);
-        var folder = Path.Combine(_dir, $"classifier-{pooling}-{tied}");
+        using (TorchSharp.torch.no_grad())
+            foreach (var (name, p) in model.named_parameters().Where(p => p.name.Contains("_scores.", StringComparison.Ordinal)))
+                TorchSharp.torch.nn.init.normal_(p, 0, 1); // trained word scores are not zero: the graph must add them as training does
+        var folder = Path.Combine(_dir, $"classifier-{pooling}-{tied}-{pairBuckets}");
         ClassifierFolder.Save(model, tokenizer, folder, maxTokens);
         return (folder, tokenizer);
     }
 
     [Theory]
-    [InlineData(ClassifierPooling.Mean, true)]
-    [InlineData(ClassifierPooling.LastToken, true)]
-    [InlineData(ClassifierPooling.Mean, false)]
-    public void Exported_graph_gives_the_training_models_probabilities_for_single_texts_and_padded_batches(ClassifierPooling pooling, bool tied)
+    [InlineData(ClassifierPooling.Mean, true, 0)]
+    [InlineData(ClassifierPooling.LastToken, true, 0)]
+    [InlineData(ClassifierPooling.Mean, false, 0)]
+    [InlineData(ClassifierPooling.Mean, true, 97)]
+    [InlineData(ClassifierPooling.LastToken, false, 97)]
+    public void Exported_graph_gives_the_training_models_probabilities_for_single_texts_and_padded_batches(ClassifierPooling pooling, bool tied, int pairBuckets)
     {
-        var (folder, _) = SaveClassifier(pooling, tied);
+        var (folder, _) = SaveClassifier(pooling, tied, pairBuckets: pairBuckets);
         var artifact = Path.Combine(_dir, "artifact");
         var result = ClassifierExporter.Export(folder, artifact);
         Assert.True(result.Passed, $"parity {result.Parity.PrefillMaxAbsDiff}");
@@ -51,6 +56,7 @@ public sealed class ClassifierExportTests : IDisposable
         Assert.Equal(SyntheticIntents.Labels, onnx.Labels);
         var ids = onnx.Encode(Texts);
         Assert.True(ids.Select(s => s.Length).Distinct().Count() >= 3); // different lengths: a batch of them is padded
+        if (pairBuckets > 0) Assert.Contains(ids, s => s.Length == 1); // a text with no pair of tokens
         var expected = ClassifierTrainer.PredictProbabilities(reference, ids, batchSize: 1, padId: onnx.Tokenizer.PadId ?? 0);
         var padded = onnx.RunPadded(ids);
         var batched = onnx.Probabilities(Texts, batchSize: 3);
