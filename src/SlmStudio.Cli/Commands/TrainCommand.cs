@@ -33,6 +33,7 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<double?> _labelSmoothing = Double("--label-smoothing", "E", $"--task classify: spread this much of each target evenly over all labels (default {ClassificationRunOptions.ScratchLabelSmoothing.ToString(CultureInfo.InvariantCulture)} from scratch, 0 with --base)", 0, 0.5);
     private readonly Option<double?> _headDropout = Double("--head-dropout", "P", $"--task classify: dropout on the pooled text vector before the label head (default {ClassificationRunOptions.ScratchHeadDropout.ToString(CultureInfo.InvariantCulture)} from scratch, 0 with --base)", 0, 0.9);
     private readonly Option<int?> _pairBuckets = Int("--word-buckets", "N", $"--task classify: a score per label for each word piece and each pair of neighbouring word pieces (hashed into N buckets), learned beside the model, so telling words count even in new wordings (default {SlmStudio.Core.Classification.TokenPairs.DefaultBuckets} from scratch; 0 turns them off, the default with --base)", 0, 1 << 24);
+    private readonly Option<double?> _backboneBound = Double("--backbone-bound", "B", $"--task classify with word scores: the model's own part may move a label's score by at most B, so that the word scores keep their say on new wordings (default {ClassificationRunOptions.ScratchBackboneBound.ToString(CultureInfo.InvariantCulture)} from scratch; 0: no bound, the default with --base)", 0, 100);
     private readonly Option<bool> _resume = Flag("--resume", "continue the run in --out from its last checkpoint");
     private readonly Option<int?> _seed = Int("--seed", "N", $"random seed (default {Defaults.Seed})", 0);
     private readonly Option<int?> _vocabSize = Int("--vocab-size", "N", $"tokenizer vocabulary size when training from scratch (default: fitted to the amount of text, {SlmStudio.Core.Verdicts.TrainingAdvice.VocabularyFor(0):N0} to {SlmStudio.Core.Verdicts.TrainingAdvice.VocabularyFor(long.MaxValue):N0}; {TrainingOptions.DefaultVocabSize:N0} for --task classify and chat)", 260, 1_000_000);
@@ -87,7 +88,7 @@ public sealed class TrainCommand : SlmCommand
         foreach (var option in new Option[] { _task, _data, _textColumn, _labelColumn, _out, _preset, _minutes, _maxSteps, _base, _library, _lora, _loraRank, _loraAlpha, _loraDropout, _resume, _seed, _vocabSize, _evalEvery,
                      _logEvery, _batchSize, _context, _gradAccum, _lr, _warmup, _device, _stopWithParent })
             Options.Add(option);
-        foreach (var option in new Option[] { _questionColumn, _answerColumn, _systemColumn, _tokenDropout, _labelSmoothing, _headDropout, _pairBuckets }) Options.Add(option);
+        foreach (var option in new Option[] { _questionColumn, _answerColumn, _systemColumn, _tokenDropout, _labelSmoothing, _headDropout, _pairBuckets, _backboneBound }) Options.Add(option);
         Options.Add(_samplePrompts);
         Validators.Add(result =>
         {
@@ -99,8 +100,8 @@ public sealed class TrainCommand : SlmCommand
             else if (result.GetResult(_base) is not null && result.GetResult(_preset) is not null) result.AddError("--preset does not apply with --base: the base model fixes the size.");
             else if (result.GetValue(_task) is not "classify" && (result.GetResult(_textColumn) is not null || result.GetResult(_labelColumn) is not null))
                 result.AddError("--text-column and --label-column apply only with --task classify.");
-            else if (result.GetValue(_task) is not "classify" && (result.GetResult(_tokenDropout) ?? result.GetResult(_labelSmoothing) ?? result.GetResult(_headDropout) ?? (object?)result.GetResult(_pairBuckets)) is not null)
-                result.AddError("--token-dropout, --label-smoothing, --head-dropout and --word-buckets apply only with --task classify.");
+            else if (result.GetValue(_task) is not "classify" && (result.GetResult(_tokenDropout) ?? result.GetResult(_labelSmoothing) ?? result.GetResult(_headDropout) ?? result.GetResult(_pairBuckets) ?? (object?)result.GetResult(_backboneBound)) is not null)
+                result.AddError("--token-dropout, --label-smoothing, --head-dropout, --word-buckets and --backbone-bound apply only with --task classify.");
             else if (LoraError(result) is { } loraError) result.AddError(loraError);
         });
     }
@@ -231,6 +232,7 @@ public sealed class TrainCommand : SlmCommand
             LabelSmoothing = parsed.GetValue(_labelSmoothing),
             HeadDropout = parsed.GetValue(_headDropout),
             PairBuckets = parsed.GetValue(_pairBuckets),
+            BackboneBound = parsed.GetValue(_backboneBound),
         };
         if (parsed.GetResult(_gradAccum) is not null || parsed.GetResult(_warmup) is not null)
             throw new UsageException("--grad-accum and --warmup apply only to --task text.");

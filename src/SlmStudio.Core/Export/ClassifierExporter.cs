@@ -53,7 +53,7 @@ public static class ClassifierExporter
             progress?.Report($"Building the ONNX classifier graph (opset {LlamaOnnxGraph.Opset}, {config.NumLayers} layers, {labels.Labels.Count} labels)");
             var onnxPath = Path.Combine(staging, ModelExporter.OnnxFile);
             var files = new List<string>(OnnxModelWriter.Write(
-                ClassifierOnnxGraph.Build(config, labels.Labels, labels.Pooling, weights, typeof(ClassifierExporter).Assembly.GetName().Version?.ToString() ?? "1", labels.PairBuckets ?? 0), onnxPath));
+                ClassifierOnnxGraph.Build(config, labels.Labels, labels.Pooling, weights, typeof(ClassifierExporter).Assembly.GetName().Version?.ToString() ?? "1", labels.PairBuckets ?? 0, labels.BackboneBound ?? 0, labels.Temperature ?? 1), onnxPath));
             foreach (var name in new[] { ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.TokenizerFile, ClassifierFolder.LabelsFile })
                 File.Copy(Path.Combine(classifierDir, name), Path.Combine(staging, name));
             tokenizer.SaveTokenizerConfig(Path.Combine(staging, "tokenizer_config.json"), labels.TokenLimit(config.MaxPositions));
@@ -239,7 +239,9 @@ public static class ClassifierExporter
         sb.AppendLine(string.Create(inv, $"`model.onnx`, ONNX opset {LlamaOnnxGraph.Opset}, standard operators only, fp32, no KV cache. Inputs: `input_ids` and `attention_mask`, int64 [batch, sequence], ") +
                            "texts padded on the right (mask 1 on text, 0 on padding). Output: `probabilities`, float [batch, labels], in the order of `labels.json`. " +
                            string.Create(inv, $"Texts are read up to {labels.TokenLimit(config.MaxPositions)} tokens, without beginning-of-text token ({labels.Pooling} pooling over the text's tokens).") +
-                           (labels.PairBuckets is > 0 ? string.Create(inv, $" Word scores are added to the head's output inside the graph: the mean per-label score of the text's tokens and of its pairs of neighbouring tokens (hashed into {labels.PairBuckets} buckets).") : ""));
+                           (labels.PairBuckets is > 0 ? string.Create(inv, $" Word scores are added to the head's output inside the graph: the mean per-label score of the text's tokens and of its pairs of neighbouring tokens (hashed into {labels.PairBuckets} buckets).") : "") +
+                           (labels.BackboneBound is > 0 ? string.Create(inv, $" The head's logits are bounded to ±{labels.BackboneBound} ({labels.BackboneBound} × tanh(logit / {labels.BackboneBound})) before the word scores are added.") : "") +
+                           (labels.Temperature is { } t && t != 1 ? string.Create(inv, $" The logits are divided by {t:0.###} before the softmax (fitted on the validation texts, so that the probabilities match how often the model is right).") : ""));
         sb.AppendLine();
         sb.AppendLine(string.Create(inv, $"Parity with the training model ({parity.Reference}): **{(parity.Passed ? "passed" : "FAILED")}**, maximum absolute probability difference {parity.PrefillMaxAbsDiff:E2} ") +
                            string.Create(inv, $"(tolerance {parity.Tolerance:E0}) over {parity.Cases.Count} checks (single texts and one padded batch); top labels {(parity.GreedyMatches ? "identical" : "differ")}."));

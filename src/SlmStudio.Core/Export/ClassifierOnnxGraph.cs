@@ -26,7 +26,10 @@ public static class ClassifierOnnxGraph
     public const string TokenScoresWeight = "token_scores.weight", PairScoresWeight = "pair_scores.weight";
 
     /// <param name="pairBuckets">The buckets of the word scores (labels.json); 0: the classifier has none.</param>
-    public static ModelProto Build(LlamaConfig config, IReadOnlyList<string> labels, ClassifierPooling pooling, IReadOnlyDictionary<string, NamedTensor> weights, string producerVersion = "1", int pairBuckets = 0)
+    /// <param name="backboneBound">The bound on the head's logits (labels.json); 0: none.</param>
+    /// <param name="temperature">The logits are divided by this before the softmax (labels.json; 1: not).</param>
+    public static ModelProto Build(LlamaConfig config, IReadOnlyList<string> labels, ClassifierPooling pooling, IReadOnlyDictionary<string, NamedTensor> weights, string producerVersion = "1", int pairBuckets = 0,
+        double backboneBound = 0, double temperature = 1)
     {
         if (!weights.TryGetValue("score.weight", out var score) || score.Shape is not [var k, var c] || k != labels.Count || c != config.HiddenSize)
             throw new InvalidModelFileException($"The classifier's weights have no 'score.weight' of shape [{labels.Count}, {config.HiddenSize}] (one row per label); the weights do not belong to labels.json and config.json.");
@@ -132,6 +135,11 @@ public static class ClassifierOnnxGraph
         scoreTensor.Dims.AddRange([c, k]);
         initializers.Add(scoreTensor);
         var logits = Node("MatMul", "classifier/logits", [pooled, scoreTensor.Name]);
+        if (backboneBound > 0)
+        {
+            var bound = FloatScalar("classifier/backbone_bound", (float)backboneBound);
+            logits = Node("Mul", "classifier/logits_bounded", [Node("Tanh", "classifier/logits_tanh", [Node("Div", "classifier/logits_scaled", [logits, bound])]), bound]);
+        }
 
         // Word scores, as LlamaForSequenceClassification.forward: the mean score of the text's tokens, plus the mean score
         // of its pairs of neighbouring tokens (a pair is text when its second token is).
@@ -162,6 +170,7 @@ public static class ClassifierOnnxGraph
             var pairMean = MaskedMean("classifier/words/pair", Node("Gather", "classifier/words/pair_scores", [Weights(pairScores), bucket], OnnxGraphBuilder.Int("axis", 0)), pairMask);
             logits = Node("Add", "classifier/logits_with_words", [Node("Add", "classifier/logits_with_tokens", [logits, tokenMean]), pairMean]);
         }
+        if (temperature != 1) logits = Node("Div", "classifier/logits_tempered", [logits, FloatScalar("classifier/temperature", (float)temperature)]);
         Node("Softmax", Probabilities, [logits], OnnxGraphBuilder.Int("axis", -1));
 
         for (int i = inputNodes - 1; i >= 0; i--) graph.Node.Insert(0, nodes[i]);

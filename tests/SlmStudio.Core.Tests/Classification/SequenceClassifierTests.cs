@@ -111,6 +111,54 @@ public class SequenceClassifierTests
     }
 
     [Fact]
+    public void A_bounded_backbone_moves_no_labels_score_by_more_than_the_bound_and_the_bound_is_saved()
+    {
+        var config = TinyConfig(50);
+        using var bounded = new LlamaForSequenceClassification(config, ["a", "b", "c"], ClassifierPooling.Mean, pairBuckets: 7, backboneBound: 0.5);
+        bounded.InitializeWeights(3);
+        using (no_grad()) bounded.named_parameters().First(p => p.name == "score.weight").parameter.mul_(500);
+        bounded.eval();
+        var (ids, mask) = ClassifierTrainer.Pad([[5, 6, 7], [8, 9]], 0, CPU);
+        using var logits = bounded.forward(ids, mask); // word scores are zero: these are the backbone's alone
+        Assert.True(logits.abs().max().item<float>() is > 0.3f and <= 0.5f, logits.ToString(TorchSharp.TensorStringStyle.Julia));
+
+        var folder = Path.Combine(Path.GetTempPath(), $"classifier-{Guid.NewGuid():N}");
+        try
+        {
+            bounded.Temperature = 0.7;
+            ClassifierFolder.Save(bounded, null, folder);
+            var saved = ClassifierLabels.Load(Path.Combine(folder, ClassifierFolder.LabelsFile));
+            Assert.Equal(0.5, saved.BackboneBound);
+            Assert.Equal(0.7, saved.Temperature);
+            using var loaded = ClassifierFolder.Load(folder);
+            Assert.True((logits / 0.7).allclose(loaded.forward(ids, mask), rtol: 1e-4, atol: 1e-6));
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [Fact]
+    public void The_fitted_temperature_sharpens_an_unsure_model_that_is_right_and_softens_a_sure_model_that_is_wrong()
+    {
+        var model = Classifier(ClassifierPooling.Mean);
+        int[][] texts = [[5, 6, 7], [8, 9], [10, 11, 12, 13], [14], [15, 16]];
+        var predicted = ClassifierTrainer.PredictProbabilities(model, texts).Select(p => Array.IndexOf(p, p.Max())).ToArray();
+        // An untrained model is unsure (probabilities near a third); its own top labels as targets: it should be surer.
+        var right = texts.Select((t, i) => new TokenizedExample(t, predicted[i])).ToList();
+        var sharpen = ClassifierTrainer.FitTemperature(model, right);
+        Assert.Equal(0.25, sharpen, 3); // the lower limit
+        // The second-likeliest labels as targets: the model should be less sure.
+        var second = ClassifierTrainer.PredictProbabilities(model, texts).Select(p => Array.IndexOf(p, p.OrderDescending().ElementAt(1))).ToArray();
+        Assert.True(ClassifierTrainer.FitTemperature(model, [.. texts.Select((t, i) => new TokenizedExample(t, second[i]))]) > 1);
+        // Fitting a model that already has a temperature finds the same one.
+        model.Temperature = 2;
+        Assert.Equal(sharpen, ClassifierTrainer.FitTemperature(model, right), 3);
+        var (ids, mask) = ClassifierTrainer.Pad(texts, 0, CPU);
+        using var tempered = model.forward(ids, mask);
+        model.Temperature = 1;
+        Assert.True((tempered * 2).allclose(model.forward(ids, mask), rtol: 1e-4, atol: 1e-6));
+    }
+
+    [Fact]
     public void Word_scores_survive_the_folder_and_a_classifier_without_them_writes_no_buckets()
     {
         var words = WithWordScores(ClassifierPooling.Mean, buckets: 13);
@@ -127,6 +175,57 @@ public class SequenceClassifierTests
             ClassifierFolder.Save(Classifier(ClassifierPooling.Mean), null, folder);
             Assert.DoesNotContain("pairBuckets", File.ReadAllText(Path.Combine(folder, ClassifierFolder.LabelsFile)));
             Assert.Equal(0, ClassifierFolder.Load(folder).PairBuckets);
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [Fact]
+    public void Tokens_spelled_alike_share_letter_groups_and_the_buckets_do_not_change_between_runs()
+    {
+        var tokenizer = new BpeTrainer(300).Train(SyntheticIntents.Make(20, seed: 3).Select(e => e.Text));
+        var spelling = TokenSpelling.Of(tokenizer, buckets: 4096);
+        Assert.Equal(tokenizer.VocabSize, spelling.VocabSize);
+        Assert.Equal(spelling.Index, TokenSpelling.Of(tokenizer, buckets: 4096).Index); // a stable hash, not string.GetHashCode
+        Assert.All(spelling.Index, b => Assert.InRange(b, 0, 4095));
+        HashSet<long> Groups(int id) => [.. Enumerable.Range(0, spelling.Width).Where(j => spelling.Mask[id * spelling.Width + j] > 0).Select(j => spelling.Index[id * spelling.Width + j])];
+        // A token of at least four letters has itself, its 3-letter and its 4-letter groups.
+        var longToken = Enumerable.Range(0, tokenizer.VocabSize).First(id => !tokenizer.IsSpecial(id) && tokenizer.Decode([id]).Length >= 4);
+        var text = tokenizer.Decode([longToken]);
+        var groups = 1 + (text.Length - 2) + (text.Length - 3);
+        Assert.InRange(Groups(longToken).Count, groups - 2, groups); // repeated letters or a hash collision may merge one or two
+        // Another token with the same first three letters shares that group; special tokens have none.
+        var sharing = Enumerable.Range(0, tokenizer.VocabSize).FirstOrDefault(id => id != longToken && tokenizer.Decode([id]).ToLowerInvariant().Contains(text.ToLowerInvariant()[..3], StringComparison.Ordinal));
+        if (sharing > 0) Assert.NotEmpty(Groups(longToken).Intersect(Groups(sharing)));
+        Assert.All(Enumerable.Range(0, tokenizer.VocabSize).Where(tokenizer.IsSpecial), id => Assert.Empty(Groups(id)));
+    }
+
+    [Fact]
+    public void Spelling_scores_are_folded_into_the_token_scores_on_saving()
+    {
+        var tokenizer = new BpeTrainer(300).Train(SyntheticIntents.Make(20, seed: 3).Select(e => e.Text));
+        var config = TinyConfig(tokenizer.VocabSize);
+        var spelling = TokenSpelling.Of(tokenizer, buckets: 512);
+        using var model = new LlamaForSequenceClassification(config, ["a", "b", "c"], ClassifierPooling.Mean, pairBuckets: 31, spelling);
+        model.InitializeWeights(5);
+        Assert.Contains(model.named_buffers(), b => b.name == "spelling_index"); // moves with the model to the GPU
+        using (no_grad())
+            foreach (var (name, p) in model.named_parameters().Where(p => LlamaForSequenceClassification.IsWordScore(p.name))) nn.init.normal_(p, 0, 1);
+        model.eval();
+        var folder = Path.Combine(Path.GetTempPath(), $"classifier-{Guid.NewGuid():N}");
+        try
+        {
+            ClassifierFolder.Save(model, tokenizer, folder);
+            using var loaded = ClassifierFolder.Load(folder);
+            Assert.DoesNotContain(loaded.named_parameters(), p => p.name == "spelling_scores");
+            var ids = SyntheticIntents.Make(4, seed: 9).Select(e => tokenizer.Encode(e.Text)).ToList();
+            var (batch, mask) = ClassifierTrainer.Pad(ids, 0, CPU);
+            using var expected = model.Probabilities(batch, mask);
+            Assert.True(expected.allclose(loaded.Probabilities(batch, mask), rtol: 1e-4, atol: 1e-6));
+            // The spelling scores mattered: without them the answer differs.
+            using var plain = new LlamaForSequenceClassification(config, ["a", "b", "c"], ClassifierPooling.Mean, pairBuckets: 31);
+            using (no_grad()) foreach (var (name, p) in plain.named_parameters()) p.copy_(model.named_parameters().First(q => q.name == name).parameter);
+            plain.eval();
+            Assert.False(expected.allclose(plain.Probabilities(batch, mask), rtol: 1e-3, atol: 1e-4));
         }
         finally { Directory.Delete(folder, recursive: true); }
     }

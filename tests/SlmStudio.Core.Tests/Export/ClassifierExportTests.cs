@@ -18,7 +18,7 @@ public sealed class ClassifierExportTests : IDisposable
 
     private static readonly string[] Texts = ["my parcel never arrived", "refund", "i am locked out of my account since this morning, please help", "cancel", "x"];
 
-    private (string Folder, HfTokenizer Tokenizer) SaveClassifier(ClassifierPooling pooling, bool tied, int? maxTokens = null, int pairBuckets = 0)
+    private (string Folder, HfTokenizer Tokenizer) SaveClassifier(ClassifierPooling pooling, bool tied, int? maxTokens = null, int pairBuckets = 0, double backboneBound = 0)
     {
         var tokenizer = new BpeTrainer(300).Train(SyntheticIntents.Make(10, seed: 5).Select(e => e.Text));
         var config = new LlamaConfig
@@ -26,12 +26,19 @@ public sealed class ClassifierExportTests : IDisposable
             VocabSize = tokenizer.VocabSize, HiddenSize = 32, IntermediateSize = 64, NumLayers = 2, NumHeads = 4, NumKvHeads = 2, MaxPositions = 64,
             TieWordEmbeddings = tied,
         };
-        using var model = new LlamaForSequenceClassification(config, SyntheticIntents.Labels, pooling, pairBuckets);
+        using var model = new LlamaForSequenceClassification(config, SyntheticIntents.Labels, pooling, pairBuckets,
+            pairBuckets > 0 ? TokenSpelling.Of(tokenizer, buckets: 257) : null, backboneBound);
         model.InitializeWeights(seed: 11);
         using (TorchSharp.torch.no_grad())
             foreach (var (name, p) in model.named_parameters().Where(p => p.name.Contains("_scores.", StringComparison.Ordinal)))
                 TorchSharp.torch.nn.init.normal_(p, 0, 1); // trained word scores are not zero: the graph must add them as training does
-        var folder = Path.Combine(_dir, $"classifier-{pooling}-{tied}-{pairBuckets}");
+        if (backboneBound > 0)
+            using (TorchSharp.torch.no_grad())
+            {
+                model.named_parameters().First(p => p.name == "score.weight").parameter.mul_(200); // logits well past the bound, where tanh bends
+                model.Temperature = 0.4;
+            }
+        var folder = Path.Combine(_dir, $"classifier-{pooling}-{tied}-{pairBuckets}-{backboneBound}");
         ClassifierFolder.Save(model, tokenizer, folder, maxTokens);
         return (folder, tokenizer);
     }
@@ -42,9 +49,10 @@ public sealed class ClassifierExportTests : IDisposable
     [InlineData(ClassifierPooling.Mean, false, 0)]
     [InlineData(ClassifierPooling.Mean, true, 97)]
     [InlineData(ClassifierPooling.LastToken, false, 97)]
-    public void Exported_graph_gives_the_training_models_probabilities_for_single_texts_and_padded_batches(ClassifierPooling pooling, bool tied, int pairBuckets)
+    [InlineData(ClassifierPooling.Mean, true, 97, 0.5)]
+    public void Exported_graph_gives_the_training_models_probabilities_for_single_texts_and_padded_batches(ClassifierPooling pooling, bool tied, int pairBuckets, double backboneBound = 0)
     {
-        var (folder, _) = SaveClassifier(pooling, tied, pairBuckets: pairBuckets);
+        var (folder, _) = SaveClassifier(pooling, tied, pairBuckets: pairBuckets, backboneBound: backboneBound);
         var artifact = Path.Combine(_dir, "artifact");
         var result = ClassifierExporter.Export(folder, artifact);
         Assert.True(result.Passed, $"parity {result.Parity.PrefillMaxAbsDiff}");
