@@ -74,9 +74,10 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
             File.WriteAllText(Data, MakeCsv(perLabel: 40, seed: 1));
             var (exit, stdout, stderr) = Slm("train", "--task", "classify", "--data", Data, "--text-column", "message", "--label-column", "team", "--out", Run,
                 "--preset", "tiny", "--max-steps", "80", "--context", "64", "--vocab-size", "300", "--eval-every", "10", "--log-every", "5", "--seed", "3",
-                // The labels asserted below come from 50 label steps without the regularisation that runs from scratch
-                // get by default (it needs more steps than that); turning it off also checks that the options are taken.
-                "--token-dropout", "0", "--label-smoothing", "0", "--head-dropout", "0");
+                // The labels asserted below come from 50 label steps without the regularisation and the word scores
+                // that runs from scratch get by default (they need more steps than that: word scores are held small);
+                // turning them off also checks that the options are taken.
+                "--token-dropout", "0", "--label-smoothing", "0", "--head-dropout", "0", "--word-buckets", "0");
             Assert.True(exit == 0, $"slm train failed ({exit}): {stderr}\n{stdout}");
             Events = [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject())];
             Export = Slm("export", Run, "--out", Artifact);
@@ -93,6 +94,8 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
         var options = JsonNode.Parse(File.ReadAllText(Path.Combine(trained.Run, "run.json")))!["options"]!;
         Assert.Equal(0.0, (double)options["tokenDropout"]!);
         Assert.Equal(0.0, (double)options["labelSmoothing"]!);
+        Assert.Equal(0, (int)options["pairBuckets"]!);
+        Assert.DoesNotContain("pairBuckets", File.ReadAllText(Path.Combine(trained.Run, "classifier", "labels.json")));
         Assert.Equal("finished", kinds[^1]);
         Assert.Equal("classify", (string)trained.Events[0]["task"]!);
         Assert.Equal("scratch", (string)trained.Events[0]["route"]!);
