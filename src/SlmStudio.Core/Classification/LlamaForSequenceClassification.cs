@@ -320,8 +320,8 @@ public sealed record TokenSpelling(long[] Index, float[] Mask, int VocabSize, in
 /// <summary>
 /// What <c>labels.json</c> holds beside a classifier's weights: the labels in the order of the head's outputs, the
 /// pooling, how many tokens of a text the classifier reads (texts are cut there, as in training; null: the
-/// model's context length), the buckets of its word scores (null: it has none), and the bound on the backbone's logits
-/// (null: none), and the temperature the logits are divided by (null: 1).
+/// model's context length), the buckets of its word scores (null: it has none), the bound on the backbone's logits (null:
+/// none) and the temperature the logits are divided by (null: 1).
 /// </summary>
 public sealed record ClassifierLabels(
     [property: JsonPropertyName("labels")] IReadOnlyList<string> Labels,
