@@ -139,9 +139,7 @@ public sealed class LlamaForSequenceClassification : nn.Module<Tensor, Tensor, T
         if (token_scores is not null && pair_scores is not null)
         {
             var count = mask.sum(1, keepdim: true).clamp_min(1);                     // (B, 1)
-            var perToken = token_scores.forward(ids);                                // (B, T, labels)
-            if (spelling_scores is not null && spelling_index is not null && spelling_mask is not null)
-                perToken = perToken + (spelling_scores[spelling_index[ids]] * spelling_mask[ids].unsqueeze(-1)).sum(-2); // (B, T, width, labels) summed
+            var perToken = spelling_scores is null ? token_scores.forward(ids) : TokenScoreTable()[ids]; // (B, T, labels)
             logits = logits + (perToken * mask.unsqueeze(-1)).sum(1) / count;
             var length = ids.shape[1];
             if (length > 1)
@@ -170,9 +168,13 @@ public sealed class LlamaForSequenceClassification : nn.Module<Tensor, Tensor, T
 
     /// <summary>The sum of the squares of all word scores (the L2 penalty before its factor); null without word scores.</summary>
     public Tensor? WordScoreSquares() =>
-        token_scores is null || pair_scores is null ? null
-        : spelling_scores is null ? token_scores.weight!.square().sum() + pair_scores.weight!.square().sum()
-        : token_scores.weight!.square().sum() + pair_scores.weight!.square().sum() + spelling_scores.square().sum();
+        token_scores is null ? null
+        : named_parameters().Where(p => IsWordScore(p.name)).Select(p => p.parameter.square().sum()).Aggregate((a, b) => a + b);
+
+    /// <summary>Each token's score (vocab, labels): its own plus, while training with spelling, the sum of its letter groups' scores.</summary>
+    private Tensor TokenScoreTable() =>
+        spelling_scores is null || spelling_index is null || spelling_mask is null ? token_scores!.weight!
+        : token_scores!.weight! + (spelling_scores[spelling_index] * spelling_mask.unsqueeze(-1)).sum(1); // (vocab, width, labels) summed
 
     /// <summary>
     /// Initialisation as <see cref="LlamaForCausalLM.InitializeWeights"/> (N(0, 0.02), residual projections scaled) for the
@@ -222,10 +224,8 @@ public sealed class LlamaForSequenceClassification : nn.Module<Tensor, Tensor, T
         using var _ = no_grad();
         return named_parameters().Where(p => p.name != "spelling_scores").Select(p =>
         {
-            var value = p.parameter.detach();
-            if (p.name == "token_scores.weight" && spelling_scores is not null && spelling_index is not null && spelling_mask is not null)
-                value = value + (spelling_scores[spelling_index] * spelling_mask.unsqueeze(-1)).sum(1); // (vocab, labels)
-            var cpu = value.cpu().contiguous();
+            var value = p.name == "token_scores.weight" ? TokenScoreTable() : p.parameter;
+            var cpu = value.detach().cpu().contiguous();
             return new NamedTensor(p.name, p.parameter.shape, cpu.data<float>().ToArray());
         }).ToList();
     }
