@@ -76,7 +76,7 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
             await page.SetInputFilesAsync("#base-upload", zip);
             try
             {
-                await Assertions.Expect(page.Locator("#base-importing, #base-import-result").First).ToBeVisibleAsync(new() { Timeout = 60_000 }); // a busy machine can take long to answer the import click
+                await Assertions.Expect(page.Locator("#base-importing, #base-import-result").First).ToBeVisibleAsync(new() { Timeout = 10_000 });
                 break;
             }
             catch (PlaywrightException) when (attempt < 30) { }
