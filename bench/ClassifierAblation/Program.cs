@@ -14,8 +14,9 @@ using static TorchSharp.torch;
 //   dotnet run --project bench/ClassifierAblation -c Release -- keyword <run> <test.csv>
 //       the keyword model with parts of its features left out (word n-grams, character 4-grams, case)
 //   dotnet run --project bench/ClassifierAblation -c Release -- words|joint <run> <test.csv> [--steps N] [--lr X]
-//       [--token-dropout P] [--word-l2 X] [--no-spelling] [--backbone-bound B]
+//       [--token-dropout P] [--word-l2 X] [--no-spelling] [--backbone-bound B] [--freeze-backbone]
 //       words: only the word scores learn (the head is zero and frozen); joint: everything, as slm train does
+//       (--freeze-backbone: all but the language-phase backbone)
 //   dotnet run --project bench/ClassifierAblation -c Release -- calibrate <run> <test.csv>
 //       the run's classifier on the test file before and after fitting its temperature on the validation texts
 //
@@ -88,6 +89,8 @@ if (mode == "words")
     using (no_grad()) classifier.named_parameters().First(p => p.name == "score.weight").parameter.zero_();
     foreach (var (name, p) in classifier.named_parameters()) p.requires_grad = LlamaForSequenceClassification.IsWordScore(name);
 }
+else if (args.Contains("--freeze-backbone"))
+    foreach (var (name, p) in classifier.named_parameters()) p.requires_grad = !name.StartsWith("model.", StringComparison.Ordinal);
 var trainer = new ClassifierTrainer(new ClassifierTrainingOptions
 {
     MaxSteps = (int)Number("--steps", 1500),

@@ -18,6 +18,7 @@ public sealed class BenchTrainCommand : SlmCommand
     private readonly Option<int?> _steps = Int("--steps", "N", $"training steps measured per preset (default {DefaultSteps})", 1, 1000);
     private readonly Option<string?> _device = Text("--device", "auto|cpu|cuda", "where to train (default auto: the GPU when there is one)");
     private readonly Option<bool> _json = Flag("--json", "print one JSON object instead of a table");
+    private readonly Option<bool> _bf16 = Flag("--bf16", "also measure the matrix multiply and each preset's training steps with bfloat16 weights, to see whether half-width arithmetic would pay on this machine (training itself uses float32)");
     private readonly Option<bool> _memory = Flag("--memory", $"instead: train each preset for real (slm train's own loop on generated English text, evaluations and checkpoints included; --steps default {DefaultMemorySteps}) and report resident memory at the start, after warm-up (the first checkpoint), at its peak and at the end, and the training tokens/s that slm train reports");
     private const int DefaultMemorySteps = 40;
 
@@ -33,7 +34,7 @@ public sealed class BenchTrainCommand : SlmCommand
         next to the bare step speed of the table above. Presets run one after another in one process.
         """)
     {
-        foreach (var option in new Option[] { _presets, _vocabSize, _steps, _device, _json, _memory }) Options.Add(option);
+        foreach (var option in new Option[] { _presets, _vocabSize, _steps, _device, _json, _bf16, _memory }) Options.Add(option);
     }
 
     protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
@@ -46,12 +47,15 @@ public sealed class BenchTrainCommand : SlmCommand
         var presets = names.Select(ModelPresets.Get).ToList();
         if (parsed.GetValue(_memory)) return Task.FromResult(RunMemory(presets, vocab, parsed.GetValue(_steps) ?? DefaultMemorySteps, device, json, cancellationToken));
 
+        var bf16 = parsed.GetValue(_bf16);
         var matmul = ThroughputProbe.MatmulFlops(device);
+        double? matmulBf16 = bf16 ? ThroughputProbe.MatmulFlops(device, dtype: TorchSharp.torch.ScalarType.BFloat16) : null;
         if (!json)
         {
             Console.WriteLine($"device: {device.type}, torch threads: {TorchSharp.torch.get_num_threads()}");
             Console.WriteLine($"matrix multiply (2048x2048 fp32 torch.mm): {matmul / 1e9:F1} GFLOP/s");
-            Console.WriteLine($"{"preset",-8} {"parameters",12} {"batch x ctx",12} {"tokens/s",10} {"train GFLOP/s",14} {"ratio",6}");
+            if (matmulBf16 is { } m) Console.WriteLine($"matrix multiply (2048x2048 bf16 torch.mm): {m / 1e9:F1} GFLOP/s ({m / matmul:F2}x fp32)");
+            Console.WriteLine($"{"preset",-8} {"parameters",12} {"batch x ctx",12} {"tokens/s",10} {"train GFLOP/s",14} {"ratio",6}{(bf16 ? $" {"bf16 tok/s",11} {"bf16/fp32",9}" : "")}");
         }
         var rows = new List<object>();
         foreach (var preset in presets)
@@ -60,11 +64,12 @@ public sealed class BenchTrainCommand : SlmCommand
             var config = preset.ConfigFor(vocab);
             var tps = ThroughputProbe.TrainingTokensPerSecond(config, preset.BatchSize, preset.ContextLength, device, steps);
             var flops = tps * ThroughputProbe.TrainingFlopsPerToken(config);
-            rows.Add(new { preset = preset.Name, parameters = config.ParameterCount, batchSize = preset.BatchSize, contextLength = preset.ContextLength, tokensPerSecond = tps, trainingFlops = flops, ratio = flops / matmul, memoryBytes = preset.TrainingMemoryBytes(vocab) });
+            double? tpsBf16 = bf16 ? ThroughputProbe.TrainingTokensPerSecond(config, preset.BatchSize, preset.ContextLength, device, steps, TorchSharp.torch.ScalarType.BFloat16) : null;
+            rows.Add(new { preset = preset.Name, parameters = config.ParameterCount, batchSize = preset.BatchSize, contextLength = preset.ContextLength, tokensPerSecond = tps, trainingFlops = flops, ratio = flops / matmul, memoryBytes = preset.TrainingMemoryBytes(vocab), bf16TokensPerSecond = tpsBf16 });
             if (!json)
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{preset.Name,-8} {config.ParameterCount,12:N0} {preset.BatchSize + "x" + preset.ContextLength,12} {tps,10:N0} {flops / 1e9,14:F1} {flops / matmul,6:F2}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{preset.Name,-8} {config.ParameterCount,12:N0} {preset.BatchSize + "x" + preset.ContextLength,12} {tps,10:N0} {flops / 1e9,14:F1} {flops / matmul,6:F2}{(tpsBf16 is { } b ? $" {b,11:N0} {b / tps,9:F2}" : "")}"));
         }
-        if (json) Console.WriteLine(JsonSerializer.Serialize(new { device = device.type.ToString(), matmulFlops = matmul, presets = rows }, TrainingEvent.Json));
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { device = device.type.ToString(), matmulFlops = matmul, matmulBf16Flops = matmulBf16, presets = rows }, TrainingEvent.Json));
         return Task.FromResult(0);
     }
 

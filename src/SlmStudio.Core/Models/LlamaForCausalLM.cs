@@ -27,6 +27,11 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        if (x.dtype != ScalarType.Float32) // bfloat16 steps: the mean of squares needs float32's precision
+        {
+            var wide = x.to(ScalarType.Float32);
+            return ((wide * rsqrt(wide.pow(2).mean([-1], keepdim: true) + _eps)).to(x.dtype) * weight).MoveToOuterDisposeScope();
+        }
         var variance = x.pow(2).mean([-1], keepdim: true);
         return (x * rsqrt(variance + _eps) * weight).MoveToOuterDisposeScope();
     }
@@ -207,7 +212,9 @@ public sealed class Rotary
         var rot = _rotaryDim == headDim ? x : x.narrow(-1, 0, _rotaryDim);          // (B, H, T, rd)
         var half = _rotaryDim / 2;
         var rotated = cat([-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)], -1);
-        var embedded = rot * _cos + rotated * _sin;
+        // Tables are float32; a bfloat16 model (slm bench train --bf16) must not be promoted back to float32 here.
+        var (cos, sin) = x.dtype == _cos.dtype ? (_cos, _sin) : (_cos.to(x.dtype), _sin.to(x.dtype));
+        var embedded = rot * cos + rotated * sin;
         return _rotaryDim == headDim ? embedded : cat([embedded, x.narrow(-1, _rotaryDim, headDim - _rotaryDim)], -1);
     }
 }

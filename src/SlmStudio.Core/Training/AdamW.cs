@@ -9,17 +9,20 @@ namespace SlmStudio.Core.Training;
 /// </summary>
 public sealed class AdamW : IDisposable
 {
-    private readonly (string Name, Tensor Param, Tensor M, Tensor V, bool Decay, double LrScale)[] _slots;
+    private readonly (string Name, Tensor Param, Tensor M, Tensor V, bool Decay, double LrScale, Tensor GradientHolder)[] _slots;
     private readonly double _beta1, _beta2, _eps, _weightDecay;
 
     public long Step { get; private set; }
 
     /// <param name="learningRateScale">A factor on the learning rate for some parameters by name (null: 1 for all).</param>
-    public AdamW(IEnumerable<(string Name, Tensor Parameter)> parameters, double weightDecay, double beta1 = 0.9, double beta2 = 0.95, double eps = 1e-8, Func<string, double>? learningRateScale = null)
+    /// <param name="gradientsFrom">For some parameters by name, another tensor whose gradient is theirs (the bfloat16
+    /// copy of <see cref="BFloat16Steps"/>); null: each parameter's own gradient.</param>
+    public AdamW(IEnumerable<(string Name, Tensor Parameter)> parameters, double weightDecay, double beta1 = 0.9, double beta2 = 0.95, double eps = 1e-8, Func<string, double>? learningRateScale = null,
+        IReadOnlyDictionary<string, Tensor>? gradientsFrom = null)
     {
         _beta1 = beta1; _beta2 = beta2; _eps = eps; _weightDecay = weightDecay;
         _slots = parameters.Select(p => (p.Name, p.Parameter, zeros_like(p.Parameter).DetachFromDisposeScope(), zeros_like(p.Parameter).DetachFromDisposeScope(), p.Parameter.dim() >= 2,
-            learningRateScale?.Invoke(p.Name) ?? 1.0)).ToArray();
+            learningRateScale?.Invoke(p.Name) ?? 1.0, gradientsFrom?.GetValueOrDefault(p.Name) ?? p.Parameter)).ToArray();
     }
 
     public void Update(double lr)
@@ -29,10 +32,11 @@ public sealed class AdamW : IDisposable
         var bc2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, Step));
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        foreach (var (_, p, m, v, decay, scale) in _slots)
+        foreach (var (_, p, m, v, decay, scale, holder) in _slots)
         {
-            var g = p.grad;
+            var g = holder.grad;
             if (g is null) continue;
+            if (g.dtype != p.dtype) g = g.to(p.dtype);
             m.mul_(_beta1).add_(g, alpha: 1 - _beta1);
             v.mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
             if (decay && _weightDecay > 0) p.mul_(1 - lr * scale * _weightDecay);
@@ -43,7 +47,7 @@ public sealed class AdamW : IDisposable
 
     public void ZeroGrad()
     {
-        foreach (var slot in _slots) slot.Param.grad?.zero_();
+        foreach (var slot in _slots) slot.GradientHolder.grad?.zero_();
     }
 
     /// <summary>Moments as named tensors ("adam.m.NAME", "adam.v.NAME") for the checkpoint.</summary>
@@ -53,7 +57,7 @@ public sealed class AdamW : IDisposable
     public void LoadState(long step, Func<string, Tensor> tensorByName)
     {
         using var _ = no_grad();
-        foreach (var (name, _, m, v, _, _) in _slots)
+        foreach (var (name, _, m, v, _, _, _) in _slots)
         {
             m.copy_(tensorByName($"adam.m.{name}"));
             v.copy_(tensorByName($"adam.v.{name}"));

@@ -33,9 +33,10 @@ public static class PresetSelector
         return 1.69 + 406.4 / Math.Pow(effectiveParameters, 0.34) + 410.7 / Math.Pow(effectiveTokens, 0.28);
     }
 
-    public static PresetChoice Choose(long trainTokens, double budgetSeconds, int vocabSize, Device device, Func<ModelPreset, double>? measuredTokensPerSecond = null)
+    public static PresetChoice Choose(long trainTokens, double budgetSeconds, int vocabSize, Device device, Func<ModelPreset, double>? measuredTokensPerSecond = null,
+        ScalarType stepType = ScalarType.Float32)
     {
-        measuredTokensPerSecond ??= MeasureWithExtrapolation(vocabSize, device);
+        measuredTokensPerSecond ??= MeasureWithExtrapolation(vocabSize, device, stepType);
         var predictions = ModelPresets.All.ToDictionary(p => p.Name, p =>
             PredictedLoss(p.ParameterCount(vocabSize), measuredTokensPerSecond(p) * budgetSeconds, trainTokens));
         var lowest = predictions.Values.Min();
@@ -66,10 +67,10 @@ public static class PresetSelector
         var batch = Math.Clamp(fitting, Math.Min(MinimumBatchSize, preset.BatchSize), preset.BatchSize);
         return (batch, preset.LearningRate * Math.Sqrt((double)batch / preset.BatchSize));
     }
-    private static Func<ModelPreset, double> MeasureWithExtrapolation(int vocabSize, Device device)
+    private static Func<ModelPreset, double> MeasureWithExtrapolation(int vocabSize, Device device, ScalarType stepType)
     {
         var measured = new Dictionary<string, double>();
-        double Measure(ModelPreset p) => ThroughputProbe.TrainingTokensPerSecond(p.ConfigFor(vocabSize), Math.Min(p.BatchSize, 4), p.ContextLength, device, timedSteps: 1);
+        double Measure(ModelPreset p) => ThroughputProbe.TrainingTokensPerSecond(p.ConfigFor(vocabSize), Math.Min(p.BatchSize, 4), p.ContextLength, device, timedSteps: 1, stepType);
         var small = ModelPresets.Get("small");
         var smallFlopsPerSecond = Measure(small) * ThroughputProbe.TrainingFlopsPerToken(small.ConfigFor(vocabSize));
         return preset =>

@@ -29,7 +29,8 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
         return (settings, TokenizerFile.Load(folder.TokenizerFile));
     }
 
-    public (RunSettings Settings, ITokenizer Tokenizer) Prepare(Device device, CancellationToken cancellationToken)
+    /// <param name="stepType">The number format of the training steps (<see cref="TrainingPrecision"/>): the speed the preset is chosen by is measured in it.</param>
+    public (RunSettings Settings, ITokenizer Tokenizer) Prepare(Device device, ScalarType stepType, CancellationToken cancellationToken)
     {
         if (File.Exists(folder.SettingsFile))
             throw new EngineException($"'{folder.Root}' already holds a training run. Use --resume to continue it, or choose a new run folder.");
@@ -43,7 +44,7 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
         var trainIds = DocumentStream.Encode(tokenizer, corpus.TrainDocuments).ToList();
         var valIds = DocumentStream.Encode(tokenizer, corpus.ValidationDocuments).ToList();
         var vocab = baseConfig?.VocabSize ?? tokenizer.VocabSize;
-        var (preset, measuredTokensPerSecond) = baseConfig is null ? ResolvePreset(trainIds.Count, vocab, device) : (null, 0);
+        var (preset, measuredTokensPerSecond) = baseConfig is null ? ResolvePreset(trainIds.Count, vocab, device, stepType) : (null, 0);
 
         var config = baseConfig ?? preset!.ConfigFor(vocab, tokenizer.BosId, tokenizer.EosId, tokenizer.PadId);
         var context = options.ContextLength ?? preset?.ContextLength ?? Math.Min(config.MaxPositions, 256);
@@ -88,13 +89,13 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
     }
 
     /// <summary>A named preset, or for "auto" the one that should reach the lowest loss with this data in this time.</summary>
-    private (ModelPreset Preset, double TokensPerSecond) ResolvePreset(long trainTokens, int vocab, Device device)
+    private (ModelPreset Preset, double TokensPerSecond) ResolvePreset(long trainTokens, int vocab, Device device, ScalarType stepType)
     {
         if (!string.Equals(options.Preset, ModelPresets.Auto, StringComparison.OrdinalIgnoreCase)) return (ModelPresets.Get(options.Preset), 0);
         // With a fixed step count the tokens each preset would see are known; with a time budget they are measured.
         var choice = options.MaxSteps is { } steps
             ? PresetSelector.Choose(trainTokens, 1, vocab, device, p => (double)steps * (options.BatchSize ?? p.BatchSize) * (options.ContextLength ?? p.ContextLength) * options.GradientAccumulation)
-            : PresetSelector.Choose(trainTokens, TimeBudget.SecondsFor(options)!.Value, vocab, device);
+            : PresetSelector.Choose(trainTokens, TimeBudget.SecondsFor(options)!.Value, vocab, device, stepType: stepType);
         report(new TrainingMessage(choice.Reason));
         return (choice.Preset, options.MaxSteps is null ? choice.TokensPerSecond : 0);
     }

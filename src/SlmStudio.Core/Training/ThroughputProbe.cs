@@ -10,11 +10,13 @@ namespace SlmStudio.Core.Training;
 public static class ThroughputProbe
 {
     /// <summary>Training tokens per second for a model of this shape, measured over a few real forward/backward/update steps on random tokens.</summary>
-    public static double TrainingTokensPerSecond(LlamaConfig config, int batchSize, int contextLength, Device device, int timedSteps = 2)
+    /// <param name="dtype">The weights' type: float32 as training uses, or bfloat16 to see whether half-width arithmetic would pay on this machine.</param>
+    public static double TrainingTokensPerSecond(LlamaConfig config, int batchSize, int contextLength, Device device, int timedSteps = 2, ScalarType dtype = ScalarType.Float32)
     {
         using var model = new LlamaForCausalLM(config);
         model.InitializeWeights(0);
         model.to(device);
+        if (dtype != ScalarType.Float32) model.to(dtype);
         model.train();
         using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), 0.1);
         var x = randint(0, config.VocabSize, [batchSize, contextLength], dtype: ScalarType.Int64, device: device);
@@ -28,23 +30,23 @@ public static class ThroughputProbe
             loss.backward();
             optimizer.Update(1e-4);
             optimizer.ZeroGrad();
-            _ = loss.item<float>();
+            _ = loss.to(ScalarType.Float32).item<float>();
         }
         x.Dispose();
         return timedSteps * (double)batchSize * contextLength / stopwatch.Elapsed.TotalSeconds;
     }
 
-    /// <summary>The machine's own dense matrix-multiply speed (FLOP/s) from a large square float32 <c>torch.mm</c>.</summary>
-    public static double MatmulFlops(Device device, int size = 2048, int repeats = 5)
+    /// <summary>The machine's own dense matrix-multiply speed (FLOP/s) from a large square <c>torch.mm</c> (float32 unless told).</summary>
+    public static double MatmulFlops(Device device, int size = 2048, int repeats = 5, ScalarType dtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
-        var a = randn(size, size, device: device);
-        var b = randn(size, size, device: device);
-        mm(a, b).sum().item<float>(); // warm-up
+        var a = randn(size, size, dtype: dtype, device: device);
+        var b = randn(size, size, dtype: dtype, device: device);
+        mm(a, b).sum().to(ScalarType.Float32).item<float>(); // warm-up
         var stopwatch = Stopwatch.StartNew();
         Tensor? c = null;
         for (int i = 0; i < repeats; i++) c = mm(a, b);
-        _ = c!.sum().item<float>(); // forces completion on asynchronous devices
+        _ = c!.sum().to(ScalarType.Float32).item<float>(); // forces completion on asynchronous devices
         return repeats * 2.0 * size * size * size / stopwatch.Elapsed.TotalSeconds;
     }
 

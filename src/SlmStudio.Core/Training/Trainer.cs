@@ -29,7 +29,11 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         // A base model's files are checked against each other and this machine's memory before anything is allocated.
         // With LoRA the base weights get no gradients and no optimizer state: the weights themselves are what must fit.
         if (!resume && options.BaseModel is { } baseModel) ModelFolder.CheckBeforeLoading(baseModel, device.type == DeviceType.CPU && options.Lora is null ? ModelFolder.TrainingBytesPerParameter : ModelFolder.InferenceBytesPerParameter);
-        var (settings, tokenizer) = resume ? RunPreparation.Load(_folder) : new RunPreparation(options, _folder, Report).Prepare(device, cancellationToken);
+        var saved = resume ? RunPreparation.Load(_folder) : ((RunSettings, ITokenizer)?)null;
+        var asked = saved?.Item1.Options ?? options;
+        var (stepType, precisionReason) = TrainingPrecision.Resolve(asked.Precision, device, fromScratch: asked.BaseModel is null, lora: asked.Lora is not null);
+        if (precisionReason is not null) Report(new TrainingMessage(precisionReason));
+        var (settings, tokenizer) = saved ?? new RunPreparation(options, _folder, Report).Prepare(device, stepType, cancellationToken);
         File.Delete(_folder.CancelFile);
         var run = settings.Options;
         if (!resume && run.BaseModel is { } startedFrom) Library.BaseModelLineage.Of(startedFrom, cancellationToken).Save(_folder.BaseModelFile);
@@ -38,7 +42,8 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         using var model = CreateModel(settings, resume, device);
         using var adapters = run.Lora is { } lora ? LoraAdapters.Inject(model, lora) : null;
         var trainable = adapters?.NamedParameters() ?? model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
-        using var optimizer = new AdamW(trainable.Select(p => (p.Item1, (Tensor)p.Item2)), run.WeightDecay);
+        using var lowPrecision = stepType == ScalarType.BFloat16 && adapters is null ? new BFloat16Steps(model, device) : null;
+        using var optimizer = new AdamW(trainable.Select(p => (p.Item1, (Tensor)p.Item2)), run.WeightDecay, gradientsFrom: lowPrecision?.GradientsFrom);
         using ITrainingObjective objective = run.InstructionData is { } pairs ? new Instruction.InstructionObjective(pairs, settings, device) : new NextTokenObjective(_folder, settings, device);
         var state = resume ? Checkpoint.Load(_folder, model, optimizer, adapters)
             : new CheckpointState(0, run.MaxSteps ?? 0, 0, settings.PeakLearningRate, 0, double.PositiveInfinity, 0, 0, run.Seed);
@@ -78,13 +83,17 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             bestValLoss = lastEval.ValLoss;
         }
 
-        var parameters = trainable.Select(p => p.Item2).ToArray();
+        var parameters = lowPrecision?.Parameters ?? trainable.Select(p => p.Item2).ToArray();
         while (maxSteps is null || step < maxSteps)
         {
             if (cancellationToken.IsCancellationRequested || File.Exists(_folder.CancelFile)) { cancelled = true; break; }
             if (budget.IsUsedUp) { Report(new TrainingMessage($"The time budget was used up at step {step} of {maxSteps}; finishing now.")); break; }
             var lr = GetLr(step);
-            budget.TimeStep(() => TrainStep(model, objective, optimizer, parameters, step, lr, log.RunningLoss, run));
+            budget.TimeStep(() =>
+            {
+                lowPrecision?.LoadWeights();
+                TrainStep(lowPrecision?.Model ?? model, objective, optimizer, parameters, step, lr, log.RunningLoss, run);
+            });
             step++;
             tokensSeen += tokensPerStep;
             log.StepDone();

@@ -72,6 +72,8 @@ public sealed record TrainingOptions
     /// </summary>
     public IReadOnlyList<string>? SamplePrompts { get; init; }
     public string Device { get; init; } = DefaultDevice;
+    /// <summary>The number format of training steps: auto, fp32 or bf16 (<see cref="TrainingPrecision"/>).</summary>
+    public string Precision { get; init; } = TrainingPrecision.Auto;
     /// <summary>A tokenizer trained for this run gets the chat tokens (<see cref="Instruction.ChatVocabulary"/>), so that a later
     /// instruction phase has its turn markers.</summary>
     public bool AddChatTokens { get; init; }

@@ -41,16 +41,39 @@ public class TrainerTests
     }
 
     [Fact]
-    public void ResumedRunMatchesUninterruptedRun()
+    public void BFloat16StepsLearnAndSaveFloat32Weights()
+    {
+        var dir = TestPaths.NewTempDir();
+        var data = TrainingFixture.WriteCorpus(dir);
+        var run = Path.Combine(dir, "run");
+        var recorder = new TrainingFixture.Recorder();
+        var options = TrainingFixture.Options(data, run, maxSteps: 300, evalEvery: 100) with { Precision = TrainingPrecision.BFloat16 };
+        var finished = new Trainer(options, recorder).Run(resume: false, CancellationToken.None);
+
+        Assert.Contains(recorder.Events.OfType<TrainingMessage>(), m => m.Text.Contains("bfloat16", StringComparison.Ordinal));
+        // The same bar as the float32 run above: far below what a model that ignores context reaches.
+        Assert.True(finished.BestValLoss < 0.5 * finished.BaselineValLoss, $"validation loss {finished.BestValLoss:F3} is not far below the unigram baseline {finished.BaselineValLoss:F3}");
+        var evals = recorder.Events.OfType<EvaluationResult>().ToList();
+        Assert.True(evals[^1].ValLoss < evals[0].ValLoss);
+        var weights = SafetensorsFile.Read(Path.Combine(run, "model", ModelFolder.WeightsFile));
+        Assert.All(weights.Values, t => Assert.True(t.Data.All(float.IsFinite)));
+        var (model, _) = ModelFolder.Load(Path.Combine(run, "model"));
+        Assert.All(model.parameters(), p => Assert.Equal(TorchSharp.torch.ScalarType.Float32, p.dtype));
+    }
+
+    [Theory]
+    [InlineData(TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.BFloat16)]
+    public void ResumedRunMatchesUninterruptedRun(string precision)
     {
         var dir = TestPaths.NewTempDir();
         var data = TrainingFixture.WriteCorpus(dir, lines: 400);
         var straight = new TrainingFixture.Recorder();
-        new Trainer(TrainingFixture.Options(data, Path.Combine(dir, "a"), maxSteps: 40, evalEvery: 20), straight).Run(false, CancellationToken.None);
+        new Trainer(TrainingFixture.Options(data, Path.Combine(dir, "a"), maxSteps: 40, evalEvery: 20) with { Precision = precision }, straight).Run(false, CancellationToken.None);
 
         using var cts = new CancellationTokenSource();
         var first = new TrainingFixture.Recorder { OnEvent = e => { if (e is CheckpointSaved { Step: 20 }) cts.Cancel(); } };
-        var options = TrainingFixture.Options(data, Path.Combine(dir, "b"), maxSteps: 40, evalEvery: 20);
+        var options = TrainingFixture.Options(data, Path.Combine(dir, "b"), maxSteps: 40, evalEvery: 20) with { Precision = precision };
         var stopped = new Trainer(options, first).Run(false, cts.Token);
         Assert.True(stopped.Cancelled);
         Assert.Equal(20, stopped.Step);
