@@ -18,7 +18,7 @@ public sealed class BenchTrainCommand : SlmCommand
     private readonly Option<int?> _steps = Int("--steps", "N", $"training steps measured per preset (default {DefaultSteps})", 1, 1000);
     private readonly Option<string?> _device = Text("--device", "auto|cpu|cuda", "where to train (default auto: the GPU when there is one)");
     private readonly Option<bool> _json = Flag("--json", "print one JSON object instead of a table");
-    private readonly Option<bool> _bf16 = Flag("--bf16", "also measure the matrix multiply and each preset's training steps with bfloat16 weights, to see whether half-width arithmetic would pay on this machine (training itself uses float32)");
+    private readonly Option<bool> _bf16 = Flag("--bf16", "also measure the matrix multiply and each preset's training steps with bfloat16 weights, to see what half-width arithmetic gains on this machine (slm train --precision auto uses it where the processor has bfloat16 instructions)");
     private readonly Option<bool> _memory = Flag("--memory", $"instead: train each preset for real (slm train's own loop on generated English text, evaluations and checkpoints included; --steps default {DefaultMemorySteps}) and report resident memory at the start, after warm-up (the first checkpoint), at its peak and at the end, and the training tokens/s that slm train reports");
     private const int DefaultMemorySteps = 40;
 

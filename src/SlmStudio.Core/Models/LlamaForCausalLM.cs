@@ -212,7 +212,7 @@ public sealed class Rotary
         var rot = _rotaryDim == headDim ? x : x.narrow(-1, 0, _rotaryDim);          // (B, H, T, rd)
         var half = _rotaryDim / 2;
         var rotated = cat([-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)], -1);
-        // Tables are float32; a bfloat16 model (slm bench train --bf16) must not be promoted back to float32 here.
+        // Tables are float32; bfloat16 training steps must not be promoted back to float32 here.
         var (cos, sin) = x.dtype == _cos.dtype ? (_cos, _sin) : (_cos.to(x.dtype), _sin.to(x.dtype));
         var embedded = rot * cos + rotated * sin;
         return _rotaryDim == headDim ? embedded : cat([embedded, x.narrow(-1, _rotaryDim, headDim - _rotaryDim)], -1);

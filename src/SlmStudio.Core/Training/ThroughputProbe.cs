@@ -10,7 +10,7 @@ namespace SlmStudio.Core.Training;
 public static class ThroughputProbe
 {
     /// <summary>Training tokens per second for a model of this shape, measured over a few real forward/backward/update steps on random tokens.</summary>
-    /// <param name="dtype">The weights' type: float32 as training uses, or bfloat16 to see whether half-width arithmetic would pay on this machine.</param>
+    /// <param name="dtype">The weights' type: float32, or bfloat16 as <see cref="BFloat16Steps"/> train (there the float32 weights' copies and optimizer add a little).</param>
     public static double TrainingTokensPerSecond(LlamaConfig config, int batchSize, int contextLength, Device device, int timedSteps = 2, ScalarType dtype = ScalarType.Float32)
     {
         using var model = new LlamaForCausalLM(config);

@@ -9,9 +9,9 @@ namespace SlmStudio.Core.Training;
 /// while the float32 weights stay what the optimizer updates, evaluates, checkpoints and saves. On a CPU with bfloat16
 /// instructions the steps are much faster: <c>slm bench train --bf16</c> on this project's 2-core AMD EPYC machine
 /// measured the matrix multiply at 3.4x float32's speed and bare training steps at 2.4x (tiny) and 2.7x (small). On a
-/// CPU without them bfloat16 is emulated and slower, so "auto" asks the processor (its flags in /proc/cpuinfo) rather
-/// than measuring: a bfloat16 <c>torch.mm</c> timed in the training process left the steps after it at a quarter of
-/// their speed (3,733 tokens/s instead of 15,413 for the tiny preset).
+/// CPU without them bfloat16 is emulated and slower, so "auto" asks the processor (its flags in /proc/cpuinfo). It
+/// does not time a matrix multiply: the one time it did, in the training process, the 60 tiny-preset steps after it
+/// ran at 3,733 tokens/s instead of 10,792–15,413 (cause not found; the benchmark process does not show it).
 /// </summary>
 public static class TrainingPrecision
 {
