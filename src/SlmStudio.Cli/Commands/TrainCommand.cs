@@ -45,7 +45,7 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<double?> _lr = Double("--lr", "X", "peak learning rate (default: the preset's; 3e-4 for fine-tuning, 1e-3 with --lora)", 1e-7, 1);
     private readonly Option<int?> _warmup = Int("--warmup", "N", "warmup steps (default: a tenth of the run, at most 100)", 1);
     private readonly Option<string?> _device = Text("--device", "name", $"auto, cpu or cuda (default {Defaults.Device}: the GPU when there is one)");
-    private readonly Option<string?> _precision = Choice("--precision", $"the number format of training steps: bf16 is much faster on processors with bfloat16 instructions; the weights stay float32 (default {SlmStudio.Core.Training.TrainingPrecision.Auto}: bf16 for models from scratch on a CPU with bfloat16 instructions)", [.. SlmStudio.Core.Training.TrainingPrecision.Names]);
+    private readonly Option<string?> _precision = Choice("--precision", $"the number format of language-model training steps (all tasks): bf16 is much faster on processors with bfloat16 instructions; the weights stay float32 (default {SlmStudio.Core.Training.TrainingPrecision.Auto}: bf16 for models from scratch on a CPU with bfloat16 instructions)", [.. SlmStudio.Core.Training.TrainingPrecision.Names]);
     private readonly Option<string[]> _samplePrompts = new("--sample-prompt")
     {
         HelpName = "text",
@@ -183,6 +183,7 @@ public sealed class TrainCommand : SlmCommand
             ContextLength = parsed.GetValue(_context),
             LearningRate = parsed.GetValue(_lr),
             Device = parsed.GetValue(_device) ?? given.Device,
+            Precision = parsed.GetValue(_precision) ?? given.Precision,
         };
     }
 
@@ -230,6 +231,7 @@ public sealed class TrainCommand : SlmCommand
             ContextLength = parsed.GetValue(_context),
             LearningRate = parsed.GetValue(_lr),
             Device = parsed.GetValue(_device) ?? given.Device,
+            Precision = parsed.GetValue(_precision) ?? given.Precision,
             TokenDropout = parsed.GetValue(_tokenDropout),
             LabelSmoothing = parsed.GetValue(_labelSmoothing),
             HeadDropout = parsed.GetValue(_headDropout),

@@ -43,6 +43,8 @@ public sealed record ClassificationRunOptions
     /// <summary>Peak learning rate of the label phase.</summary>
     public double? LearningRate { get; init; }
     public string Device { get; init; } = TrainingOptions.DefaultDevice;
+    /// <summary>The number format of the language-model steps (<see cref="TrainingPrecision"/>).</summary>
+    public string Precision { get; init; } = TrainingPrecision.Auto;
     public double LanguagePhaseShare { get; init; } = DefaultLanguagePhaseShare;
     public double ValidationFraction { get; init; } = TrainingOptions.DefaultValidationFraction;
     /// <summary>
@@ -472,6 +474,7 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
             BatchSize = options.BatchSize,
             ContextLength = options.ContextLength,
             Device = options.Device,
+            Precision = options.Precision,
         };
         Report(new ClassificationPhase(ClassificationEvent.LanguagePhase, "Learning the language of the texts (predicting each next word), without the labels.", null, steps));
         var finished = new Trainer(languageOptions, new LanguageProgress(this)).Run(resume: false, ct);

@@ -38,6 +38,8 @@ public sealed record InstructionRunOptions
     /// <summary>Peak learning rate of the instruction phase.</summary>
     public double? LearningRate { get; init; }
     public string Device { get; init; } = TrainingOptions.DefaultDevice;
+    /// <summary>The number format of the language-model steps (<see cref="TrainingPrecision"/>).</summary>
+    public string Precision { get; init; } = TrainingPrecision.Auto;
     public double LanguagePhaseShare { get; init; } = DefaultLanguagePhaseShare;
     public double ValidationFraction { get; init; } = TrainingOptions.DefaultValidationFraction;
     public int MaxEvaluationQuestions { get; init; } = DefaultMaxEvaluationQuestions;
@@ -191,6 +193,7 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
             Lora = route == "scratch" ? null : options.Lora,
             LearningRate = options.LearningRate ?? (route == "scratch" ? 1e-3 : options.Lora is not null ? RunPreparation.LoraLearningRate : RunPreparation.FineTuningLearningRate),
             Device = options.Device,
+            Precision = options.Precision,
             InstructionData = _folder.TokensDirectory,
             SamplePrompts = QuestionPrompts(template, validation),
         };
@@ -315,6 +318,7 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
             BatchSize = options.BatchSize,
             ContextLength = options.ContextLength,
             Device = options.Device,
+            Precision = options.Precision,
             AddChatTokens = true,
         };
         Report(new TrainingMessage("Learning the language of the questions and answers (predicting each next word)."));

@@ -32,8 +32,9 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         var saved = resume ? RunPreparation.Load(_folder) : ((RunSettings, ITokenizer)?)null;
         var asked = saved?.Item1.Options ?? options;
         var (stepType, precisionReason) = TrainingPrecision.Resolve(asked.Precision, device, fromScratch: asked.BaseModel is null, lora: asked.Lora is not null);
-        if (precisionReason is not null) Report(new TrainingMessage(precisionReason));
         var (settings, tokenizer) = saved ?? new RunPreparation(options, _folder, Report).Prepare(device, stepType, cancellationToken);
+        // Said once the data has been read: a data error stays the only line a failed start prints.
+        if (precisionReason is not null) Report(new TrainingMessage(precisionReason));
         File.Delete(_folder.CancelFile);
         var run = settings.Options;
         if (!resume && run.BaseModel is { } startedFrom) Library.BaseModelLineage.Of(startedFrom, cancellationToken).Save(_folder.BaseModelFile);
