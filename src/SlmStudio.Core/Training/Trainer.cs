@@ -29,8 +29,8 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         // A base model's files are checked against each other and this machine's memory before anything is allocated.
         // With LoRA the base weights get no gradients and no optimizer state: the weights themselves are what must fit.
         if (!resume && options.BaseModel is { } baseModel) ModelFolder.CheckBeforeLoading(baseModel, device.type == DeviceType.CPU && options.Lora is null ? ModelFolder.TrainingBytesPerParameter : ModelFolder.InferenceBytesPerParameter);
-        var saved = resume ? RunPreparation.Load(_folder) : ((RunSettings, ITokenizer)?)null;
-        var asked = saved?.Item1.Options ?? options;
+        (RunSettings Settings, ITokenizer Tokenizer)? saved = resume ? RunPreparation.Load(_folder) : null;
+        var asked = saved?.Settings.Options ?? options; // a resumed run keeps the precision it started with
         var (stepType, precisionReason) = TrainingPrecision.Resolve(asked.Precision, device, fromScratch: asked.BaseModel is null, lora: asked.Lora is not null);
         var (settings, tokenizer) = saved ?? new RunPreparation(options, _folder, Report).Prepare(device, stepType, cancellationToken);
         // Said once the data has been read: a data error stays the only line a failed start prints.

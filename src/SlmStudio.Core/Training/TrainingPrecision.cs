@@ -31,10 +31,10 @@ public static class TrainingPrecision
         if (lora)
             return (ScalarType.Float32, precision.Equals(BFloat16, StringComparison.OrdinalIgnoreCase) ? "LoRA adapters train in float32; bfloat16 was not used." : null);
         if (precision.Equals(BFloat16, StringComparison.OrdinalIgnoreCase)) return (ScalarType.BFloat16, "Training steps run in bfloat16 (as asked), with float32 weights kept and saved.");
-        // Auto: only where measured to pay, and not on GPUs, where it has not been tested.
+        // Auto: only where the processor computes bfloat16 in hardware, and not on GPUs, where it has not been tested.
         if (!fromScratch || device.type != DeviceType.CPU) return (ScalarType.Float32, null);
         return HasHardwareBFloat16()
-            ? (ScalarType.BFloat16, "Training steps run in bfloat16, which this processor computes in hardware (about twice as fast); the weights are kept and saved in float32.")
+            ? (ScalarType.BFloat16, "Training steps run in bfloat16, which this processor computes in hardware, so more of them fit in the time; the weights are kept and saved in float32.")
             : (ScalarType.Float32, null);
     }
 
@@ -55,7 +55,8 @@ public static class TrainingPrecision
 /// Training steps in bfloat16: a bfloat16 copy of the model that each step first refreshes from the float32 weights,
 /// then runs forward and backward on. Its gradients are what the optimizer reads (converted to float32), and the
 /// optimizer updates the float32 weights, so small updates are not rounded away and everything else (evaluation,
-/// checkpoints, the saved model) sees float32 as before. Norms and the loss are computed in float32 inside the model.
+/// checkpoints, the saved model) sees float32 as before. RMSNorm sums in float32; the loss is taken straight from the
+/// bfloat16 logits (see <see cref="NextTokenObjective"/>).
 /// </summary>
 public sealed class BFloat16Steps : IDisposable
 {
