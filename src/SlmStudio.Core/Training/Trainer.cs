@@ -43,7 +43,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         using var model = CreateModel(settings, resume, device);
         using var adapters = run.Lora is { } lora ? LoraAdapters.Inject(model, lora) : null;
         var trainable = adapters?.NamedParameters() ?? model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
-        using var lowPrecision = stepType == ScalarType.BFloat16 && adapters is null ? new BFloat16Steps(model, device) : null;
+        using var lowPrecision = stepType == ScalarType.BFloat16 ? new BFloat16Steps(model, device) : null; // never with LoRA (TrainingPrecision)
         using var optimizer = new AdamW(trainable.Select(p => (p.Item1, (Tensor)p.Item2)), run.WeightDecay, gradientsFrom: lowPrecision?.GradientsFrom);
         using ITrainingObjective objective = run.InstructionData is { } pairs ? new Instruction.InstructionObjective(pairs, settings, device) : new NextTokenObjective(_folder, settings, device);
         var state = resume ? Checkpoint.Load(_folder, model, optimizer, adapters)

@@ -25,12 +25,11 @@ public static class TrainingPrecision
     /// <param name="fromScratch">Auto uses bfloat16 only for models trained from scratch: fine-tuning a base model keeps its float32 steps (and memory estimate).</param>
     public static (ScalarType Type, string? Reason) Resolve(string precision, Device device, bool fromScratch, bool lora)
     {
-        if (!Names.Contains(precision, StringComparer.OrdinalIgnoreCase))
-            throw new EngineException($"Unknown precision '{precision}'. Use {string.Join(", ", Names)}.");
-        if (precision.Equals(Float32, StringComparison.OrdinalIgnoreCase)) return (ScalarType.Float32, null);
-        if (lora)
-            return (ScalarType.Float32, precision.Equals(BFloat16, StringComparison.OrdinalIgnoreCase) ? "LoRA adapters train in float32; bfloat16 was not used." : null);
-        if (precision.Equals(BFloat16, StringComparison.OrdinalIgnoreCase)) return (ScalarType.BFloat16, "Training steps run in bfloat16 (as asked), with float32 weights kept and saved.");
+        var name = Names.FirstOrDefault(n => n.Equals(precision, StringComparison.OrdinalIgnoreCase))
+                   ?? throw new EngineException($"Unknown precision '{precision}'. Use {string.Join(", ", Names)}.");
+        if (name == Float32) return (ScalarType.Float32, null);
+        if (lora) return (ScalarType.Float32, name == BFloat16 ? "LoRA adapters train in float32; bfloat16 was not used." : null);
+        if (name == BFloat16) return (ScalarType.BFloat16, "Training steps run in bfloat16 (as asked), with float32 weights kept and saved.");
         // Auto: only where the processor computes bfloat16 in hardware, and not on GPUs, where it has not been tested.
         if (!fromScratch || device.type != DeviceType.CPU) return (ScalarType.Float32, null);
         return HasHardwareBFloat16()
@@ -68,10 +67,11 @@ public sealed class BFloat16Steps : IDisposable
         Model.to(device);
         Model.to(ScalarType.BFloat16);
         Model.train();
-        var copies = Model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
-        GradientsFrom = model.named_parameters().ToDictionary(p => p.name, p => copies[p.name]);
-        _pairs = [.. model.named_parameters().Select(p => ((Tensor)p.parameter, copies[p.name]))];
-        Parameters = [.. Model.parameters()];
+        var copies = Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var weights = model.named_parameters().ToList();
+        GradientsFrom = weights.ToDictionary(p => p.name, p => (Tensor)copies[p.name]);
+        _pairs = [.. weights.Select(p => ((Tensor)p.parameter, (Tensor)copies[p.name]))];
+        Parameters = [.. copies.Values];
     }
 
     /// <summary>The bfloat16 model the steps run on.</summary>
