@@ -8,15 +8,22 @@ public sealed record BudgetFit(int MaxSteps, bool First, double SecondsPerStep);
 
 /// <summary>
 /// A run's clock and, when it has one, its time budget ("train for 15 minutes"). With a budget, measured speed fixes
-/// the schedule so that it ends in time. It is measured twice — over the first <see cref="ProbeSteps"/> steps, then
-/// again at a tenth of the budget — because a machine busy with other work at the start would otherwise leave most of
-/// the budget unused. The clock is a <see cref="TimeProvider"/> so that tests decide how long a step takes.
+/// the schedule so that it ends in time. It is measured over the first <see cref="ProbeSteps"/> steps, then again at
+/// each of <see cref="RefitAt"/>: a machine busy with other work at the start would otherwise leave most of the budget
+/// unused, and the first steps' speed (before the allocator and caches settle) and the guessed cost of evaluations left
+/// 5-minute runs 7–12% short of their budget. The later measurements use the wall clock since the previous one, so
+/// evaluations and checkpoints are counted as they really cost. The clock is a <see cref="TimeProvider"/> so that
+/// tests decide how long a step takes.
 /// </summary>
 public sealed class TimeBudget
 {
     public const int ProbeSteps = 4;
     /// <summary>A run stops itself once it is this far over its budget.</summary>
     public const double Overrun = 1.05;
+    /// <summary>The fractions of the budget at which the step count is measured again.</summary>
+    public static readonly double[] RefitAt = [0.1, 0.4, 0.7];
+    /// <summary>A new measurement changes the step count only when it moves by more than this fraction.</summary>
+    public const double RefitTolerance = 0.02;
     /// <summary>Seconds kept free for the final checkpoint and result.</summary>
     private const double ReserveSeconds = 2;
 
@@ -25,9 +32,9 @@ public sealed class TimeBudget
     private readonly double _elapsedBefore;
     private readonly int _startStep;
     private readonly EvaluationCost _evaluation;
-    private double _trainSeconds, _trainSecondsAtProbe;
-    private int _stepAtProbe;
-    private bool _scheduleFixed, _recalibrated;
+    private double _trainSeconds, _trainSecondsAtProbe, _sessionSecondsAtProbe;
+    private int _stepAtProbe, _refits;
+    private bool _scheduleFixed;
 
     /// <param name="seconds">The budget, or null when a fixed step count decides the run's length (then this is only its clock).</param>
     /// <param name="startStep">The step the run starts (or resumes) at.</param>
@@ -37,7 +44,8 @@ public sealed class TimeBudget
     {
         Seconds = seconds;
         _startStep = startStep;
-        _scheduleFixed = _recalibrated = scheduleFixed;
+        _scheduleFixed = scheduleFixed;
+        _refits = scheduleFixed ? RefitAt.Length : 0;
         _elapsedBefore = elapsedBefore;
         _evaluation = evaluation;
         _clock = clock;
@@ -80,21 +88,24 @@ public sealed class TimeBudget
 
     /// <summary>
     /// After <paramref name="step"/> has been trained: the step count that fits the rest of the budget, when this is
-    /// the time to measure and the count moves by more than 5% (the first measurement always fixes it); else null.
+    /// the time to measure and the count moves by more than <see cref="RefitTolerance"/> (the first measurement always
+    /// fixes it); else null.
     /// </summary>
     public BudgetFit? Refit(int step, int? maxSteps)
     {
         if (Seconds is not { } budget) return null;
         var first = !_scheduleFixed;
-        if (first ? step != _startStep + ProbeSteps : _recalibrated || SessionSeconds < 0.1 * budget) return null;
+        if (first ? step != _startStep + ProbeSteps : _refits >= RefitAt.Length || SessionSeconds < RefitAt[_refits] * budget) return null;
 
-        var measured = first ? _trainSeconds / (step - _startStep) : (_trainSeconds - _trainSecondsAtProbe) / (step - _stepAtProbe);
-        var evalSeconds = measured / 3 * _evaluation.ValidationBatches + 0.05 * _evaluation.SampleTokens;
-        var perStep = measured + evalSeconds / _evaluation.EvalEvery;
+        // The first two measurements see too few evaluations to time them, so their cost is estimated from a step's;
+        // later ones take the wall clock per step since the previous measurement, evaluations included.
+        var trainPerStep = first ? _trainSeconds / (step - _startStep) : (_trainSeconds - _trainSecondsAtProbe) / (step - _stepAtProbe);
+        var evalSeconds = trainPerStep / 3 * _evaluation.ValidationBatches + 0.05 * _evaluation.SampleTokens;
+        var perStep = first || _refits == 0 ? trainPerStep + evalSeconds / _evaluation.EvalEvery : (SessionSeconds - _sessionSecondsAtProbe) / (step - _stepAtProbe);
         var remaining = budget - ElapsedSeconds - evalSeconds - ReserveSeconds;
         var fitted = Math.Max(step + 1, step + (int)(remaining / perStep));
-        if (first) (_trainSecondsAtProbe, _stepAtProbe, _scheduleFixed) = (_trainSeconds, step, true);
-        else _recalibrated = true;
-        return first || Math.Abs(fitted - maxSteps!.Value) > 0.05 * maxSteps.Value ? new BudgetFit(fitted, first, measured) : null;
+        if (!first) _refits++;
+        (_trainSecondsAtProbe, _sessionSecondsAtProbe, _stepAtProbe, _scheduleFixed) = (_trainSeconds, SessionSeconds, step, true);
+        return first || Math.Abs(fitted - maxSteps!.Value) > RefitTolerance * maxSteps.Value ? new BudgetFit(fitted, first, trainPerStep) : null;
     }
 }

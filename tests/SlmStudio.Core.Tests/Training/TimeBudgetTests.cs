@@ -33,7 +33,31 @@ public class TimeBudgetTests
         Train(budget, clock, 1.0);
         Assert.Equal(new BudgetFit(12 + 71, First: false, SecondsPerStep: 1.0), budget.Refit(12, 149)); // (100 - 10 - 2 - 2) / 1.2
         Train(budget, clock, 1.0);
-        Assert.Null(budget.Refit(13, 83)); // measured twice, never more
+        Assert.Null(budget.Refit(13, 83)); // not again until 40% of the budget
+    }
+
+    [Fact]
+    public void LaterMeasurementsCountEvaluationsAtTheirRealCost()
+    {
+        var clock = new ManualClock();
+        var budget = new TimeBudget(100, 0, false, 0, Cost, clock);
+        int? maxSteps = null;
+        var fits = new List<(int Step, BudgetFit Fit)>();
+        // 0.5 s a step, and every 10 steps an evaluation that really takes 4 s (the estimate says 1.5 s).
+        for (int step = 1; budget.ElapsedSeconds < 100 && step < 1000; step++)
+        {
+            Train(budget, clock, 0.5);
+            if (budget.Refit(step, maxSteps) is { } fit) { fits.Add((step, fit)); maxSteps = fit.MaxSteps; }
+            if (step % 10 == 0) clock.Advance(TimeSpan.FromSeconds(4));
+            if (step == maxSteps) break;
+        }
+        // The probe and the tenth of the budget estimate evaluations at 1.5 s and fix about 145 steps: 128 s with the
+        // real 4 s evaluations. At 40% the wall clock shows 0.9 s a step, and the run is cut to about 107 steps, which
+        // end (with their evaluations) at 93.5 s, leaving the last evaluation its 4 s.
+        Assert.Equal(149, fits[0].Fit.MaxSteps);
+        Assert.InRange(fits.Count, 3, 1 + TimeBudget.RefitAt.Length);
+        Assert.InRange(maxSteps!.Value, 104, 110);
+        Assert.InRange(budget.ElapsedSeconds, 90, 96);
     }
 
     [Fact]
@@ -42,15 +66,16 @@ public class TimeBudgetTests
         var clock = new ManualClock();
         var budget = new TimeBudget(100, 0, false, 0, Cost, clock);
         for (int step = 1; step <= 4; step++) Train(budget, clock, 0.5);
-        var first = budget.Refit(4, null)!;
-        // Same speed at a tenth of the budget (step 20, 10 s): 20 + 86.5 / 0.65 = 153 steps, within 5% of 149.
+        Assert.Equal(149, budget.Refit(4, null)!.MaxSteps);
+        // Same speed at a tenth of the budget (step 21, 10.5 s): 21 + 86 / 0.65 = 153 steps, within 2% of a schedule
+        // of 151 steps.
         for (int step = 5; step <= 20; step++)
         {
             Train(budget, clock, 0.5);
-            Assert.Null(budget.Refit(step, first.MaxSteps));
+            Assert.Null(budget.Refit(step, 151));
         }
         Train(budget, clock, 0.5);
-        Assert.Null(budget.Refit(21, first.MaxSteps));
+        Assert.Null(budget.Refit(21, 151));
     }
 
     [Fact]
