@@ -12,7 +12,8 @@ public sealed record BudgetFit(int MaxSteps, bool First, double SecondsPerStep);
 /// each of <see cref="RefitAt"/>: a machine busy with other work at the start would otherwise leave most of the budget
 /// unused, and the first steps' speed (before the allocator and caches settle) and the guessed cost of evaluations left
 /// 5-minute runs 7–12% short of their budget. The later measurements use the wall clock since the previous one, so
-/// evaluations and checkpoints are counted as they really cost. The clock is a <see cref="TimeProvider"/> so that
+/// evaluations and checkpoints are counted as they really cost. A schedule that ends with a tenth of the budget or more
+/// left is measured again and extended (its learning rate then rises again from the floor, which beats stopping). The clock is a <see cref="TimeProvider"/> so that
 /// tests decide how long a step takes.
 /// </summary>
 public sealed class TimeBudget
@@ -24,6 +25,8 @@ public sealed class TimeBudget
     public static readonly double[] RefitAt = [0.1, 0.4, 0.7];
     /// <summary>A new measurement changes the step count only when it moves by more than this fraction.</summary>
     public const double RefitTolerance = 0.02;
+    /// <summary>A schedule that ends with more than this fraction of the budget left is measured again and extended.</summary>
+    public const double EndsEarlyFraction = 0.1;
     /// <summary>Seconds kept free for the final checkpoint and result.</summary>
     private const double ReserveSeconds = 2;
 
@@ -45,6 +48,7 @@ public sealed class TimeBudget
         Seconds = seconds;
         _startStep = startStep;
         _scheduleFixed = scheduleFixed;
+        _stepAtProbe = startStep;
         _refits = scheduleFixed ? RefitAt.Length : 0;
         _elapsedBefore = elapsedBefore;
         _evaluation = evaluation;
@@ -95,7 +99,11 @@ public sealed class TimeBudget
     {
         if (Seconds is not { } budget) return null;
         var first = !_scheduleFixed;
-        if (first ? step != _startStep + ProbeSteps : _refits >= RefitAt.Length || SessionSeconds < RefitAt[_refits] * budget) return null;
+        // A schedule fixed while the machine was busy can end long before the budget (a 20-minute run whose first
+        // steps shared the cores with a build fixed 34 steps and ended after 4.5 minutes): measure again then too.
+        var endsEarly = maxSteps is { } scheduled && step >= scheduled && budget - ElapsedSeconds > EndsEarlyFraction * budget;
+        var planned = _refits < RefitAt.Length && SessionSeconds >= RefitAt[_refits] * budget;
+        if (first ? step != _startStep + ProbeSteps : !planned && !endsEarly) return null;
 
         // The first two measurements see too few evaluations to time them, so their cost is estimated from a step's;
         // later ones take the wall clock per step since the previous measurement, evaluations included.
@@ -104,7 +112,7 @@ public sealed class TimeBudget
         var perStep = first || _refits == 0 ? trainPerStep + evalSeconds / _evaluation.EvalEvery : (SessionSeconds - _sessionSecondsAtProbe) / (step - _stepAtProbe);
         var remaining = budget - ElapsedSeconds - evalSeconds - ReserveSeconds;
         var fitted = Math.Max(step + 1, step + (int)(remaining / perStep));
-        if (!first) _refits++;
+        if (planned) _refits++;
         (_trainSecondsAtProbe, _sessionSecondsAtProbe, _stepAtProbe, _scheduleFixed) = (_trainSeconds, SessionSeconds, step, true);
         return first || Math.Abs(fitted - maxSteps!.Value) > RefitTolerance * maxSteps.Value ? new BudgetFit(fitted, first, trainPerStep) : null;
     }

@@ -36,28 +36,50 @@ public class TimeBudgetTests
         Assert.Null(budget.Refit(13, 83)); // not again until 40% of the budget
     }
 
+    /// <summary>A run as the trainer drives it: a step, the budget's measurement, an evaluation every 10 steps, until
+    /// the schedule's last step or the budget's overrun.</summary>
+    private static (int Steps, List<(int Step, BudgetFit Fit)> Fits) Run(TimeBudget budget, ManualClock clock, Func<int, double> secondsPerStep, double evaluationSeconds)
+    {
+        int? maxSteps = null;
+        var fits = new List<(int Step, BudgetFit Fit)>();
+        for (int step = 1; step < 100_000 && !budget.IsUsedUp; step++)
+        {
+            Train(budget, clock, secondsPerStep(step));
+            if (budget.Refit(step, maxSteps) is { } fit) { fits.Add((step, fit)); maxSteps = fit.MaxSteps; }
+            if (step % 10 == 0 || step == maxSteps) clock.Advance(TimeSpan.FromSeconds(evaluationSeconds));
+            if (step == maxSteps) return (step, fits);
+        }
+        throw new InvalidOperationException("The schedule never ended.");
+    }
+
     [Fact]
     public void LaterMeasurementsCountEvaluationsAtTheirRealCost()
     {
         var clock = new ManualClock();
         var budget = new TimeBudget(100, 0, false, 0, Cost, clock);
-        int? maxSteps = null;
-        var fits = new List<(int Step, BudgetFit Fit)>();
-        // 0.5 s a step, and every 10 steps an evaluation that really takes 4 s (the estimate says 1.5 s).
-        for (int step = 1; budget.ElapsedSeconds < 100 && step < 1000; step++)
-        {
-            Train(budget, clock, 0.5);
-            if (budget.Refit(step, maxSteps) is { } fit) { fits.Add((step, fit)); maxSteps = fit.MaxSteps; }
-            if (step % 10 == 0) clock.Advance(TimeSpan.FromSeconds(4));
-            if (step == maxSteps) break;
-        }
-        // The probe and the tenth of the budget estimate evaluations at 1.5 s and fix about 145 steps: 128 s with the
-        // real 4 s evaluations. At 40% the wall clock shows 0.9 s a step, and the run is cut to about 107 steps, which
-        // end (with their evaluations) at 93.5 s, leaving the last evaluation its 4 s.
+        // 0.5 s a step, and evaluations that really take 4 s where the estimate says 1.5 s. The probe and the tenth of
+        // the budget fix about 145 steps: 128 s with the real evaluations. At 40% the wall clock shows 0.9 s a step,
+        // and the run is cut to about 107 steps, which end with their last evaluation inside the budget.
+        var (steps, fits) = Run(budget, clock, _ => 0.5, evaluationSeconds: 4);
         Assert.Equal(149, fits[0].Fit.MaxSteps);
         Assert.InRange(fits.Count, 3, 1 + TimeBudget.RefitAt.Length);
-        Assert.InRange(maxSteps!.Value, 104, 110);
-        Assert.InRange(budget.ElapsedSeconds, 90, 96);
+        Assert.InRange(steps, 104, 110);
+        Assert.InRange(budget.ElapsedSeconds, 95, 100);
+    }
+
+    [Fact]
+    public void AScheduleFixedOnABusyMachineIsExtendedWhenItWouldEndEarly()
+    {
+        var clock = new ManualClock();
+        var budget = new TimeBudget(1000, 0, false, 0, Cost, clock);
+        // The first 12 steps share the cores (20 s each; the tenth of the budget still sees them), then 1 s a step:
+        // the 44 steps fixed at the start end after about 280 s, long before the 40% measurement, so they are
+        // measured again there and extended.
+        var (steps, fits) = Run(budget, clock, step => step <= 12 ? 20 : 1, evaluationSeconds: 1);
+        Assert.Equal(44, fits[0].Fit.MaxSteps);
+        Assert.Contains(fits, f => f.Step == 44 && f.Fit.MaxSteps > 44);
+        Assert.InRange(budget.ElapsedSeconds, 0.9 * 1000, 1000);
+        Assert.True(steps > 500, $"{steps} steps");
     }
 
     [Fact]
