@@ -13,8 +13,8 @@ public sealed record BudgetFit(int MaxSteps, bool First, double SecondsPerStep);
 /// unused, and the first steps' speed (before the allocator and caches settle) and the guessed cost of evaluations left
 /// 5-minute runs 7–12% short of their budget. The later measurements use the wall clock since the previous one, so
 /// evaluations and checkpoints are counted as they really cost. A schedule that ends with a tenth of the budget or more
-/// left is measured again and extended (its learning rate then rises again from the floor, which beats stopping). The clock is a <see cref="TimeProvider"/> so that
-/// tests decide how long a step takes.
+/// left is measured again and extended (its learning rate then rises again from the floor, which beats stopping). The
+/// clock is a <see cref="TimeProvider"/> so that tests decide how long a step takes.
 /// </summary>
 public sealed class TimeBudget
 {
@@ -112,7 +112,7 @@ public sealed class TimeBudget
         var perStep = first || _refits == 0 ? trainPerStep + evalSeconds / _evaluation.EvalEvery : (SessionSeconds - _sessionSecondsAtProbe) / (step - _stepAtProbe);
         var remaining = budget - ElapsedSeconds - evalSeconds - ReserveSeconds;
         var fitted = Math.Max(step + 1, step + (int)(remaining / perStep));
-        if (planned) _refits++;
+        while (_refits < RefitAt.Length && SessionSeconds >= RefitAt[_refits] * budget) _refits++; // a slow step can pass two at once
         (_trainSecondsAtProbe, _sessionSecondsAtProbe, _stepAtProbe, _scheduleFixed) = (_trainSeconds, SessionSeconds, step, true);
         return first || Math.Abs(fitted - maxSteps!.Value) > RefitTolerance * maxSteps.Value ? new BudgetFit(fitted, first, trainPerStep) : null;
     }
