@@ -318,6 +318,8 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
     [InlineData(new[] { "bench", "classify" }, "Give the classifier's artifact folder")]
     [InlineData(new[] { "train", "--task", "poems", "--data", "a", "--out", "x" }, "--task must be text, classify or chat (got 'poems')")]
     [InlineData(new[] { "train", "--data", "a", "--out", "x", "--label-column", "team" }, "apply only with --task classify")]
+    [InlineData(new[] { "train", "--task", "classify", "--data", "a", "--out", "x", "--dropout", "0.1" }, "--dropout applies only to --task text")]
+    [InlineData(new[] { "train", "--data", "a", "--out", "x", "--dropout", "0.95" }, "--dropout")]
     [InlineData(new[] { "classify", "artifact" }, "Give either --text or --file")]
     [InlineData(new[] { "classify", "artifact", "--file", "in.csv" }, "--file needs --out")]
     public void Wrong_arguments_are_usage_errors(string[] args, string expected)

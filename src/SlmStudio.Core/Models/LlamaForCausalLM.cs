@@ -170,17 +170,22 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("Call Forward(x, rope, cache).");
 
+    /// <summary>Dropout on what attention and the MLP add to the residual stream, in training mode only (nanoGPT's resid_dropout).</summary>
+    public double ResidualDropout { get; set; }
+
     public Tensor Forward(Tensor x, Rotary rope, KvCache? cache, Tensor? windowMask = null)
     {
         if (post_attention_layernorm is null)
         {
             // Parallel block (Phi-2): attention and MLP both read the same normalised input.
             var h = input_layernorm.forward(x);
-            return x + self_attn.Forward(h, rope, cache, windowMask) + mlp.forward(h);
+            return x + Dropped(self_attn.Forward(h, rope, cache, windowMask)) + Dropped(mlp.forward(h));
         }
-        x = x + self_attn.Forward(input_layernorm.forward(x), rope, cache, windowMask);
-        return x + mlp.forward(post_attention_layernorm.forward(x));
+        x = x + Dropped(self_attn.Forward(input_layernorm.forward(x), rope, cache, windowMask));
+        return x + Dropped(mlp.forward(post_attention_layernorm.forward(x)));
     }
+
+    private Tensor Dropped(Tensor branch) => training && ResidualDropout > 0 ? F.dropout(branch, ResidualDropout, training: true) : branch;
 }
 
 /// <summary>
@@ -237,6 +242,13 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
 
     public Parameter EmbeddingWeight => embed_tokens.weight!;
 
+    /// <inheritdoc cref="LlamaDecoderLayer.ResidualDropout"/>
+    public double ResidualDropout
+    {
+        get => layers.Count == 0 ? 0 : layers[0].ResidualDropout;
+        set { foreach (var layer in layers) layer.ResidualDropout = value; }
+    }
+
     public override Tensor forward(Tensor ids) => Forward(ids, null);
 
     public Tensor Forward(Tensor ids, KvCache? cache)                               // ids (B, T)
@@ -279,6 +291,13 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: config.LmHeadBias);
         RegisterComponents();
     }
+
+    /// <summary>
+    /// Dropout on every layer's residual branches in training mode. Set by the trainer rather than the config: whether a
+    /// run needs it depends on how often it will read its text, which a time budget only tells once speed is measured.
+    /// Saved models never carry it (inference does not drop).
+    /// </summary>
+    public double ResidualDropout { get => model.ResidualDropout; set => model.ResidualDropout = value; }
 
     /// <summary>Logits (B, T, V) for token ids (B, T).</summary>
     public override Tensor forward(Tensor ids) => Forward(ids, null);

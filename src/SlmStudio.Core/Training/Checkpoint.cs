@@ -5,9 +5,10 @@ using static TorchSharp.torch;
 namespace SlmStudio.Core.Training;
 
 /// <summary>Where a run stands: everything besides tensors that a resumed run needs to continue exactly.</summary>
+/// <param name="ResidualDropout">The dropout the steps ran with (<see cref="RepetitionDropout"/>); 0 in checkpoints from before it existed.</param>
 public sealed record CheckpointState(
     int Step, int MaxSteps, int WarmupSteps, double PeakLearningRate, long OptimizerStep, double BestValLoss,
-    long TokensSeen, double ElapsedSeconds, long Seed);
+    long TokensSeen, double ElapsedSeconds, long Seed, double ResidualDropout = 0);
 
 /// <summary>
 /// One file, checkpoint/state.safetensors: model weights ("model.*"), AdamW moments ("adam.*") and the JSON state in

@@ -55,11 +55,32 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         var tokensPerStep = (long)settings.BatchSize * settings.ContextLength * run.GradientAccumulation;
         var (step, tokensSeen, bestValLoss) = (state.Step, state.TokensSeen, state.BestValLoss);
         var state0Step = state.Step;
+        var dropout = run.Dropout ?? state.ResidualDropout;
+        SetDropout(dropout);
+        if (!resume && maxSteps is { } fixedSteps) PlanDropout(fixedSteps);
         EvaluationResult? lastEval = null;
         var cancelled = false;
         using var log = new LossLog(device, _clock);
 
         Report(Started(settings, state, device));
+
+        void SetDropout(double rate)
+        {
+            model.ResidualDropout = rate;
+            if (lowPrecision is not null) lowPrecision.Model.ResidualDropout = rate;
+        }
+
+        // Decided again with each new schedule (a time budget knows its step count only once speed is measured); once
+        // on, it stays on, so that a run does not switch between two kinds of steps.
+        void PlanDropout(int scheduledSteps)
+        {
+            if (run.Dropout is not null || run.Lora is not null || run.InstructionData is not null || dropout > 0) return;
+            var passes = RepetitionDropout.Passes(scheduledSteps, tokensPerStep, settings.TrainTokens);
+            var rate = RepetitionDropout.For(passes);
+            if (rate == 0) return;
+            Report(new TrainingMessage(RepetitionDropout.Explain(passes, rate)));
+            SetDropout(dropout = rate);
+        }
 
         double GetLr(int s) => new LearningRateSchedule(settings.PeakLearningRate, warmup, maxSteps ?? 1_000_000, run.MinLearningRateFraction).At(s);
 
@@ -67,7 +88,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         void SaveCheckpoint(int scheduledSteps)
         {
             using var scope = NewDisposeScope();
-            var next = state with { Step = step, MaxSteps = scheduledSteps, WarmupSteps = warmup, OptimizerStep = optimizer.Step, BestValLoss = bestValLoss, TokensSeen = tokensSeen, ElapsedSeconds = budget.ElapsedSeconds };
+            var next = state with { Step = step, MaxSteps = scheduledSteps, WarmupSteps = warmup, OptimizerStep = optimizer.Step, BestValLoss = bestValLoss, TokensSeen = tokensSeen, ElapsedSeconds = budget.ElapsedSeconds, ResidualDropout = dropout };
             WriteOrExplain("the checkpoint", _folder.CheckpointFile, savedStep, () => Checkpoint.Save(_folder, model, optimizer, next, adapters));
             state = next;
             savedStep = step;
@@ -90,6 +111,8 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             if (cancellationToken.IsCancellationRequested || File.Exists(_folder.CancelFile)) { cancelled = true; break; }
             if (budget.IsUsedUp) { Report(new TrainingMessage($"The time budget was used up at step {step} of {maxSteps}; finishing now.")); break; }
             var lr = GetLr(step);
+            // Dropout masks depend only on (seed, step), like the batches: a resumed run takes the steps an uninterrupted one would.
+            manual_seed(unchecked(run.Seed * 1_000_003 + step));
             budget.TimeStep(() =>
             {
                 lowPrecision?.LoadWeights();
@@ -104,6 +127,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
                 if (fit.First) warmup = run.WarmupSteps ?? DefaultWarmup(fit.MaxSteps, run.BaseModel is not null);
                 maxSteps = fit.MaxSteps;
                 Report(new TrainingMessage($"Measured {tokensPerStep / fit.SecondsPerStep:N0} tokens/s: {maxSteps:N0} steps fit in the {budget.Seconds / 60:0.#}-minute budget."));
+                PlanDropout(fit.MaxSteps);
             }
 
             var isLast = step >= maxSteps;

@@ -64,6 +64,11 @@ public sealed record TrainingOptions
     public int? WarmupSteps { get; init; }
     public double WeightDecay { get; init; } = 0.1;
     public double GradientClip { get; init; } = 1.0;
+    /// <summary>
+    /// Dropout on the residual branches while training; null: <see cref="RepetitionDropout"/> decides from how often the
+    /// run will read its text (never with LoRA, whose adapters have their own, or in an instruction phase).
+    /// </summary>
+    public double? Dropout { get; init; }
     public double ValidationFraction { get; init; } = DefaultValidationFraction;
     public int SampleTokens { get; init; } = 48;
     /// <summary>

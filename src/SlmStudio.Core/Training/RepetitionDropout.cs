@@ -1,0 +1,26 @@
+namespace SlmStudio.Core.Training;
+
+/// <summary>
+/// Dropout for a run that reads its training text many times. A small model given a long budget on little text learns
+/// the text by heart: a 15-minute run on 1 MB of prose read it 27 times, its validation loss was best a third of the
+/// way in (2.276 bits per character, worse than a 5-minute run's 2.205) and rose to 2.573 by the end, while its
+/// training loss kept falling. With dropout 0.1 on the residual branches the same run kept improving to 2.208. In a
+/// 5-minute run (11 readings) the same dropout cost more than it saved (2.265), so it is used only above
+/// <see cref="ManyPasses"/>.
+/// </summary>
+public static class RepetitionDropout
+{
+    /// <summary>From this many planned readings of the training text on, the run trains with <see cref="Rate"/>.</summary>
+    public const double ManyPasses = 16;
+    public const double Rate = 0.1;
+
+    /// <summary>How many times a schedule of <paramref name="steps"/> reads the training text.</summary>
+    public static double Passes(long steps, long tokensPerStep, long trainTokens) => (double)steps * tokensPerStep / Math.Max(1, trainTokens);
+
+    public static double For(double passes) => passes >= ManyPasses ? Rate : 0;
+
+    /// <summary>What the run is told when dropout is switched on.</summary>
+    public static string Explain(double passes, double rate) =>
+        $"This run will read its training text about {passes:N0} times, often enough for the model to learn it by heart: " +
+        $"it trains with dropout {rate:0.##} (part of each step's signal left out at random) so that it keeps learning what carries over to new text.";
+}

@@ -1,0 +1,102 @@
+using SlmStudio.Core.Models;
+using SlmStudio.Core.Training;
+using static TorchSharp.torch;
+
+namespace SlmStudio.Core.Tests.Training;
+
+public class RepetitionDropoutTests
+{
+    private static LlamaForCausalLM SmallModel(int vocabSize = 64)
+    {
+        var model = new LlamaForCausalLM(new LlamaConfig { VocabSize = vocabSize, HiddenSize = 32, IntermediateSize = 64, NumLayers = 2, NumHeads = 2, NumKvHeads = 2, MaxPositions = 32 });
+        model.InitializeWeights(3);
+        return model;
+    }
+
+    [Fact]
+    public void DropoutChangesOnlyTrainingModeOutputs()
+    {
+        using var model = SmallModel();
+        using var ids = tensor(new long[] { 1, 5, 9, 13, 2, 7, 11, 3 }, [1, 8]);
+        model.eval();
+        using var plain = model.forward(ids).detach();
+
+        model.ResidualDropout = 0.3;
+        Assert.Equal(0.3, model.ResidualDropout);
+        using (var evaluated = model.forward(ids).detach())
+            Assert.True(evaluated.allclose(plain), "dropout changed an evaluation-mode forward pass");
+        model.train();
+        using var dropped = model.forward(ids).detach();
+        Assert.False(dropped.allclose(plain, atol: 1e-4), "dropout in training mode left the outputs unchanged");
+
+        model.ResidualDropout = 0;
+        using var undropped = model.forward(ids).detach();
+        Assert.True(undropped.allclose(plain), "a training-mode forward pass without dropout differs from evaluation mode");
+    }
+
+    [Fact]
+    public void SavedModelsCarryNoDropout()
+    {
+        var dir = TestPaths.NewTempDir();
+        var tokenizer = new SlmStudio.Core.Tokenization.BpeTrainer(300).Train(["the quick brown fox jumps over the lazy dog"], CancellationToken.None);
+        using (var model = SmallModel(tokenizer.VocabSize))
+        {
+            model.ResidualDropout = 0.3;
+            ModelFolder.Save(model, tokenizer, dir);
+        }
+        Assert.DoesNotContain("dropout", File.ReadAllText(Path.Combine(dir, ModelFolder.ConfigFile)), StringComparison.OrdinalIgnoreCase);
+        var (loaded, _) = ModelFolder.Load(dir);
+        using (loaded) Assert.Equal(0, loaded.ResidualDropout);
+    }
+
+    [Theory]
+    [InlineData(10, 0)]
+    [InlineData(15.9, 0)]
+    [InlineData(RepetitionDropout.ManyPasses, RepetitionDropout.Rate)]
+    [InlineData(40, RepetitionDropout.Rate)]
+    public void DropoutStartsAtManyReadingsOfTheText(double passes, double expected) => Assert.Equal(expected, RepetitionDropout.For(passes));
+
+    [Fact]
+    public void RunThatReadsItsTextManyTimesTrainsWithDropoutAndKeepsItWhenResumed()
+    {
+        var dir = TestPaths.NewTempDir();
+        var data = TrainingFixture.WriteCorpus(dir, lines: 100);
+        var run = Path.Combine(dir, "run");
+        // 40 steps of 16 x 64 tokens read the ~1,400 training tokens more than 16 times.
+        var options = TrainingFixture.Options(data, run, maxSteps: 40, evalEvery: 20);
+        using var cts = new CancellationTokenSource();
+        var first = new TrainingFixture.Recorder { OnEvent = e => { if (e is CheckpointSaved { Step: 20 }) cts.Cancel(); } };
+        new Trainer(options, first).Run(false, cts.Token);
+        var settings = RunPreparation.Load(RunFolder.At(run)).Settings;
+        Assert.True(RepetitionDropout.Passes(40, 16 * 64, settings.TrainTokens) >= RepetitionDropout.ManyPasses, $"the fixture reads its {settings.TrainTokens} tokens too few times");
+        Assert.Contains(first.Events.OfType<TrainingMessage>(), m => m.Text.Contains("dropout 0.1"));
+        Assert.Equal(RepetitionDropout.Rate, CheckpointDropout(run));
+
+        var second = new TrainingFixture.Recorder();
+        new Trainer(options, second).Run(true, CancellationToken.None);
+        Assert.Equal(RepetitionDropout.Rate, CheckpointDropout(run));
+        Assert.DoesNotContain(second.Events.OfType<TrainingMessage>(), m => m.Text.Contains("dropout"));
+        // The dropout masks of each step are the same with and without the interruption.
+        var straight = new TrainingFixture.Recorder();
+        new Trainer(options with { RunDirectory = Path.Combine(dir, "straight") }, straight).Run(false, CancellationToken.None);
+        var expected = straight.Events.OfType<TrainingStep>().Where(s => s.Step > 20).Select(s => s.Loss).ToList();
+        var resumed = second.Events.OfType<TrainingStep>().Select(s => s.Loss).ToList();
+        Assert.Equal(expected.Count, resumed.Count);
+        for (int i = 0; i < expected.Count; i++) Assert.True(Math.Abs(expected[i] - resumed[i]) < 1e-3, $"step loss {resumed[i]} differs from {expected[i]}");
+
+        // Few readings, or a dropout the user chose, and the rule stays out of it.
+        var few = new TrainingFixture.Recorder();
+        new Trainer(TrainingFixture.Options(data, Path.Combine(dir, "few"), maxSteps: 2, evalEvery: 20), few).Run(false, CancellationToken.None);
+        Assert.Equal(0, CheckpointDropout(Path.Combine(dir, "few")));
+        new Trainer(options with { RunDirectory = Path.Combine(dir, "chosen"), MaxSteps = 2, Dropout = 0.05 }, new TrainingFixture.Recorder()).Run(false, CancellationToken.None);
+        Assert.Equal(0.05, CheckpointDropout(Path.Combine(dir, "chosen")));
+        new Trainer(options with { RunDirectory = Path.Combine(dir, "off"), MaxSteps = 2, Dropout = 0 }, new TrainingFixture.Recorder()).Run(false, CancellationToken.None);
+        Assert.Equal(0, CheckpointDropout(Path.Combine(dir, "off")));
+    }
+
+    private static double CheckpointDropout(string run)
+    {
+        var (_, metadata) = SafetensorsFile.ReadWithMetadata(RunFolder.At(run).CheckpointFile);
+        return System.Text.Json.JsonSerializer.Deserialize<CheckpointState>(metadata["state"])!.ResidualDropout;
+    }
+}
