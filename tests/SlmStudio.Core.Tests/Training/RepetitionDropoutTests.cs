@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace SlmStudio.Core.Tests.Training;
 
+[Collection(AloneCollection.Name)]
 public class RepetitionDropoutTests
 {
     private static LlamaForCausalLM SmallModel(int vocabSize = 64)
