@@ -106,10 +106,7 @@ public sealed class LoraTrainingTests : IDisposable
         var resumed = new Trainer(options, second).Run(true, CancellationToken.None);
         Assert.Equal(20, resumed.Step);
         Assert.Equal(10, second.Events.OfType<TrainingStarted>().Single().StartStep);
-        var expected = straight.Events.OfType<TrainingStep>().Where(s => s.Step > 10).Select(s => s.Loss).ToList();
-        var actual = second.Events.OfType<TrainingStep>().Select(s => s.Loss).ToList();
-        Assert.Equal(expected.Count, actual.Count);
-        for (int i = 0; i < expected.Count; i++) Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-4, $"step loss {actual[i]} differs from {expected[i]}");
+        TrainingFixture.AssertResumedLossesMatch(straight, second, resumedAt: 10, tolerance: 1e-4);
         Assert.Equal(straight.Events.OfType<EvaluationResult>().Last().ValLoss, second.Events.OfType<EvaluationResult>().Last().ValLoss, 4);
     }
 }

@@ -80,10 +80,7 @@ public class RepetitionDropoutTests
         // The dropout masks of each step are the same with and without the interruption.
         var straight = new TrainingFixture.Recorder();
         new Trainer(options with { RunDirectory = Path.Combine(dir, "straight") }, straight).Run(false, CancellationToken.None);
-        var expected = straight.Events.OfType<TrainingStep>().Where(s => s.Step > 20).Select(s => s.Loss).ToList();
-        var resumed = second.Events.OfType<TrainingStep>().Select(s => s.Loss).ToList();
-        Assert.Equal(expected.Count, resumed.Count);
-        for (int i = 0; i < expected.Count; i++) Assert.True(Math.Abs(expected[i] - resumed[i]) < 1e-3, $"step loss {resumed[i]} differs from {expected[i]}");
+        TrainingFixture.AssertResumedLossesMatch(straight, second, resumedAt: 20, tolerance: 1e-3);
 
         // Few readings, or a dropout the user chose, and the rule stays out of it.
         var few = new TrainingFixture.Recorder();

@@ -84,10 +84,7 @@ public class TrainerTests
         Assert.Equal(40, resumed.Step);
         Assert.Equal(20, second.Events.OfType<TrainingStarted>().Single().StartStep);
 
-        var expected = straight.Events.OfType<TrainingStep>().Where(s => s.Step > 20).Select(s => s.Loss).ToList();
-        var actual = second.Events.OfType<TrainingStep>().Select(s => s.Loss).ToList();
-        Assert.Equal(expected.Count, actual.Count);
-        for (int i = 0; i < expected.Count; i++) Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-3, $"step loss {actual[i]} differs from {expected[i]}");
+        TrainingFixture.AssertResumedLossesMatch(straight, second, resumedAt: 20, tolerance: 1e-3);
         var expectedVal = straight.Events.OfType<EvaluationResult>().Last().ValLoss;
         Assert.True(Math.Abs(expectedVal - second.Events.OfType<EvaluationResult>().Last().ValLoss) < 1e-3);
     }

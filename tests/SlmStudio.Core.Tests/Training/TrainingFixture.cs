@@ -56,6 +56,15 @@ public static class TrainingFixture
         Precision = TrainingPrecision.Float32,
     };
 
+    /// <summary>The step losses a resumed run reported equal an uninterrupted run's after <paramref name="resumedAt"/>, within <paramref name="tolerance"/>.</summary>
+    public static void AssertResumedLossesMatch(Recorder straight, Recorder resumed, int resumedAt, double tolerance)
+    {
+        var expected = straight.Events.OfType<TrainingStep>().Where(s => s.Step > resumedAt).Select(s => s.Loss).ToList();
+        var actual = resumed.Events.OfType<TrainingStep>().Select(s => s.Loss).ToList();
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++) Assert.True(Math.Abs(expected[i] - actual[i]) < tolerance, $"step loss {actual[i]} differs from {expected[i]}");
+    }
+
     public sealed class Recorder : IProgress<TrainingEvent>
     {
         public List<TrainingEvent> Events { get; } = [];
