@@ -319,9 +319,11 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
             ContextLength = options.ContextLength,
             Device = options.Device,
             Precision = options.Precision,
-            // Dropout for many readings (RepetitionDropout) was measured on prose runs, not on what a language phase
-            // leaves the next phase to build on; the phase keeps the settings its task's figures were measured with.
+            // Dropout and the reading limit for many readings (RepetitionDropout, ReadingLimit) were measured on prose
+            // runs, not on what a language phase leaves the next phase to build on; the phase keeps the settings its
+            // task's figures were measured with.
             Dropout = 0,
+            StopAtReadingLimit = false,
             AddChatTokens = true,
         };
         Report(new TrainingMessage("Learning the language of the questions and answers (predicting each next word)."));

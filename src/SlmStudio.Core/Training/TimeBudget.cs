@@ -3,8 +3,11 @@ namespace SlmStudio.Core.Training;
 /// <summary>What an evaluation costs, in the terms the time budget measures: forward passes and sampled tokens.</summary>
 public sealed record EvaluationCost(int ValidationBatches, int SampleTokens, int EvalEvery);
 
-/// <summary>A new step count that fits the budget, from the measured seconds per training step.</summary>
-public sealed record BudgetFit(int MaxSteps, bool First, double SecondsPerStep);
+/// <summary>
+/// A new step count that fits the budget, from the measured seconds per training step; <paramref name="Limited"/>: the
+/// budget fits more, but the run's step limit (<see cref="ReadingLimit"/>) is where it ends.
+/// </summary>
+public sealed record BudgetFit(int MaxSteps, bool First, double SecondsPerStep, bool Limited = false);
 
 /// <summary>
 /// A run's clock and, when it has one, its time budget ("train for 15 minutes"). With a budget, measured speed fixes
@@ -13,8 +16,8 @@ public sealed record BudgetFit(int MaxSteps, bool First, double SecondsPerStep);
 /// unused, and the first steps' speed (before the allocator and caches settle) and the guessed cost of evaluations left
 /// 5-minute runs 7–12% short of their budget. The later measurements use the wall clock since the previous one, so
 /// evaluations and checkpoints are counted as they really cost. A schedule that ends with a tenth of the budget or more
-/// left is measured again and extended (its learning rate then rises again from the floor, which beats stopping). The
-/// clock is a <see cref="TimeProvider"/> so that tests decide how long a step takes.
+/// left is measured again and extended (its learning rate then rises again from the floor, which beats stopping), unless
+/// it ends at the run's step limit (<see cref="ReadingLimit"/>: a small text read too often). The clock is a <see cref="TimeProvider"/> so that tests decide how long a step takes.
 /// </summary>
 public sealed class TimeBudget
 {
@@ -35,6 +38,7 @@ public sealed class TimeBudget
     private readonly double _elapsedBefore;
     private readonly int _startStep;
     private readonly EvaluationCost _evaluation;
+    private readonly int? _stepLimit;
     private double _trainSeconds, _trainSecondsAtProbe, _sessionSecondsAtProbe;
     private int _stepAtProbe, _refits;
     private bool _scheduleFixed;
@@ -43,7 +47,8 @@ public sealed class TimeBudget
     /// <param name="startStep">The step the run starts (or resumes) at.</param>
     /// <param name="scheduleFixed">A resumed run keeps the schedule it fixed before.</param>
     /// <param name="elapsedBefore">Seconds the run trained before it was resumed.</param>
-    public TimeBudget(double? seconds, int startStep, bool scheduleFixed, double elapsedBefore, EvaluationCost evaluation, TimeProvider clock)
+    /// <param name="stepLimit">The most steps the budget may plan, however many fit (<see cref="ReadingLimit"/>); null: no limit.</param>
+    public TimeBudget(double? seconds, int startStep, bool scheduleFixed, double elapsedBefore, EvaluationCost evaluation, TimeProvider clock, int? stepLimit = null)
     {
         Seconds = seconds;
         _startStep = startStep;
@@ -53,6 +58,7 @@ public sealed class TimeBudget
         _elapsedBefore = elapsedBefore;
         _evaluation = evaluation;
         _clock = clock;
+        _stepLimit = stepLimit;
         _started = clock.GetTimestamp();
     }
 
@@ -101,7 +107,9 @@ public sealed class TimeBudget
         var first = !_scheduleFixed;
         // A schedule fixed while the machine was busy can end long before the budget (a 20-minute run whose first
         // steps shared the cores with a build fixed 34 steps and ended after 4.5 minutes): measure again then too.
-        var endsEarly = maxSteps is { } scheduled && step >= scheduled && budget - ElapsedSeconds > EndsEarlyFraction * budget;
+        // A schedule that ends at the step limit ends early on purpose.
+        var endsEarly = maxSteps is { } scheduled && step >= scheduled && scheduled < _stepLimit.GetValueOrDefault(int.MaxValue)
+                        && budget - ElapsedSeconds > EndsEarlyFraction * budget;
         var planned = _refits < RefitAt.Length && SessionSeconds >= RefitAt[_refits] * budget;
         if (first ? step != _startStep + ProbeSteps : !planned && !endsEarly) return null;
 
@@ -111,9 +119,11 @@ public sealed class TimeBudget
         var evalSeconds = trainPerStep / 3 * _evaluation.ValidationBatches + 0.05 * _evaluation.SampleTokens;
         var perStep = first || _refits == 0 ? trainPerStep + evalSeconds / _evaluation.EvalEvery : (SessionSeconds - _sessionSecondsAtProbe) / (step - _stepAtProbe);
         var remaining = budget - ElapsedSeconds - evalSeconds - ReserveSeconds;
-        var fitted = Math.Max(step + 1, step + (int)(remaining / perStep));
+        var fitting = step + (int)(remaining / perStep);
+        var limited = fitting > _stepLimit;
+        var fitted = Math.Max(step + 1, limited ? _stepLimit!.Value : fitting);
         while (_refits < RefitAt.Length && SessionSeconds >= RefitAt[_refits] * budget) _refits++; // a slow step can pass two at once
         (_trainSecondsAtProbe, _sessionSecondsAtProbe, _stepAtProbe, _scheduleFixed) = (_trainSeconds, SessionSeconds, step, true);
-        return first || Math.Abs(fitted - maxSteps!.Value) > RefitTolerance * maxSteps.Value ? new BudgetFit(fitted, first, trainPerStep) : null;
+        return first || Math.Abs(fitted - maxSteps!.Value) > RefitTolerance * maxSteps.Value ? new BudgetFit(fitted, first, trainPerStep, limited) : null;
     }
 }

@@ -48,11 +48,12 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         using ITrainingObjective objective = run.InstructionData is { } pairs ? new Instruction.InstructionObjective(pairs, settings, device) : new NextTokenObjective(_folder, settings, device);
         var state = resume ? Checkpoint.Load(_folder, model, optimizer, adapters)
             : new CheckpointState(0, run.MaxSteps ?? 0, 0, settings.PeakLearningRate, 0, double.PositiveInfinity, 0, 0, run.Seed);
+        var tokensPerStep = (long)settings.BatchSize * settings.ContextLength * run.GradientAccumulation;
+        int? stepLimit = run.StopAtReadingLimit && run.BaseModel is null && run.InstructionData is null ? ReadingLimit.Steps(tokensPerStep, settings.TrainTokens) : null;
         var budget = new TimeBudget(TimeBudget.SecondsFor(run), state.Step, state.MaxSteps > 0, state.ElapsedSeconds,
-            new EvaluationCost(objective.ValidationBatches, run.SampleTokens, run.EvalEvery), _clock);
+            new EvaluationCost(objective.ValidationBatches, run.SampleTokens, run.EvalEvery), _clock, stepLimit);
         int? maxSteps = state.MaxSteps > 0 ? state.MaxSteps : null; // with a time budget, fixed once speed is measured
         var warmup = state.WarmupSteps > 0 ? state.WarmupSteps : run.WarmupSteps ?? DefaultWarmup(run.MaxSteps, run.BaseModel is not null);
-        var tokensPerStep = (long)settings.BatchSize * settings.ContextLength * run.GradientAccumulation;
         var (step, tokensSeen, bestValLoss) = (state.Step, state.TokensSeen, state.BestValLoss);
         var state0Step = state.Step;
         var dropout = run.Dropout ?? state.ResidualDropout;
@@ -70,14 +71,14 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             if (lowPrecision is not null) lowPrecision.Model.ResidualDropout = rate;
         }
 
-        // Decided again with each new schedule (a time budget knows its step count only once speed is measured); once
-        // on, it stays on, so that a run does not switch between two kinds of steps.
+        // Decided again with each new schedule (a time budget knows its step count only once speed is measured); it
+        // only ever rises, so that a run that reads its text fewer times than planned keeps what it started with.
         void PlanDropout(int scheduledSteps)
         {
-            if (run.Dropout is not null || run.Lora is not null || run.InstructionData is not null || dropout > 0) return;
+            if (run.Dropout is not null || run.Lora is not null || run.InstructionData is not null) return;
             var passes = RepetitionDropout.Passes(scheduledSteps, tokensPerStep, settings.TrainTokens);
             var rate = RepetitionDropout.For(passes);
-            if (rate == 0) return;
+            if (rate <= dropout) return;
             Report(new TrainingMessage(RepetitionDropout.Explain(passes, rate)));
             SetDropout(dropout = rate);
         }
@@ -125,13 +126,18 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             if (budget.Refit(step, maxSteps) is { } fit)
             {
                 if (fit.First) warmup = run.WarmupSteps ?? DefaultWarmup(fit.MaxSteps, run.BaseModel is not null);
+                var wasLimited = maxSteps == stepLimit;
                 maxSteps = fit.MaxSteps;
-                Report(new TrainingMessage($"Measured {tokensPerStep / fit.SecondsPerStep:N0} tokens/s: {maxSteps:N0} steps fit in the {budget.Seconds / 60:0.#}-minute budget."));
+                Report(new TrainingMessage(fit.Limited && !wasLimited
+                    ? ReadingLimit.Explain(fit.MaxSteps, RepetitionDropout.Passes(fit.MaxSteps, tokensPerStep, settings.TrainTokens), settings.TrainTokens,
+                        budget.Seconds!.Value / 60, (budget.ElapsedSeconds + (fit.MaxSteps - step) * fit.SecondsPerStep) / 60)
+                    : $"Measured {tokensPerStep / fit.SecondsPerStep:N0} tokens/s: {maxSteps:N0} steps fit in the {budget.Seconds / 60:0.#}-minute budget."));
                 PlanDropout(fit.MaxSteps);
             }
 
             var isLast = step >= maxSteps;
-            if (step % run.LogEvery == 0 || isLast) Report(log.Read(step, maxSteps, lr, tokensPerStep, budget.ElapsedSeconds, budget.SecondsLeft));
+            // A run that ends at its step limit ends before its budget: its time left is what its steps take.
+            if (step % run.LogEvery == 0 || isLast) Report(log.Read(step, maxSteps, lr, tokensPerStep, budget.ElapsedSeconds, maxSteps == stepLimit ? null : budget.SecondsLeft));
             if (step % run.EvalEvery == 0 || isLast)
             {
                 EstimateLoss();

@@ -69,6 +69,11 @@ public sealed record TrainingOptions
     /// run will read its text (never with LoRA, whose adapters have their own, or in an instruction phase).
     /// </summary>
     public double? Dropout { get; init; }
+    /// <summary>
+    /// With a time budget, a run from scratch plans at most <see cref="ReadingLimit"/>'s steps and ends early on a small
+    /// text. Language phases turn it off: their tasks' figures were measured with the whole phase.
+    /// </summary>
+    public bool StopAtReadingLimit { get; init; } = true;
     public double ValidationFraction { get; init; } = DefaultValidationFraction;
     public int SampleTokens { get; init; } = 48;
     /// <summary>

@@ -54,7 +54,9 @@ public class RepetitionDropoutTests
     [InlineData(10, 0)]
     [InlineData(11.9, 0)]
     [InlineData(RepetitionDropout.ManyPasses, RepetitionDropout.Rate)]
-    [InlineData(40, RepetitionDropout.Rate)]
+    [InlineData(23.9, RepetitionDropout.Rate)]
+    [InlineData(RepetitionDropout.VeryManyPasses, RepetitionDropout.HighRate)]
+    [InlineData(40, RepetitionDropout.HighRate)]
     public void DropoutStartsAtManyReadingsOfTheText(double passes, double expected) => Assert.Equal(expected, RepetitionDropout.For(passes));
 
     [Fact]
@@ -63,19 +65,20 @@ public class RepetitionDropoutTests
         var dir = TestPaths.NewTempDir();
         var data = TrainingFixture.WriteCorpus(dir, lines: 100);
         var run = Path.Combine(dir, "run");
-        // 40 steps of 16 x 64 tokens read the ~1,400 training tokens more than 12 times.
+        // 40 steps of 16 x 64 tokens read the ~1,400 training tokens about 29 times.
         var options = TrainingFixture.Options(data, run, maxSteps: 40, evalEvery: 20);
         using var cts = new CancellationTokenSource();
         var first = new TrainingFixture.Recorder { OnEvent = e => { if (e is CheckpointSaved { Step: 20 }) cts.Cancel(); } };
         new Trainer(options, first).Run(false, cts.Token);
         var settings = RunPreparation.Load(RunFolder.At(run)).Settings;
-        Assert.True(RepetitionDropout.Passes(40, 16 * 64, settings.TrainTokens) >= RepetitionDropout.ManyPasses, $"the fixture reads its {settings.TrainTokens} tokens too few times");
-        Assert.Contains(first.Events.OfType<TrainingMessage>(), m => m.Text.Contains("dropout 0.1"));
-        Assert.Equal(RepetitionDropout.Rate, CheckpointDropout(run));
+        var rate = RepetitionDropout.For(RepetitionDropout.Passes(40, 16 * 64, settings.TrainTokens));
+        Assert.True(rate > 0, $"the fixture reads its {settings.TrainTokens} tokens too few times");
+        Assert.Contains(first.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"dropout {rate:0.##}"));
+        Assert.Equal(rate, CheckpointDropout(run));
 
         var second = new TrainingFixture.Recorder();
         new Trainer(options, second).Run(true, CancellationToken.None);
-        Assert.Equal(RepetitionDropout.Rate, CheckpointDropout(run));
+        Assert.Equal(rate, CheckpointDropout(run));
         Assert.DoesNotContain(second.Events.OfType<TrainingMessage>(), m => m.Text.Contains("dropout"));
         // The dropout masks of each step are the same with and without the interruption.
         var straight = new TrainingFixture.Recorder();

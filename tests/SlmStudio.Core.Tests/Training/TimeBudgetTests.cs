@@ -83,6 +83,27 @@ public class TimeBudgetTests
     }
 
     [Fact]
+    public void AStepLimitEndsTheRunEarlyAndIsNotExtended()
+    {
+        var clock = new ManualClock();
+        var budget = new TimeBudget(1000, 0, false, 0, Cost, clock, stepLimit: 300);
+        // 0.5 s a step fits about 1,500 steps; the limit ends the run after 300 (about 170 s) and the schedule that
+        // ends with most of the budget left is not extended as a busy start's would be.
+        var (steps, fits) = Run(budget, clock, _ => 0.5, evaluationSeconds: 1);
+        Assert.Equal(300, steps);
+        Assert.Equal(new BudgetFit(300, First: true, SecondsPerStep: 0.5, Limited: true), fits[0].Fit);
+        Assert.Single(fits);
+        Assert.InRange(budget.ElapsedSeconds, 150, 200);
+
+        // A machine too slow for the limit gets the steps that fit, as without one.
+        var slowClock = new ManualClock();
+        var slow = new TimeBudget(100, 0, false, 0, Cost, slowClock, stepLimit: 300);
+        var (slowSteps, slowFits) = Run(slow, slowClock, _ => 0.5, evaluationSeconds: 1);
+        Assert.DoesNotContain(slowFits, f => f.Fit.Limited);
+        Assert.InRange(slowSteps, 100, 200);
+    }
+
+    [Fact]
     public void SmallCorrectionsKeepTheSchedule()
     {
         var clock = new ManualClock();

@@ -1,0 +1,39 @@
+using SlmStudio.Core.Training;
+
+namespace SlmStudio.Core.Tests.Training;
+
+[Collection(AloneCollection.Name)]
+public class ReadingLimitTests
+{
+    [Theory]
+    [InlineData(4096, 36_000, 300)]      // a 100 KB text: 16 readings are 141 steps, below the floor
+    [InlineData(4096, 332_255, 1_298)]   // 1 MB: 16 readings
+    [InlineData(4096, 10_000_000, 39_063)]
+    public void StepsAreSixteenReadingsButNeverFewerThanTheFloor(long tokensPerStep, long trainTokens, int expected)
+    {
+        Assert.Equal(expected, ReadingLimit.Steps(tokensPerStep, trainTokens));
+        Assert.True(ReadingLimit.Steps(tokensPerStep, trainTokens) >= PresetSelector.MinimumSteps);
+    }
+
+    [Fact]
+    public void ABudgetRunOnASmallTextEndsAtTheLimitAndSaysWhy()
+    {
+        var dir = TestPaths.NewTempDir();
+        var data = TrainingFixture.WriteCorpus(dir, lines: 100);
+        var run = Path.Combine(dir, "run");
+        var recorder = new TrainingFixture.Recorder();
+        // Time moves 10 ms whenever the trainer reads the clock: a 10-minute budget fits thousands of steps.
+        var clock = new ManualClock { AdvancePerRead = TimeSpan.FromMilliseconds(10) };
+        var options = TrainingFixture.Options(data, run, maxSteps: 1, evalEvery: 100) with { MaxSteps = null, Minutes = 10 };
+        var finished = new Trainer(options, recorder, clock).Run(false, CancellationToken.None);
+
+        var settings = RunPreparation.Load(RunFolder.At(run)).Settings;
+        var limit = ReadingLimit.Steps(16 * 64, settings.TrainTokens);
+        Assert.Equal(limit, finished.Step);
+        Assert.Contains(recorder.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"{limit:N0} steps read it") && m.Text.Contains("The run stops after those steps") && m.Text.Contains("of its 10 minutes"));
+        Assert.DoesNotContain(recorder.Events.OfType<TrainingMessage>(), m => m.Text.Contains("steps fit in the"));
+        Assert.True(finished.ElapsedSeconds < 0.5 * 600, $"the run took {finished.ElapsedSeconds} s of its 600");
+        // It read the text far more than 16 times (the floor), so it trained with the higher dropout.
+        Assert.Contains(recorder.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"dropout {RepetitionDropout.HighRate:0.##}"));
+    }
+}
