@@ -77,6 +77,18 @@ public class VerdictAndStatusTests
     }
 
     [Fact]
+    public void A_run_on_a_short_text_says_while_it_trains_and_after_that_it_finishes_before_its_budget()
+    {
+        var limit = SlmStudio.Core.Training.ReadingLimit.Explain(300, 34.2, 35_957, budgetMinutes: 5, expectedMinutes: 1.6);
+        string[] messages = ["Training a 1,024-token tokenizer on 86,634 characters.", limit, "This run will read its training text about 34 times ..."];
+
+        var running = RunProgress.StopReason(new TrainingRun { Status = RunStatus.Running, Step = 40, MaxSteps = 300 }, messages);
+        Assert.StartsWith("Will finish early: the training text is short (35,957 tokens): 300 steps read it about 34 times", running);
+        Assert.Contains("in about 2 of its 5 minutes", running);
+        Assert.StartsWith("Finished early: the training text is short", RunProgress.StopReason(new TrainingRun { Status = RunStatus.Succeeded, Step = 300, MaxSteps = 300 }, messages));
+    }
+
+    [Fact]
     public void Loss_charts_fit_the_axis_to_the_data_and_draw_a_single_point()
     {
         var options = RunProgress.ChartOptions([7.9, 6.1, 4.2, 3.4]);

@@ -19,9 +19,12 @@ public static class ReadingLimit
     public static int Steps(long tokensPerStep, long trainTokens) =>
         Math.Max(PresetSelector.MinimumSteps, (int)Math.Ceiling(MaxPasses * trainTokens / Math.Max(1, tokensPerStep)));
 
+    /// <summary>How <see cref="Explain"/>'s message begins, so that the portal can find it among a run's messages.</summary>
+    public const string MessageOpening = "The training text is short";
+
     /// <summary>What the run is told when its budget fits more steps than the limit.</summary>
     public static string Explain(int steps, double passes, long trainTokens, double budgetMinutes, double expectedMinutes) =>
-        $"The training text is short ({trainTokens:N0} tokens): {steps:N0} steps read it about {passes:N0} times, and more would teach the model " +
+        $"{MessageOpening} ({trainTokens:N0} tokens): {steps:N0} steps read it about {passes:N0} times, and more would teach the model " +
         $"to recite it rather than to write like it. The run stops after those steps, in about {Math.Max(1, Math.Ceiling(expectedMinutes)):N0} " +
         $"of its {budgetMinutes:0.#} minutes; more documents would make a longer run worthwhile.";
 }

@@ -1,3 +1,5 @@
+using SlmStudio.Core.Training;
+
 namespace SlmStudio.Core.Verdicts;
 
 /// <summary>A recommended training time for the amount of text and the chosen model size, from the speed measured on
@@ -10,8 +12,9 @@ public sealed record TrainingAdvice(int RecommendedMinutes, int MinimumMinutes, 
     /// style at best; a 100 KB handbook is far below it.</summary>
     public const long TooLittleTextFromScratch = 1_000_000;
 
-    /// <summary>Small models keep improving for a few dozen passes over small data before they start memorising it.</summary>
-    public const int RecommendedPasses = 20;
+    /// <summary>Past this many readings of a small text a model from scratch starts to learn it by heart, and a run with
+    /// a time budget stops there by itself (<see cref="ReadingLimit"/>).</summary>
+    public const int RecommendedPasses = (int)ReadingLimit.MaxPasses;
 
     /// <summary>Even a tiny model needs a few hundred thousand tokens of training to get past random output.</summary>
     public const long MinimumUsefulTokens = 300_000;
@@ -20,11 +23,15 @@ public sealed record TrainingAdvice(int RecommendedMinutes, int MinimumMinutes, 
 
     public const int MinimumMinutesFloor = 2;
 
-    public static TrainingAdvice For(long characters, long tokens, double tokensPerSecond, int chosenMinutes, bool fromBaseModel = false)
+    /// <param name="tokensPerStep">The chosen size's tokens per training step (batch x context), when known: a run from
+    /// scratch never plans fewer than <see cref="PresetSelector.MinimumSteps"/> of them before it stops by itself.</param>
+    public static TrainingAdvice For(long characters, long tokens, double tokensPerSecond, int chosenMinutes, bool fromBaseModel = false, long tokensPerStep = 1)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tokensPerSecond);
         var tooLittle = !fromBaseModel && characters < TooLittleTextFromScratch;
-        var recommendedTokens = Math.Max(RecommendedPasses * tokens, MinimumUsefulTokens);
+        // From scratch the recommendation is where the run stops by itself, so that "Use N minutes" gives all it can.
+        long? stopsAtTokens = fromBaseModel ? null : ReadingLimit.Steps(tokensPerStep, tokens) * tokensPerStep;
+        var recommendedTokens = Math.Max(stopsAtTokens ?? RecommendedPasses * tokens, MinimumUsefulTokens);
         var minimumTokens = Math.Max(3 * tokens, MinimumUsefulTokens / 2);
         var recommended = (int)Math.Clamp(Math.Ceiling(recommendedTokens / tokensPerSecond / 60), 2, MaxRecommendedMinutes);
         // Never under two minutes, however fast the server: learning-rate warm-up and the first evaluation take most
@@ -43,6 +50,12 @@ public sealed record TrainingAdvice(int RecommendedMinutes, int MinimumMinutes, 
                 : $"{Minutes(chosenMinutes)} too short to learn anything: the model would read your text only {passes:0.#} times. Choose at least {minimum} minutes.";
         else if (chosenMinutes < recommended)
             warning = $"{chosenMinutes} minutes will give a rough first result; {recommended} minutes are recommended.";
+        else if (stopsAtTokens is { } stops && chosenMinutes > recommended && chosenMinutes * 60 * tokensPerSecond > 1.2 * stops)
+            // For very short text the least training that learns anything binds, not the readings: say which.
+            warning = (stops > RecommendedPasses * tokens
+                          ? $"Your text is so short that the least training that learns anything reads it about {recommendedPasses:N0} times, and more would only teach the model to recite it"
+                          : $"A model from scratch learns your text by heart when it reads it more than {RecommendedPasses} times")
+                      + $", so training will stop by itself after about {recommended} of your {chosenMinutes} minutes: more time would not make a better model, more documents would.";
         return new(recommended, minimum, tooLittle, summary, warning);
     }
 

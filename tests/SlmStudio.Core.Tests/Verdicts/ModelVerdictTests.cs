@@ -79,12 +79,12 @@ public class TrainingAdviceTests
     [Fact]
     public void A_handbook_gets_a_recommendation_from_the_measured_speed_and_a_warning_for_one_minute()
     {
-        // 100 KB ≈ 30,000 tokens at 1,000 tokens/s: 20 passes = 600,000 tokens = 10 minutes.
+        // 100 KB ≈ 30,000 tokens at 1,000 tokens/s: 16 passes = 480,000 tokens = 8 minutes.
         var advice = TrainingAdvice.For(characters: 100_000, tokens: 30_000, tokensPerSecond: 1_000, chosenMinutes: 1);
-        Assert.Equal(10, advice.RecommendedMinutes);
+        Assert.Equal(8, advice.RecommendedMinutes);
         Assert.True(advice.MinimumMinutes > 1);
         Assert.Contains("too short to learn anything", advice.Warning);
-        Assert.Contains("about 10 minutes", advice.Summary);
+        Assert.Contains("about 8 minutes", advice.Summary);
         Assert.True(advice.TooLittleText);
         Assert.Contains("base model", advice.TooLittleTextAdvice(100_000));
     }
@@ -95,9 +95,25 @@ public class TrainingAdviceTests
         var slow = TrainingAdvice.For(5_000_000, 1_500_000, 2_000, chosenMinutes: 240);
         var fast = TrainingAdvice.For(5_000_000, 1_500_000, 20_000, chosenMinutes: 240);
         Assert.True(fast.RecommendedMinutes < slow.RecommendedMinutes);
-        Assert.Null(fast.Warning);
+        Assert.Null(TrainingAdvice.For(5_000_000, 1_500_000, 20_000, chosenMinutes: fast.RecommendedMinutes).Warning);
+        // 240 minutes read these 1.5 million tokens 192 times: the run would stop long before.
+        Assert.Contains($"after about {fast.RecommendedMinutes} of your 240 minutes", fast.Warning);
         Assert.False(fast.TooLittleText);
         Assert.Null(fast.TooLittleTextAdvice(5_000_000));
+    }
+
+    [Fact]
+    public void More_time_than_a_short_text_can_use_is_called_so()
+    {
+        // The tiny size's 16 x 256 tokens a step: a run from scratch plans at least 300 steps (1,228,800 tokens, 2.05
+        // minutes at 10,000 tokens/s) and stops there by itself on 30,000 tokens of text.
+        var tenMinutes = TrainingAdvice.For(100_000, 30_000, 10_000, chosenMinutes: 10, tokensPerStep: 16 * 256);
+        Assert.Equal(3, tenMinutes.RecommendedMinutes);
+        Assert.Contains("stop by itself after about 3 of your 10 minutes", tenMinutes.Warning);
+        Assert.Contains("the least training that learns anything reads it about 41 times", tenMinutes.Warning);
+        Assert.Null(TrainingAdvice.For(100_000, 30_000, 10_000, chosenMinutes: 3, tokensPerStep: 16 * 256).Warning);
+        // A base model is fine-tuned for the whole budget: no such limit.
+        Assert.Null(TrainingAdvice.For(100_000, 30_000, 10_000, chosenMinutes: 10, fromBaseModel: true, tokensPerStep: 16 * 256).Warning);
     }
 
     [Fact]

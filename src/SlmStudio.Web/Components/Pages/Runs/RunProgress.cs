@@ -1,4 +1,5 @@
 using MudBlazor;
+using SlmStudio.Core.Training;
 using SlmStudio.Web.Data;
 
 namespace SlmStudio.Web.Components.Pages.Runs;
@@ -24,20 +25,27 @@ public static class RunProgress
         _ => "—",
     };
 
-    /// <summary>The engine's message that says training stopped before its planned last step, if it said so.</summary>
+    /// <summary>The engine's message that says training stopped, or will stop, before its time budget is used, if it
+    /// said so: the budget ran out before the planned last step, or the text is too short to use the whole budget.</summary>
     public static string? StopMessage(IEnumerable<string> messages) =>
-        messages.LastOrDefault(m => m.Contains("time budget was used up", StringComparison.OrdinalIgnoreCase));
+        messages.LastOrDefault(m => m.Contains("time budget was used up", StringComparison.OrdinalIgnoreCase)) ?? ReadingLimitMessage(messages);
 
-    /// <summary>Why a run that is no longer training stopped, in words; null while it trains or when it failed
-    /// (the error says why).</summary>
+    private static string? ReadingLimitMessage(IEnumerable<string> messages) =>
+        messages.LastOrDefault(m => m.StartsWith(ReadingLimit.MessageOpening, StringComparison.Ordinal));
+
+    /// <summary>Why a run that is no longer training stopped, in words, or why a run in training will finish before its
+    /// budget; null otherwise and when it failed (the error says why).</summary>
     public static string? StopReason(TrainingRun run, IEnumerable<string> messages) => run.Status switch
     {
         RunStatus.Succeeded or RunStatus.Trained or RunStatus.Exporting => StopMessage(messages) is { } m
-            ? $"Finished early: {char.ToLowerInvariant(m[0])}{m[1..]}"
+            ? $"Finished early: {Lowercased(m)}"
             : run.MaxSteps > 0 ? $"Finished: all {run.MaxSteps:N0} planned steps were trained." : "Finished.",
         RunStatus.Cancelled => $"Cancelled at step {run.Step:N0}{(run.MaxSteps > 0 ? $" of {run.MaxSteps:N0}" : "")}; resume to continue from the last checkpoint.",
+        RunStatus.Running when ReadingLimitMessage(messages) is { } m => $"Will finish early: {Lowercased(m)}",
         _ => null,
     };
+
+    private static string Lowercased(string sentence) => $"{char.ToLowerInvariant(sentence[0])}{sentence[1..]}";
 
     /// <summary>What the run is doing before its first step, when there is no step count yet.</summary>
     public static string? Preparing(TrainingRun run) => run.Status switch
