@@ -83,9 +83,9 @@ public class VerdictAndStatusTests
         string[] messages = ["Training a 1,024-token tokenizer on 86,634 characters.", limit, "This run will read its training text about 34 times ..."];
 
         var running = RunProgress.StopReason(new TrainingRun { Status = RunStatus.Running, Step = 40, MaxSteps = 300 }, messages);
-        Assert.StartsWith("Will finish early: the training text is short (35,957 tokens): 300 steps read it about 34 times", running);
+        Assert.StartsWith("Will finish early: the training text is too small for the whole time budget (35,957 tokens): 300 steps read it about 34 times", running);
         Assert.Contains("in about 2 of its 5 minutes", running);
-        Assert.StartsWith("Finished early: the training text is short", RunProgress.StopReason(new TrainingRun { Status = RunStatus.Succeeded, Step = 300, MaxSteps = 300 }, messages));
+        Assert.StartsWith("Finished early: the training text is too small for the whole time budget", RunProgress.StopReason(new TrainingRun { Status = RunStatus.Succeeded, Step = 300, MaxSteps = 300 }, messages));
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public static class ReadingLimit
         Math.Max(PresetSelector.MinimumSteps, (int)Math.Ceiling(MaxPasses * trainTokens / Math.Max(1, tokensPerStep)));
 
     /// <summary>How <see cref="Explain"/>'s message begins, so that the portal can find it among a run's messages.</summary>
-    public const string MessageOpening = "The training text is short";
+    public const string MessageOpening = "The training text is too small for the whole time budget";
 
     /// <summary>What the run is told when its budget fits more steps than the limit.</summary>
     public static string Explain(int steps, double passes, long trainTokens, double budgetMinutes, double expectedMinutes) =>
