@@ -10,7 +10,8 @@ namespace SlmStudio.Core.Training;
 /// from <see cref="ManyPasses"/> on. Further out a higher rate pays: 300 tiny steps on a 100 KB text (34 readings, the
 /// <see cref="ReadingLimit"/> floor of a small text) reached 2.556 bits per character without dropout (then 2.793 at
 /// the end), 2.544 with 0.1 and 2.512 with 0.2; at 23 readings (200 steps) the same text did better without (2.536
-/// against 2.579 with 0.2), so <see cref="HighRate"/> starts at <see cref="VeryManyPasses"/>.
+/// against 2.579 with 0.2), so <see cref="HighRate"/> starts at <see cref="VeryManyPasses"/>. On 1 MB, 2,000 steps
+/// (24.7 readings) reached 2.153 with 0.2 against 2.206 with 0.1.
 /// </summary>
 public static class RepetitionDropout
 {

@@ -17,7 +17,8 @@ public sealed record BudgetFit(int MaxSteps, bool First, double SecondsPerStep, 
 /// 5-minute runs 7–12% short of their budget. The later measurements use the wall clock since the previous one, so
 /// evaluations and checkpoints are counted as they really cost. A schedule that ends with a tenth of the budget or more
 /// left is measured again and extended (its learning rate then rises again from the floor, which beats stopping), unless
-/// it ends at the run's step limit (<see cref="ReadingLimit"/>: a small text read too often). The clock is a <see cref="TimeProvider"/> so that tests decide how long a step takes.
+/// it ends at the run's step limit (<see cref="ReadingLimit"/>: a small text read too often). The clock is a
+/// <see cref="TimeProvider"/> so that tests decide how long a step takes.
 /// </summary>
 public sealed class TimeBudget
 {
