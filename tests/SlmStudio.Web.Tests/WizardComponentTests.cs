@@ -82,13 +82,15 @@ public sealed class WizardComponentTests : BunitContext, IAsyncLifetime
         project.VocabSize = 1024;
         project.TimeBudgetMinutes = 1;
 
+        // Where a run from scratch on this text stops by itself: the floor of 300 tiny steps of 16 x 256 tokens
+        // (1,228,800 tokens, more than 24 readings of 30,000) takes 21 minutes at 1,000 tokens/s.
         var cut = Render<TrainingStep>(p => p.Add(x => x.Project, project));
-        cut.WaitForAssertion(() => Assert.Contains("about 10 minutes", cut.Find("#time-recommendation").TextContent));
+        cut.WaitForAssertion(() => Assert.Contains("about 21 minutes", cut.Find("#time-recommendation").TextContent));
         Assert.Contains("too short to learn anything", cut.Find("#time-warning").TextContent);
         Assert.Contains("base model", cut.Find("#too-little-text-training").TextContent);
 
         cut.Find("#use-recommended").Click();
-        Assert.Equal(10, project.TimeBudgetMinutes);
+        Assert.Equal(21, project.TimeBudgetMinutes);
         cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("#time-warning")));
         Assert.Empty(cut.FindAll("#training-load"));
 
@@ -97,7 +99,7 @@ public sealed class WizardComponentTests : BunitContext, IAsyncLifetime
         _host.Get<MachineLoadProbe>().Read = () => new MachineLoad(6, 2);
         var busy = Render<TrainingStep>(p => p.Add(x => x.Project, project));
         busy.WaitForAssertion(() => Assert.Contains("busy right now (load 6.0 on 2 processor cores)", busy.Find("#training-load").TextContent));
-        Assert.DoesNotContain("about 10 minutes", busy.Find("#time-recommendation").TextContent);
+        Assert.DoesNotContain("about 21 minutes", busy.Find("#time-recommendation").TextContent);
     }
 
     [Fact]
