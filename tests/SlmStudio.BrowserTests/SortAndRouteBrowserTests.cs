@@ -79,7 +79,12 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
                 await Assertions.Expect(page.Locator("#base-importing, #base-import-result").First).ToBeVisibleAsync(new() { Timeout = 10_000 });
                 break;
             }
-            catch (PlaywrightException) when (attempt < 30) { }
+            catch (PlaywrightException) when (attempt < 30)
+            {
+                // A CI run waited all 30 tries on one page without an upload starting and without an error in the
+                // portal's log: load the page afresh now and then rather than only picking the file again.
+                if (attempt % 6 == 0) await page.ReloadAsync();
+            }
         }
         // A repeated pick may have been refused as "being imported now"; what counts is that the library lists the model.
         await Assertions.Expect(page.Locator("#base-models")).ToContainTextAsync("tiny-llama-hf", new() { Timeout = 120_000 });
