@@ -11,7 +11,7 @@ namespace SlmStudio.Cli.Commands;
 public sealed class BenchTrainCommand : SlmCommand
 {
     private const int DefaultVocabSize = 4096;
-    private const int DefaultSteps = 3;
+    private const int DefaultSteps = 3, BareStepsBesideRun = 10;
 
     private readonly Option<string?> _presets = Text("--presets", "tiny,small,...", "the presets to measure, separated by commas (default: all)");
     private readonly Option<int?> _vocabSize = Int("--vocab-size", "N", $"vocabulary size of the measured models (default {DefaultVocabSize})", 260, 1_000_000);
@@ -102,7 +102,10 @@ public sealed class BenchTrainCommand : SlmCommand
                 var watch = new TrainingMemoryWatch();
                 new Trainer(options, watch).Run(resume: false, cancellationToken);
                 var config = preset.ConfigFor(vocab);
-                var bare = ThroughputProbe.TrainingTokensPerSecond(config, preset.BatchSize, preset.ContextLength, device, DefaultSteps);
+                // Bare steps in the format the run's steps used (bfloat16 where slm train picks it), over more than the
+                // table's few steps: a float32 figure beside a bfloat16 run read as the trainer being slow.
+                var stepType = TrainingPrecision.Resolve(options.Precision, device, fromScratch: true, lora: false).Type;
+                var bare = ThroughputProbe.TrainingTokensPerSecond(config, preset.BatchSize, preset.ContextLength, device, BareStepsBesideRun, stepType);
                 var warm = watch.WarmedUp ?? watch.Last!;
                 var trainTps = watch.Finished?.TrainingTokensPerSecond ?? 0;
                 rows.Add(new
@@ -111,7 +114,7 @@ public sealed class BenchTrainCommand : SlmCommand
                     peakBytes = watch.PeakResidentBytes, endBytes = watch.Last!.ResidentBytes, growthBytes = watch.ResidentGrowthBytes,
                     liveTensors = warm.LiveTensors, liveTensorGrowth = watch.LiveTensorGrowth, managedBytes = watch.Last.ManagedBytes,
                     nativeInUseBytes = watch.Last.NativeInUseBytes, nativeFreeHeldBytes = watch.Last.NativeFreeHeldBytes,
-                    trainingTokensPerSecond = trainTps, stepTokensPerSecond = bare,
+                    trainingTokensPerSecond = trainTps, stepTokensPerSecond = bare, stepPrecision = stepType == TorchSharp.torch.ScalarType.BFloat16 ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
                 });
                 if (!json)
                     Console.WriteLine(string.Create(inv, $"{preset.Name,-8} {steps,6} {Mb(watch.Start.ResidentBytes),9:F0} {Mb(warm.ResidentBytes),9:F0} {Mb(watch.PeakResidentBytes),9:F0} {Mb(watch.Last.ResidentBytes),9:F0} {Mb(watch.ResidentGrowthBytes),10:F1} {warm.LiveTensors,8} {watch.LiveTensorGrowth,9} {trainTps,12:N0} {bare,11:N0}"));
@@ -123,7 +126,7 @@ public sealed class BenchTrainCommand : SlmCommand
             try { root.Delete(recursive: true); } catch (IOException) { }
         }
         if (json) Console.WriteLine(JsonSerializer.Serialize(new { device = device.type.ToString(), loadAverage = LoadAverage(), presets = rows }, TrainingEvent.Json));
-        else Console.WriteLine("growth: the most resident memory rose above its level after warm-up; train tok/s: steps only, as slm train reports it at the end; step tok/s: bare steps on random tokens.");
+        else Console.WriteLine("growth: the most resident memory rose above its level after warm-up; train tok/s: steps only, as slm train reports it at the end; step tok/s: bare steps on random tokens, in the same format (float32 or bfloat16) as the run's steps.");
         return 0;
     }
 
