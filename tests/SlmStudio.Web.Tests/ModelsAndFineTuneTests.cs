@@ -92,13 +92,13 @@ public class ModelsAndFineTuneTests
             // Once this machine's speed was measured (the small preset), the time per 1,000 examples follows from it.
             await using (var db = await host.DbAsync())
             {
-                db.Benchmarks.Add(new PresetBenchmark { Preset = "small", VocabSize = 4096, Parameters = 10_000_000, TokensPerSecond = 2_000, Device = "cpu", MachineName = Environment.MachineName });
-                db.Benchmarks.Add(new PresetBenchmark { Preset = "tiny", VocabSize = 4096, Parameters = 1_000_000, TokensPerSecond = 9_000, Device = "cpu", MachineName = Environment.MachineName });
+                db.Benchmarks.Add(new PresetBenchmark { Preset = "small", VocabSize = 4096, Parameters = ModelPresets.Get("small").ParameterCount(4096), TokensPerSecond = 2_000, Device = "cpu", MachineName = Environment.MachineName });
+                db.Benchmarks.Add(new PresetBenchmark { Preset = "tiny", VocabSize = 4096, Parameters = ModelPresets.Get("tiny").ParameterCount(4096), TokensPerSecond = 9_000, Device = "cpu", MachineName = Environment.MachineName });
                 await db.SaveChangesAsync();
             }
             var measured = (await planner.PlanAsync("tiny-llama", lora: false))!;
             var flopsPerToken = FineTuneEstimate.ForBaseModelRun(config, lora: false).FlopsPerToken(config, lora: false);
-            var expected = 1000.0 * measured.ExampleTokens / (6.0 * 10_000_000 * 2_000 / flopsPerToken);
+            var expected = 1000.0 * measured.ExampleTokens / (6.0 * ModelPresets.Get("small").ParameterCount(4096) * 2_000 / flopsPerToken);
             Assert.Equal(expected, measured.SecondsPerThousandExamples!.Value, 6);
 
             // A machine smaller than the run: the plan says why and what to do, and starting the run is refused.

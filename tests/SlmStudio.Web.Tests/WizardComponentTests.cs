@@ -2,6 +2,7 @@ using Bunit;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor.Services;
+using SlmStudio.Core.Models;
 using SlmStudio.Web.Components.Pages.Projects;
 using SlmStudio.Web.Components.Pages.Runs;
 using SlmStudio.Web.Data;
@@ -75,7 +76,7 @@ public sealed class WizardComponentTests : BunitContext, IAsyncLifetime
         {
             db.DataFiles.Add(new DataFile { ProjectId = project.Id, OriginalName = "handbook.md", StoredName = "1.md", Status = DataFileStatus.Ready,
                 Characters = 100_000, EstimatedTokens = 30_000, Records = 40, Sha256 = "ab", UploadedAt = DateTimeOffset.UtcNow });
-            db.Benchmarks.Add(new PresetBenchmark { Preset = "tiny", VocabSize = 1024, TokensPerSecond = 1_000, MachineName = Environment.MachineName, MeasuredAt = DateTimeOffset.UtcNow });
+            db.Benchmarks.Add(new PresetBenchmark { Preset = "tiny", VocabSize = 1024, Parameters = ModelPresets.Get("tiny").ParameterCount(1024), TokensPerSecond = 1_000, MachineName = Environment.MachineName, MeasuredAt = DateTimeOffset.UtcNow });
             await db.SaveChangesAsync();
         }
         project.Preset = "tiny";

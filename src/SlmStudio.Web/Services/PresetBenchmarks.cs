@@ -28,7 +28,10 @@ public sealed class PresetBenchmarks(IDbContextFactory<StudioDbContext> dbFactor
     public async Task<PresetBenchmark?> CachedAsync(string preset, int vocabSize)
     {
         await using var db = await dbFactory.CreateDbContextAsync();
-        return await db.Benchmarks.SingleOrDefaultAsync(b => b.Preset == preset && b.VocabSize == vocabSize && b.MachineName == Environment.MachineName);
+        var row = await db.Benchmarks.SingleOrDefaultAsync(b => b.Preset == preset && b.VocabSize == vocabSize && b.MachineName == Environment.MachineName);
+        // A speed measured before an update changed the preset's shape (presets.json) is not this shape's speed: measure again.
+        var shape = ModelPresets.All.FirstOrDefault(p => p.Name == preset);
+        return row is not null && (shape is null || row.Parameters == shape.ParameterCount(vocabSize)) ? row : null;
     }
 
     /// <summary>
