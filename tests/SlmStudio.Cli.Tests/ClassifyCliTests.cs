@@ -157,7 +157,7 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
     {
         Assert.Equal(0, trained.Export.Exit);
         var input = Path.Combine(_dir, "in.csv");
-        File.WriteAllText(input, "id,message\n1,\"my parcel, the courier lost it\"\n2,\"a \"\"quoted\"\" refund\nover two lines\"\n3,i forgot my password\n");
+        File.WriteAllText(input, "id,message\n1,\"my parcel, the courier lost it\"\n2,\"a \"\"quoted\"\" refund\nover two lines\"\n3,i forgot my password and cannot log in\n");
         var output = Path.Combine(_dir, "predictions.csv");
         var (exit, _, err) = Slm("classify", trained.Artifact, "--file", input, "--text-column", "message", "--out", output);
         Assert.True(exit == 0, err);

@@ -29,4 +29,22 @@ public class BenchmarkTests
         var steps = measured.TokensPerSecond * 600 / (preset.BatchSize * preset.ContextLength);
         Assert.Equal(Math.Clamp((int)steps / 10, 1, 500), every);
     }
+
+    [Fact]
+    public async Task A_speed_measured_for_an_earlier_shape_of_a_preset_is_not_used()
+    {
+        await using var host = await StudioTestHost.StartAsync();
+        var tiny = Core.Models.ModelPresets.Get("tiny");
+        await using (var db = await host.DbAsync())
+        {
+            // As an update that changed presets.json finds it: the row's parameter count is another shape's.
+            db.Benchmarks.Add(new Data.PresetBenchmark { Preset = "tiny", VocabSize = 1024, Parameters = tiny.ParameterCount(1024) + 184_576, TokensPerSecond = 9_000, MachineName = Environment.MachineName });
+            db.Benchmarks.Add(new Data.PresetBenchmark { Preset = "tiny", VocabSize = 2048, Parameters = tiny.ParameterCount(2048), TokensPerSecond = 12_000, MachineName = Environment.MachineName });
+            await db.SaveChangesAsync();
+        }
+        var benchmarks = host.Get<PresetBenchmarks>();
+
+        Assert.Null(await benchmarks.CachedAsync("tiny", 1024));
+        Assert.Equal(12_000, (await benchmarks.CachedAsync("tiny", 2048))!.TokensPerSecond);
+    }
 }
