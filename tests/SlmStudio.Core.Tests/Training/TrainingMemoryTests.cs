@@ -46,8 +46,13 @@ public class TrainingMemoryTests
         {
             for (int i = 0; i < blocks; i++) small[i] = Marshal.AllocHGlobal(4 << 20);
             Assert.True(small.Count(IsMappedOnItsOwn) <= 1, $"{small.Count(IsMappedOnItsOwn)} of {blocks} blocks of 4 MB were mapped on their own instead of coming from the heap");
-            large = Marshal.AllocHGlobal(NativeHeap.MmapThresholdBytes + (1 << 20));
-            Assert.True(IsMappedOnItsOwn(large), "a block above the threshold came from the heap");
+            // glibc maps a block on its own only when no free chunk of the heaps can hold it, and test classes running
+            // beside this one in the process can leave that much free (a CI run saw it): then the check says nothing.
+            var request = NativeHeap.MmapThresholdBytes + (1 << 20);
+            var freeInHeaps = NativeHeap.Read()!.Value.FreeHeld;
+            large = Marshal.AllocHGlobal(request);
+            Assert.True(IsMappedOnItsOwn(large) || freeInHeaps >= request,
+                $"a block above the threshold came from the heap, although the heaps held only {freeInHeaps:N0} bytes free");
         }
         finally
         {
