@@ -77,7 +77,7 @@ public sealed class CliTests : IDisposable
     [InlineData("generate", new[] { "<artifact folder>", "--prompt", "--max-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--stop", "--show-probabilities", "--json" })]
     [InlineData("import", new[] { "<folder | zip>", "--name", "--library", "slm-base-model.json", "Exit codes:" })]
     [InlineData("eval", new[] { "<artifact folder>", "--data", "--context", "--json" })]
-    [InlineData("bench train", new[] { "--presets", "--vocab-size", "--steps", "--device", "--json" })]
+    [InlineData("bench train", new[] { "--presets", "--vocab-size", "--steps", "--device", "--json", "--memory", "--parts" })]
     [InlineData("bench tokenizer", new[] { "--data", "--vocab-size", "--bytes" })]
     [InlineData("bench generate", new[] { "--preset", "--model", "--vocab-size", "--prompt-tokens", "--new-tokens", "--repeats", "--ort-threads", "--torch-threads", "--json" })]
     public void EachCommandsHelpListsItsOptions(string command, string[] expected)

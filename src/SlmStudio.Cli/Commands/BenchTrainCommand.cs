@@ -21,6 +21,8 @@ public sealed class BenchTrainCommand : SlmCommand
     private readonly Option<bool> _bf16 = Flag("--bf16", "also measure the matrix multiply and each preset's training steps with bfloat16 weights, to see what half-width arithmetic gains on this machine (slm train --precision auto uses it where the processor has bfloat16 instructions)");
     private readonly Option<bool> _memory = Flag("--memory", $"instead: train each preset for real (slm train's own loop on generated English text, evaluations and checkpoints included; --steps default {DefaultMemorySteps}) and report resident memory at the start, after warm-up (the first checkpoint), at its peak and at the end, and the training tokens/s that slm train reports");
     private const int DefaultMemorySteps = 40;
+    private readonly Option<bool> _parts = Flag("--parts", $"instead: where a training step's time goes, per preset, in the format slm train uses: the whole forward and backward pass, one layer, the attention inside a layer, and the output layer with its loss (--steps default {DefaultPartRepeats} timed passes each)");
+    private const int DefaultPartRepeats = 5;
 
     public BenchTrainCommand() : base("train", "Measure training speed of every preset against this machine's matrix-multiply speed.", """
         Measures, in one run: the machine's own matrix-multiply FLOP/s (a large torch.mm), then for each preset the
@@ -32,9 +34,13 @@ public sealed class BenchTrainCommand : SlmCommand
         preset: resident memory before, after warm-up and at the peak, its growth after warm-up, the live tensor
         count, and the training tokens/s measured as slm train measures it (steps only, evaluations left out)
         next to the bare step speed of the table above. Presets run one after another in one process.
+
+        With --parts each preset's training step is taken apart instead: milliseconds of its forward and backward
+        pass, of one decoder layer, of the attention inside a layer (scaled_dot_product_attention on the layer's
+        queries, keys and values) and of the output layer with the loss, each timed on its own.
         """)
     {
-        foreach (var option in new Option[] { _presets, _vocabSize, _steps, _device, _json, _bf16, _memory }) Options.Add(option);
+        foreach (var option in new Option[] { _presets, _vocabSize, _steps, _device, _json, _bf16, _memory, _parts }) Options.Add(option);
     }
 
     protected override Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
@@ -45,6 +51,7 @@ public sealed class BenchTrainCommand : SlmCommand
         var device = TorchDevice.Parse(parsed.GetValue(_device));
         var json = parsed.GetValue(_json);
         var presets = names.Select(ModelPresets.Get).ToList();
+        if (parsed.GetValue(_parts)) return Task.FromResult(RunParts(presets, vocab, parsed.GetValue(_steps) ?? DefaultPartRepeats, device, json, cancellationToken));
         if (parsed.GetValue(_memory)) return Task.FromResult(RunMemory(presets, vocab, parsed.GetValue(_steps) ?? DefaultMemorySteps, device, json, cancellationToken));
 
         var bf16 = parsed.GetValue(_bf16);
@@ -127,6 +134,33 @@ public sealed class BenchTrainCommand : SlmCommand
         }
         if (json) Console.WriteLine(JsonSerializer.Serialize(new { device = device.type.ToString(), loadAverage = LoadAverage(), presets = rows }, TrainingEvent.Json));
         else Console.WriteLine("growth: the most resident memory rose above its level after warm-up; train tok/s: steps only, as slm train reports it at the end; step tok/s: bare steps on random tokens, in the same format (float32 or bfloat16) as the run's steps.");
+        return 0;
+    }
+
+    private static int RunParts(IReadOnlyList<ModelPreset> presets, int vocab, int repeats, TorchSharp.torch.Device device, bool json, CancellationToken cancellationToken)
+    {
+        var stepType = TrainingPrecision.Resolve(TrainingPrecision.Auto, device, fromScratch: true, lora: false).Type;
+        var format = stepType == TorchSharp.torch.ScalarType.BFloat16 ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32;
+        if (!json)
+        {
+            Console.WriteLine($"device: {device.type}, torch threads: {TorchSharp.torch.get_num_threads()}, steps in {format}, load average: {LoadAverage()}");
+            Console.WriteLine($"{"preset",-8} {"batch x ctx",12} {"step ms",8} {"layers x ms",12} {"attention ms",13} {"output+loss ms",15}");
+        }
+        var rows = new List<object>();
+        foreach (var preset in presets)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var t = StepParts.Measure(preset.ConfigFor(vocab), preset.BatchSize, preset.ContextLength, device, stepType, repeats);
+            rows.Add(new
+            {
+                preset = preset.Name, stepPrecision = format, batchSize = preset.BatchSize, contextLength = preset.ContextLength, stepMs = t.StepMs,
+                layers = t.Layers, layerMs = t.LayerMs, attentionMs = t.AttentionMs, attentionShareOfLayer = t.AttentionShareOfLayer, outputMs = t.OutputMs,
+            });
+            if (!json)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{preset.Name,-8} {preset.BatchSize + "x" + preset.ContextLength,12} {t.StepMs,8:F0} {t.Layers + " x " + t.LayerMs.ToString("F0", CultureInfo.InvariantCulture),12} {t.AttentionMs,6:F0} ({t.AttentionShareOfLayer,4:P0}) {t.OutputMs,15:F0}"));
+        }
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { device = device.type.ToString(), loadAverage = LoadAverage(), presets = rows }, TrainingEvent.Json));
+        else Console.WriteLine("forward and backward passes, the optimizer left out; attention: inside one layer, its share of the layer in brackets; output+loss: the output layer and the loss. Each part is timed on its own, so the parts need not add up to the step.");
         return 0;
     }
 
