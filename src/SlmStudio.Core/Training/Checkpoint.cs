@@ -14,10 +14,11 @@ public sealed record CheckpointState(
 /// One file, checkpoint/state.safetensors: model weights ("model.*"), AdamW moments ("adam.*") and the JSON state in
 /// the header's metadata. Written to a temporary file and renamed, so a crash mid-write leaves the previous checkpoint.
 /// A LoRA run saves only its adapters ("lora.*") and their moments: the frozen base is reloaded from the base model.
+/// A run from scratch also saves its weight average ("average.*", <see cref="WeightAverage"/>).
 /// </summary>
 public static class Checkpoint
 {
-    public static void Save(RunFolder run, LlamaForCausalLM model, AdamW optimizer, CheckpointState state, LoraAdapters? adapters = null)
+    public static void Save(RunFolder run, LlamaForCausalLM model, AdamW optimizer, CheckpointState state, LoraAdapters? adapters = null, WeightAverage? average = null)
     {
         var trained = adapters is null
             ? ModelFolder.ExportWeights(model).Select(t => t with { Name = "model." + t.Name })
@@ -27,11 +28,12 @@ public static class Checkpoint
             {
                 using var cpu = s.Tensor.detach().cpu().contiguous();
                 return new NamedTensor(s.Name, s.Tensor.shape, cpu.data<float>().ToArray());
-            }));
+            }))
+            .Concat(average?.Tensors() ?? []);
         SafetensorsFile.Write(run.CheckpointFile, tensors, new Dictionary<string, string> { ["state"] = JsonSerializer.Serialize(state) });
     }
 
-    public static CheckpointState Load(RunFolder run, LlamaForCausalLM model, AdamW optimizer, LoraAdapters? adapters = null)
+    public static CheckpointState Load(RunFolder run, LlamaForCausalLM model, AdamW optimizer, LoraAdapters? adapters = null, WeightAverage? average = null)
     {
         var path = run.CheckpointFile;
         if (!File.Exists(path)) throw new EngineException($"There is no checkpoint in '{run.Root}' to resume from. Start the run without --resume.");
@@ -58,6 +60,7 @@ public static class Checkpoint
             else adapters.Load(weights, "the checkpoint");
         }
         catch (UnsupportedModelException e) { throw new EngineException($"The checkpoint does not fit this run's model ({e.Message}). Start a new run.", e); }
+        average?.Load(tensors);
         var device = model.parameters().First().device;
         optimizer.LoadState(state.OptimizerStep, name =>
             tensors.TryGetValue(name, out var t) ? tensor(t.Data, t.Shape, device: device)

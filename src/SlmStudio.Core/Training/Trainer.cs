@@ -46,7 +46,9 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         using var lowPrecision = stepType == ScalarType.BFloat16 ? new BFloat16Steps(model, device) : null; // never with LoRA (TrainingPrecision)
         using var optimizer = new AdamW(trainable.Select(p => (p.Item1, (Tensor)p.Item2)), run.WeightDecay, gradientsFrom: lowPrecision?.GradientsFrom);
         using ITrainingObjective objective = run.InstructionData is { } pairs ? new Instruction.InstructionObjective(pairs, settings, device) : new NextTokenObjective(_folder, settings, device);
-        var state = resume ? Checkpoint.Load(_folder, model, optimizer, adapters)
+        // Fine-tuning keeps the model its last step made: averaging is measured only for runs from scratch.
+        using var average = run.BaseModel is null && adapters is null ? new WeightAverage(model) : null;
+        var state = resume ? Checkpoint.Load(_folder, model, optimizer, adapters, average)
             : new CheckpointState(0, run.MaxSteps ?? 0, 0, settings.PeakLearningRate, 0, double.PositiveInfinity, 0, 0, run.Seed);
         var tokensPerStep = (long)settings.BatchSize * settings.ContextLength * run.GradientAccumulation;
         int? stepLimit = run.StopAtReadingLimit && run.BaseModel is null && run.InstructionData is null ? ReadingLimit.Steps(tokensPerStep, settings.TrainTokens) : null;
@@ -90,16 +92,17 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         {
             using var scope = NewDisposeScope();
             var next = state with { Step = step, MaxSteps = scheduledSteps, WarmupSteps = warmup, OptimizerStep = optimizer.Step, BestValLoss = bestValLoss, TokensSeen = tokensSeen, ElapsedSeconds = budget.ElapsedSeconds, ResidualDropout = dropout };
-            WriteOrExplain("the checkpoint", _folder.CheckpointFile, savedStep, () => Checkpoint.Save(_folder, model, optimizer, next, adapters));
+            WriteOrExplain("the checkpoint", _folder.CheckpointFile, savedStep, () => Checkpoint.Save(_folder, model, optimizer, next, adapters, average));
             state = next;
             savedStep = step;
             Report(new CheckpointSaved(step));
         }
 
-        void EstimateLoss() // the best weights so far are the run's model
+        void EstimateLoss() // the best (averaged) weights so far are the run's model
         {
             // Saving the model makes a tensor (a detached alias) per weight: freed here, not whenever the GC gets to them.
             using var scope = NewDisposeScope();
+            using var averaged = average?.Applied();
             lastEval = Evaluate(model, objective, tokenizer, settings, step);
             if (lastEval.ValLoss >= bestValLoss) return;
             WriteOrExplain("the trained model", _folder.ModelDirectory, savedStep, () => SaveModel(model, adapters, tokenizer, run));
@@ -118,6 +121,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             {
                 lowPrecision?.LoadWeights();
                 TrainStep(lowPrecision?.Model ?? model, objective, optimizer, parameters, step, lr, log.RunningLoss, run);
+                average?.Update(step + 1);
             });
             step++;
             tokensSeen += tokensPerStep;
