@@ -121,7 +121,7 @@ public sealed class BenchTrainCommand : SlmCommand
                     peakBytes = watch.PeakResidentBytes, endBytes = watch.Last!.ResidentBytes, growthBytes = watch.ResidentGrowthBytes,
                     liveTensors = warm.LiveTensors, liveTensorGrowth = watch.LiveTensorGrowth, managedBytes = watch.Last.ManagedBytes,
                     nativeInUseBytes = watch.Last.NativeInUseBytes, nativeFreeHeldBytes = watch.Last.NativeFreeHeldBytes,
-                    trainingTokensPerSecond = trainTps, stepTokensPerSecond = bare, stepPrecision = stepType == TorchSharp.torch.ScalarType.BFloat16 ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
+                    trainingTokensPerSecond = trainTps, stepTokensPerSecond = bare, stepPrecision = TrainingPrecision.NameOf(stepType),
                 });
                 if (!json)
                     Console.WriteLine(string.Create(inv, $"{preset.Name,-8} {steps,6} {Mb(watch.Start.ResidentBytes),9:F0} {Mb(warm.ResidentBytes),9:F0} {Mb(watch.PeakResidentBytes),9:F0} {Mb(watch.Last.ResidentBytes),9:F0} {Mb(watch.ResidentGrowthBytes),10:F1} {warm.LiveTensors,8} {watch.LiveTensorGrowth,9} {trainTps,12:N0} {bare,11:N0}"));
@@ -140,7 +140,7 @@ public sealed class BenchTrainCommand : SlmCommand
     private static int RunParts(IReadOnlyList<ModelPreset> presets, int vocab, int repeats, TorchSharp.torch.Device device, bool json, CancellationToken cancellationToken)
     {
         var stepType = TrainingPrecision.Resolve(TrainingPrecision.Auto, device, fromScratch: true, lora: false).Type;
-        var format = stepType == TorchSharp.torch.ScalarType.BFloat16 ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32;
+        var format = TrainingPrecision.NameOf(stepType);
         if (!json)
         {
             Console.WriteLine($"device: {device.type}, torch threads: {TorchSharp.torch.get_num_threads()}, steps in {format}, load average: {LoadAverage()}");

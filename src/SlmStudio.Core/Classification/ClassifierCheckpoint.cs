@@ -21,14 +21,9 @@ public static class ClassifierCheckpoint
     public static void Save(string path, IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable, AdamW optimizer,
         IReadOnlyDictionary<string, Tensor>? best, ClassifierCheckpointState state)
     {
-        static NamedTensor Named(string name, Tensor t)
-        {
-            using var cpu = t.detach().cpu().contiguous();
-            return new NamedTensor(name, t.shape, cpu.data<float>().ToArray());
-        }
-        var tensors = trainable.Select(p => Named("model." + p.Name, p.Parameter))
-            .Concat(best?.Select(b => Named("best." + b.Key, b.Value)) ?? [])
-            .Concat(optimizer.StateTensors().Select(s => Named(s.Name, s.Tensor)))
+        var tensors = trainable.Select(p => NamedTensors.Of("model." + p.Name, p.Parameter))
+            .Concat(best?.Select(b => NamedTensors.Of("best." + b.Key, b.Value)) ?? [])
+            .Concat(optimizer.StateTensors().Select(s => NamedTensors.Of(s.Name, s.Tensor)))
             .ToList();
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         AtomicFile.Write(path, temp => SafetensorsFile.Write(temp, tensors, new Dictionary<string, string> { ["state"] = JsonSerializer.Serialize(state) }));

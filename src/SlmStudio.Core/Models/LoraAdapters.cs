@@ -172,11 +172,7 @@ public sealed class LoraAdapters : IDisposable
     public long ParameterCount => Modules.Sum(m => m.A.numel() + m.B.numel());
 
     /// <summary>The adapters' tensors under their <see cref="NamedParameters"/> names, on the CPU.</summary>
-    public IEnumerable<NamedTensor> Tensors() => NamedParameters().Select(p =>
-    {
-        using var cpu = p.Parameter.detach().cpu().contiguous();
-        return new NamedTensor(p.Name, p.Parameter.shape, cpu.data<float>().ToArray());
-    }).ToList();
+    public IEnumerable<NamedTensor> Tensors() => NamedParameters().Select(p => NamedTensors.Of(p.Name, p.Parameter)).ToList();
 
     /// <summary>Copies adapter tensors (as <see cref="Tensors"/> names them) in, refusing a missing or wrongly shaped one by name.</summary>
     public void Load(IReadOnlyDictionary<string, NamedTensor> tensors, string source)
@@ -229,11 +225,7 @@ public sealed class LoraAdapters : IDisposable
     public void SavePeft(string folder, string baseModelNameOrPath, string taskType = "CAUSAL_LM", IReadOnlyList<(string name, Parameter parameter)>? modulesToSave = null)
     {
         Directory.CreateDirectory(folder);
-        var whole = (modulesToSave ?? []).Select(p =>
-        {
-            using var cpu = p.parameter.detach().cpu().contiguous();
-            return new NamedTensor(p.name, p.parameter.shape, cpu.data<float>().ToArray());
-        });
+        var whole = (modulesToSave ?? []).Select(p => NamedTensors.Of(p.name, p.parameter));
         SafetensorsFile.Write(Path.Combine(folder, AdapterWeightsFile),
             Tensors().Concat(whole).Select(t => t with { Name = PeftKeyPrefix + t.Name }), new Dictionary<string, string> { ["format"] = "pt" });
         var saved = (modulesToSave ?? []).Select(p => p.name[..p.name.LastIndexOf('.')]).Distinct().Select(m => (JsonNode)m).ToArray();

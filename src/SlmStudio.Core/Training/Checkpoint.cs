@@ -24,11 +24,7 @@ public static class Checkpoint
             ? ModelFolder.ExportWeights(model).Select(t => t with { Name = "model." + t.Name })
             : adapters.Tensors().Select(t => t with { Name = "lora." + t.Name });
         var tensors = trained
-            .Concat(optimizer.StateTensors().Select(s =>
-            {
-                using var cpu = s.Tensor.detach().cpu().contiguous();
-                return new NamedTensor(s.Name, s.Tensor.shape, cpu.data<float>().ToArray());
-            }))
+            .Concat(optimizer.StateTensors().Select(s => NamedTensors.Of(s.Name, s.Tensor)))
             .Concat(average?.Tensors() ?? []);
         SafetensorsFile.Write(run.CheckpointFile, tensors, new Dictionary<string, string> { ["state"] = JsonSerializer.Serialize(state) });
     }

@@ -18,6 +18,9 @@ public static class TrainingPrecision
     public const string Auto = "auto", Float32 = "fp32", BFloat16 = "bf16";
     public static readonly IReadOnlyList<string> Names = [Auto, Float32, BFloat16];
 
+    /// <summary>The name (as <c>--precision</c> takes it) of a step format that <see cref="Resolve"/> returned.</summary>
+    public static string NameOf(ScalarType stepType) => stepType == ScalarType.BFloat16 ? BFloat16 : Float32;
+
     /// <summary>The processor flags (Linux's /proc/cpuinfo names) of bfloat16 arithmetic in hardware.</summary>
     public static readonly IReadOnlyList<string> HardwareFlags = ["avx512_bf16", "amx_bf16"];
 

@@ -47,11 +47,7 @@ public sealed class WeightAverage : IDisposable
     }
 
     /// <summary>The average's tensors for a checkpoint.</summary>
-    public IEnumerable<NamedTensor> Tensors() => _pairs.Select(p =>
-    {
-        using var cpu = p.Average.detach().cpu().contiguous();
-        return new NamedTensor(CheckpointPrefix + p.Name, p.Average.shape, cpu.data<float>().ToArray());
-    });
+    public IEnumerable<NamedTensor> Tensors() => _pairs.Select(p => NamedTensors.Of(CheckpointPrefix + p.Name, p.Average));
 
     /// <summary>Takes the average from a checkpoint; one saved before averaging existed starts it at the loaded weights.</summary>
     public void Load(IReadOnlyDictionary<string, NamedTensor> tensors)
