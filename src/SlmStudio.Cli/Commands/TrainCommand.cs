@@ -44,6 +44,7 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<int?> _gradAccum = Int("--grad-accum", "N", $"micro-batches per optimizer step (default {Defaults.GradientAccumulation})", 1, 1024);
     private readonly Option<double?> _lr = Double("--lr", "X", "peak learning rate (default: the preset's; 3e-4 for fine-tuning, 1e-3 with --lora)", 1e-7, 1);
     private readonly Option<double?> _dropout = Double("--dropout", "P", string.Create(CultureInfo.InvariantCulture, $"dropout on the model's residual branches while training (default: {RepetitionDropout.Rate} when the schedule reads the training text {RepetitionDropout.ManyPasses} times or more, {RepetitionDropout.HighRate} from {RepetitionDropout.VeryManyPasses} times, else 0)"), 0, 0.9);
+    private readonly Option<double?> _weightDecay = Double("--weight-decay", "X", string.Create(CultureInfo.InvariantCulture, $"AdamW's weight decay (default: {RepetitionWeightDecay.High} for a model from scratch when the schedule reads the training text {RepetitionDropout.ManyPasses} times or more, else {RepetitionWeightDecay.Default})"), 0, 10);
     private readonly Option<int?> _warmup = Int("--warmup", "N", "warmup steps (default: a tenth of the run, at most 100)", 1);
     private readonly Option<string?> _device = Text("--device", "name", $"auto, cpu or cuda (default {Defaults.Device}: the GPU when there is one)");
     private readonly Option<string?> _precision = Choice("--precision", $"the number format of language-model training steps (all tasks): bf16 is much faster on processors with bfloat16 instructions; the weights stay float32 (default {SlmStudio.Core.Training.TrainingPrecision.Auto}: bf16 for models from scratch on a CPU with bfloat16 instructions)", [.. SlmStudio.Core.Training.TrainingPrecision.Names]);
@@ -88,7 +89,7 @@ public sealed class TrainCommand : SlmCommand
         """)
     {
         foreach (var option in new Option[] { _task, _data, _textColumn, _labelColumn, _out, _preset, _minutes, _maxSteps, _base, _library, _lora, _loraRank, _loraAlpha, _loraDropout, _resume, _seed, _vocabSize, _evalEvery,
-                     _logEvery, _batchSize, _context, _gradAccum, _lr, _dropout, _warmup, _device, _precision, _stopWithParent })
+                     _logEvery, _batchSize, _context, _gradAccum, _lr, _dropout, _weightDecay, _warmup, _device, _precision, _stopWithParent })
             Options.Add(option);
         foreach (var option in new Option[] { _questionColumn, _answerColumn, _systemColumn, _tokenDropout, _labelSmoothing, _headDropout, _pairBuckets, _backboneBound }) Options.Add(option);
         Options.Add(_samplePrompts);
@@ -104,7 +105,7 @@ public sealed class TrainCommand : SlmCommand
                 result.AddError("--text-column and --label-column apply only with --task classify.");
             else if (result.GetValue(_task) is not "classify" && (result.GetResult(_tokenDropout) ?? result.GetResult(_labelSmoothing) ?? result.GetResult(_headDropout) ?? result.GetResult(_pairBuckets) ?? (object?)result.GetResult(_backboneBound)) is not null)
                 result.AddError("--token-dropout, --label-smoothing, --head-dropout, --word-buckets and --backbone-bound apply only with --task classify.");
-            else if (result.GetValue(_task) is "classify" or "chat" && result.GetResult(_dropout) is not null) result.AddError("--dropout applies only to --task text.");
+            else if (result.GetValue(_task) is "classify" or "chat" && (result.GetResult(_dropout) ?? (object?)result.GetResult(_weightDecay)) is not null) result.AddError("--dropout and --weight-decay apply only to --task text.");
             else if (LoraError(result) is { } loraError) result.AddError(loraError);
         });
     }
@@ -134,6 +135,7 @@ public sealed class TrainCommand : SlmCommand
             LearningRate = parsed.GetValue(_lr),
             WarmupSteps = parsed.GetValue(_warmup),
             Dropout = parsed.GetValue(_dropout),
+            WeightDecay = parsed.GetValue(_weightDecay),
             Device = parsed.GetValue(_device) ?? given.Device,
             Precision = parsed.GetValue(_precision) ?? given.Precision,
             Lora = LoraFrom(parsed),

@@ -319,10 +319,11 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
             ContextLength = options.ContextLength,
             Device = options.Device,
             Precision = options.Precision,
-            // Dropout and the reading limit for many readings (RepetitionDropout, ReadingLimit) were measured on prose
-            // runs, not on what a language phase leaves the next phase to build on; the phase keeps the settings its
-            // task's figures were measured with.
+            // Dropout, weight decay and the reading limit for many readings (RepetitionDropout, RepetitionWeightDecay,
+            // ReadingLimit) were measured on prose runs, not on what a language phase leaves the next phase to build on;
+            // the phase keeps the settings its task's figures were measured with.
             Dropout = 0,
+            WeightDecay = RepetitionWeightDecay.Default,
             StopAtReadingLimit = false,
             AddChatTokens = true,
         };

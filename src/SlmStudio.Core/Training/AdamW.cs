@@ -10,9 +10,12 @@ namespace SlmStudio.Core.Training;
 public sealed class AdamW : IDisposable
 {
     private readonly (string Name, Tensor Param, Tensor M, Tensor V, bool Decay, double LrScale, Tensor GradientHolder)[] _slots;
-    private readonly double _beta1, _beta2, _eps, _weightDecay;
+    private readonly double _beta1, _beta2, _eps;
 
     public long Step { get; private set; }
+
+    /// <summary>Decoupled weight decay; a run may raise it once its schedule is known (<see cref="RepetitionWeightDecay"/>).</summary>
+    public double WeightDecay { get; set; }
 
     /// <param name="learningRateScale">A factor on the learning rate for some parameters by name (null: 1 for all).</param>
     /// <param name="gradientsFrom">For some parameters by name, another tensor whose gradient is theirs (the bfloat16
@@ -20,7 +23,7 @@ public sealed class AdamW : IDisposable
     public AdamW(IEnumerable<(string Name, Tensor Parameter)> parameters, double weightDecay, double beta1 = 0.9, double beta2 = 0.95, double eps = 1e-8, Func<string, double>? learningRateScale = null,
         IReadOnlyDictionary<string, Tensor>? gradientsFrom = null)
     {
-        _beta1 = beta1; _beta2 = beta2; _eps = eps; _weightDecay = weightDecay;
+        _beta1 = beta1; _beta2 = beta2; _eps = eps; WeightDecay = weightDecay;
         _slots = parameters.Select(p => (p.Name, p.Parameter, zeros_like(p.Parameter).DetachFromDisposeScope(), zeros_like(p.Parameter).DetachFromDisposeScope(), p.Parameter.dim() >= 2,
             learningRateScale?.Invoke(p.Name) ?? 1.0, gradientsFrom?.GetValueOrDefault(p.Name) ?? p.Parameter)).ToArray();
     }
@@ -39,7 +42,7 @@ public sealed class AdamW : IDisposable
             if (g.dtype != p.dtype) g = g.to(p.dtype);
             m.mul_(_beta1).add_(g, alpha: 1 - _beta1);
             v.mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
-            if (decay && _weightDecay > 0) p.mul_(1 - lr * scale * _weightDecay);
+            if (decay && WeightDecay > 0) p.mul_(1 - lr * scale * WeightDecay);
             var denom = (v.sqrt() / bc2Sqrt).add_(_eps);
             p.addcdiv_(m, denom, value: -lr * scale / bc1);
         }

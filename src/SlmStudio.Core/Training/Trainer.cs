@@ -44,7 +44,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         using var adapters = run.Lora is { } lora ? LoraAdapters.Inject(model, lora) : null;
         var trainable = adapters?.NamedParameters() ?? model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         using var lowPrecision = stepType == ScalarType.BFloat16 ? new BFloat16Steps(model, device) : null; // never with LoRA (TrainingPrecision)
-        using var optimizer = new AdamW(trainable.Select(p => (p.Item1, (Tensor)p.Item2)), run.WeightDecay, gradientsFrom: lowPrecision?.GradientsFrom);
+        using var optimizer = new AdamW(trainable.Select(p => (p.Item1, (Tensor)p.Item2)), run.WeightDecay ?? RepetitionWeightDecay.Default, gradientsFrom: lowPrecision?.GradientsFrom);
         using ITrainingObjective objective = run.InstructionData is { } pairs ? new Instruction.InstructionObjective(pairs, settings, device) : new NextTokenObjective(_folder, settings, device);
         // Fine-tuning keeps the model its last step made: averaging is measured only for runs from scratch.
         using var average = run.BaseModel is null && adapters is null ? new WeightAverage(model) : null;
@@ -60,7 +60,8 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         var state0Step = state.Step;
         var dropout = run.Dropout ?? state.ResidualDropout;
         SetDropout(dropout);
-        if (!resume && maxSteps is { } fixedSteps) PlanDropout(fixedSteps);
+        optimizer.WeightDecay = run.WeightDecay ?? state.WeightDecay ?? RepetitionWeightDecay.Default;
+        if (!resume && maxSteps is { } fixedSteps) PlanRegularisation(fixedSteps);
         EvaluationResult? lastEval = null;
         var cancelled = false;
         using var log = new LossLog(device, _clock);
@@ -73,16 +74,22 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             if (lowPrecision is not null) lowPrecision.Model.ResidualDropout = rate;
         }
 
-        // Decided again with each new schedule (a time budget knows its step count only once speed is measured); it
-        // only ever rises, so that a run that reads its text fewer times than planned keeps what it started with.
-        void PlanDropout(int scheduledSteps)
+        // Decided again with each new schedule (a time budget knows its step count only once speed is measured); both
+        // only ever rise, so that a run that reads its text fewer times than planned keeps what it started with.
+        void PlanRegularisation(int scheduledSteps)
         {
-            if (run.Dropout is not null || run.Lora is not null || run.InstructionData is not null) return;
+            if (run.Lora is not null || run.InstructionData is not null) return;
             var passes = RepetitionDropout.Passes(scheduledSteps, tokensPerStep, settings.TrainTokens);
-            var rate = RepetitionDropout.For(passes);
-            if (rate <= dropout) return;
-            Report(new TrainingMessage(RepetitionDropout.Explain(passes, rate)));
-            SetDropout(dropout = rate);
+            if (run.Dropout is null && RepetitionDropout.For(passes) is var rate && rate > dropout)
+            {
+                Report(new TrainingMessage(RepetitionDropout.Explain(passes, rate)));
+                SetDropout(dropout = rate);
+            }
+            if (run.WeightDecay is null && run.BaseModel is null && RepetitionWeightDecay.For(passes) is var decay && decay > optimizer.WeightDecay)
+            {
+                Report(new TrainingMessage(RepetitionWeightDecay.Explain(decay)));
+                optimizer.WeightDecay = decay;
+            }
         }
 
         double GetLr(int s) => new LearningRateSchedule(settings.PeakLearningRate, warmup, maxSteps ?? 1_000_000, run.MinLearningRateFraction).At(s);
@@ -91,7 +98,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         void SaveCheckpoint(int scheduledSteps)
         {
             using var scope = NewDisposeScope();
-            var next = state with { Step = step, MaxSteps = scheduledSteps, WarmupSteps = warmup, OptimizerStep = optimizer.Step, BestValLoss = bestValLoss, TokensSeen = tokensSeen, ElapsedSeconds = budget.ElapsedSeconds, ResidualDropout = dropout };
+            var next = state with { Step = step, MaxSteps = scheduledSteps, WarmupSteps = warmup, OptimizerStep = optimizer.Step, BestValLoss = bestValLoss, TokensSeen = tokensSeen, ElapsedSeconds = budget.ElapsedSeconds, ResidualDropout = dropout, WeightDecay = optimizer.WeightDecay };
             WriteOrExplain("the checkpoint", _folder.CheckpointFile, savedStep, () => Checkpoint.Save(_folder, model, optimizer, next, adapters, average));
             state = next;
             savedStep = step;
@@ -136,7 +143,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
                     ? ReadingLimit.Explain(fit.MaxSteps, RepetitionDropout.Passes(fit.MaxSteps, tokensPerStep, settings.TrainTokens), settings.TrainTokens,
                         budget.Seconds!.Value / 60, (budget.ElapsedSeconds + (fit.MaxSteps - step) * fit.SecondsPerStep) / 60)
                     : $"Measured {tokensPerStep / fit.SecondsPerStep:N0} tokens/s: {maxSteps:N0} steps fit in the {budget.Seconds / 60:0.#}-minute budget."));
-                PlanDropout(fit.MaxSteps);
+                PlanRegularisation(fit.MaxSteps);
             }
 
             var isLast = step >= maxSteps;

@@ -62,7 +62,11 @@ public sealed record TrainingOptions
     /// <summary>The cosine schedule decays to this fraction of the peak learning rate.</summary>
     public double MinLearningRateFraction { get; init; } = 0.1;
     public int? WarmupSteps { get; init; }
-    public double WeightDecay { get; init; } = 0.1;
+    /// <summary>
+    /// AdamW's decoupled weight decay; null: <see cref="RepetitionWeightDecay"/> decides from how often a run from scratch
+    /// will read its text (<see cref="RepetitionWeightDecay.Default"/> for fine-tuning, LoRA and instruction phases).
+    /// </summary>
+    public double? WeightDecay { get; init; }
     public double GradientClip { get; init; } = 1.0;
     /// <summary>
     /// Dropout on the residual branches while training; null: <see cref="RepetitionDropout"/> decides from how often the

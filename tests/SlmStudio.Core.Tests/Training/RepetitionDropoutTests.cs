@@ -59,8 +59,15 @@ public class RepetitionDropoutTests
     [InlineData(40, RepetitionDropout.HighRate)]
     public void DropoutStartsAtManyReadingsOfTheText(double passes, double expected) => Assert.Equal(expected, RepetitionDropout.For(passes));
 
+    [Theory]
+    [InlineData(3.7, RepetitionWeightDecay.Default)]
+    [InlineData(11.9, RepetitionWeightDecay.Default)]
+    [InlineData(RepetitionDropout.ManyPasses, RepetitionWeightDecay.High)]
+    [InlineData(40, RepetitionWeightDecay.High)]
+    public void StrongWeightDecayStartsWithDropout(double passes, double expected) => Assert.Equal(expected, RepetitionWeightDecay.For(passes));
+
     [Fact]
-    public void RunThatReadsItsTextManyTimesTrainsWithDropoutAndKeepsItWhenResumed()
+    public void RunThatReadsItsTextManyTimesTrainsWithDropoutAndWeightDecayAndKeepsThemWhenResumed()
     {
         var dir = TestPaths.NewTempDir();
         var data = TrainingFixture.WriteCorpus(dir, lines: 100);
@@ -74,12 +81,15 @@ public class RepetitionDropoutTests
         var rate = RepetitionDropout.For(RepetitionDropout.Passes(40, 16 * 64, settings.TrainTokens));
         Assert.True(rate > 0, $"the fixture reads its {settings.TrainTokens} tokens too few times");
         Assert.Contains(first.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"dropout {rate:0.##}"));
+        Assert.Contains(first.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"weight decay {RepetitionWeightDecay.High:0.##}"));
         Assert.Equal(rate, CheckpointDropout(run));
+        Assert.Equal(RepetitionWeightDecay.High, CheckpointWeightDecay(run));
 
         var second = new TrainingFixture.Recorder();
         new Trainer(options, second).Run(true, CancellationToken.None);
         Assert.Equal(rate, CheckpointDropout(run));
-        Assert.DoesNotContain(second.Events.OfType<TrainingMessage>(), m => m.Text.Contains("dropout"));
+        Assert.Equal(RepetitionWeightDecay.High, CheckpointWeightDecay(run));
+        Assert.DoesNotContain(second.Events.OfType<TrainingMessage>(), m => m.Text.Contains("dropout") || m.Text.Contains("weight decay"));
         // The dropout masks of each step are the same with and without the interruption.
         var straight = new TrainingFixture.Recorder();
         new Trainer(options with { RunDirectory = Path.Combine(dir, "straight") }, straight).Run(false, CancellationToken.None);
@@ -89,15 +99,26 @@ public class RepetitionDropoutTests
         var few = new TrainingFixture.Recorder();
         new Trainer(TrainingFixture.Options(data, Path.Combine(dir, "few"), maxSteps: 2, evalEvery: 20), few).Run(false, CancellationToken.None);
         Assert.Equal(0, CheckpointDropout(Path.Combine(dir, "few")));
-        new Trainer(options with { RunDirectory = Path.Combine(dir, "chosen"), MaxSteps = 2, Dropout = 0.05 }, new TrainingFixture.Recorder()).Run(false, CancellationToken.None);
+        Assert.Equal(RepetitionWeightDecay.Default, CheckpointWeightDecay(Path.Combine(dir, "few")));
+        new Trainer(options with { RunDirectory = Path.Combine(dir, "chosen"), MaxSteps = 2, Dropout = 0.05, WeightDecay = 0.3 }, new TrainingFixture.Recorder()).Run(false, CancellationToken.None);
         Assert.Equal(0.05, CheckpointDropout(Path.Combine(dir, "chosen")));
+        Assert.Equal(0.3, CheckpointWeightDecay(Path.Combine(dir, "chosen")));
+        // Fine-tuning reads a text as often and keeps the default decay: the strong one is measured only from scratch.
+        var fineTuned = new TrainingFixture.Recorder();
+        new Trainer(options with { RunDirectory = Path.Combine(dir, "fine-tuned"), MaxSteps = 40, BaseModel = RunFolder.At(run).ModelDirectory }, fineTuned).Run(false, CancellationToken.None);
+        Assert.Equal(RepetitionWeightDecay.Default, CheckpointWeightDecay(Path.Combine(dir, "fine-tuned")));
+        Assert.DoesNotContain(fineTuned.Events.OfType<TrainingMessage>(), m => m.Text.Contains("weight decay"));
         new Trainer(options with { RunDirectory = Path.Combine(dir, "off"), MaxSteps = 2, Dropout = 0 }, new TrainingFixture.Recorder()).Run(false, CancellationToken.None);
         Assert.Equal(0, CheckpointDropout(Path.Combine(dir, "off")));
     }
 
-    private static double CheckpointDropout(string run)
+    private static double CheckpointDropout(string run) => CheckpointStateOf(run).ResidualDropout;
+
+    private static double? CheckpointWeightDecay(string run) => CheckpointStateOf(run).WeightDecay;
+
+    private static CheckpointState CheckpointStateOf(string run)
     {
         var (_, metadata) = SafetensorsFile.ReadWithMetadata(RunFolder.At(run).CheckpointFile);
-        return System.Text.Json.JsonSerializer.Deserialize<CheckpointState>(metadata["state"])!.ResidualDropout;
+        return System.Text.Json.JsonSerializer.Deserialize<CheckpointState>(metadata["state"])!;
     }
 }
