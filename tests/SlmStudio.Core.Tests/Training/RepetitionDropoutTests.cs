@@ -61,10 +61,10 @@ public class RepetitionDropoutTests
 
     [Theory]
     [InlineData(3.7, RepetitionWeightDecay.Default)]
-    [InlineData(11.9, RepetitionWeightDecay.Default)]
-    [InlineData(RepetitionDropout.ManyPasses, RepetitionWeightDecay.High)]
+    [InlineData(6.9, RepetitionWeightDecay.Default)]
+    [InlineData(RepetitionWeightDecay.ManyPasses, RepetitionWeightDecay.High)]
     [InlineData(40, RepetitionWeightDecay.High)]
-    public void StrongWeightDecayStartsWithDropout(double passes, double expected) => Assert.Equal(expected, RepetitionWeightDecay.For(passes));
+    public void StrongWeightDecayStartsAtSevenReadings(double passes, double expected) => Assert.Equal(expected, RepetitionWeightDecay.For(passes));
 
     [Fact]
     public void RunThatReadsItsTextManyTimesTrainsWithDropoutAndWeightDecayAndKeepsThemWhenResumed()
