@@ -475,13 +475,7 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
             ContextLength = options.ContextLength,
             Device = options.Device,
             Precision = options.Precision,
-            // Dropout, weight decay and the reading limit for many readings (RepetitionDropout, RepetitionWeightDecay,
-            // ReadingLimit) were measured on prose runs, not on what a language phase leaves the next phase to build on;
-            // the phase keeps the settings its task's figures were measured with.
-            Dropout = 0,
-            WeightDecay = RepetitionWeightDecay.Default,
-            StopAtReadingLimit = false,
-        };
+        }.AsLanguagePhase();
         Report(new ClassificationPhase(ClassificationEvent.LanguagePhase, "Learning the language of the texts (predicting each next word), without the labels.", null, steps));
         var finished = new Trainer(languageOptions, new LanguageProgress(this)).Run(resume: false, ct);
         if (finished.Cancelled) throw new OperationCanceledException(ct);

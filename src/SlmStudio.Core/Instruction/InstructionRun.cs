@@ -319,14 +319,8 @@ public sealed class InstructionRun(InstructionRunOptions options, IProgress<Trai
             ContextLength = options.ContextLength,
             Device = options.Device,
             Precision = options.Precision,
-            // Dropout, weight decay and the reading limit for many readings (RepetitionDropout, RepetitionWeightDecay,
-            // ReadingLimit) were measured on prose runs, not on what a language phase leaves the next phase to build on;
-            // the phase keeps the settings its task's figures were measured with.
-            Dropout = 0,
-            WeightDecay = RepetitionWeightDecay.Default,
-            StopAtReadingLimit = false,
             AddChatTokens = true,
-        };
+        }.AsLanguagePhase();
         Report(new TrainingMessage("Learning the language of the questions and answers (predicting each next word)."));
         var finished = new Trainer(languageOptions, new Relay(this, holdFinished: false), _clock).Run(resume: false, ct);
         if (finished.Cancelled) throw new OperationCanceledException(ct);

@@ -7,10 +7,10 @@ namespace SlmStudio.Core.Training;
 /// weight decay 0.1, 1.9994 with 0.3, 1.9682 with 0.6, <b>1.9631 with 1.0</b> and 2.009 with 2.0; on 1 MB of
 /// <c>fortunes</c> the same steps reached 2.1783 with 0.1 and 2.1358 with 1.0. At 12.3 readings (1,000 steps on the
 /// Jargon File) 2.0312 with 0.1 and 2.0178 with 1.0, at 7.4 (600 steps, no dropout) 2.1542 and 2.1484; at 34 (300
-/// steps on 100 KB of <c>fortunes</c>, dropout 0.2) 2.5207 and 2.5108 (2.5523 and 2.5141 at the end: it also holds off learning the text by heart). With few readings
-/// it costs: 300 steps on the Jargon File (3.7 readings) reached 2.5276 with 0.1 and 2.5462 with 1.0. So the strong
-/// decay starts at <see cref="ManyPasses"/>, before dropout does. Fine-tuning and language phases keep
-/// <see cref="Default"/>: not measured there.
+/// steps on 100 KB of <c>fortunes</c>, dropout 0.2) 2.5207 and 2.5108 (2.5523 and 2.5141 at the end: it also holds
+/// off learning the text by heart). With few readings it costs: 300 steps on the Jargon File (3.7 readings) reached
+/// 2.5276 with 0.1 and 2.5462 with 1.0. So the strong decay starts at <see cref="ManyPasses"/>, before dropout does.
+/// Fine-tuning and language phases keep <see cref="Default"/>: not measured there.
 /// </summary>
 public static class RepetitionWeightDecay
 {

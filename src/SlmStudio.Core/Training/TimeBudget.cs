@@ -25,8 +25,12 @@ public sealed class TimeBudget
     public const int ProbeSteps = 4;
     /// <summary>A run stops itself once it is this far over its budget.</summary>
     public const double Overrun = 1.05;
-    /// <summary>The fractions of the budget at which the step count is measured again.</summary>
-    public static readonly double[] RefitAt = [0.1, 0.4, 0.7];
+    /// <summary>
+    /// The fractions of the budget at which the step count is measured again; the last comes before a run from scratch
+    /// starts its learning rate's fall (<see cref="LearningRateSchedule.FromScratchDecayFraction"/>), so that the fall
+    /// is never reshaped.
+    /// </summary>
+    public static readonly double[] RefitAt = [0.1, 0.4, 0.6];
     /// <summary>A new measurement changes the step count only when it moves by more than this fraction.</summary>
     public const double RefitTolerance = 0.02;
     /// <summary>A schedule that ends with more than this fraction of the budget left is measured again and extended.</summary>

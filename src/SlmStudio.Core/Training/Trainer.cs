@@ -8,7 +8,7 @@ namespace SlmStudio.Core.Training;
 
 /// <summary>
 /// Trains one run in a run folder: <see cref="RunPreparation"/> prepares tokens and picks the model, then the loop
-/// steps AdamW with a warmup + cosine schedule, evaluating, sampling and checkpointing as it goes (the shape of
+/// steps AdamW on a <see cref="LearningRateSchedule"/>, evaluating, sampling and checkpointing as it goes (the shape of
 /// nanoGPT's train.py). Progress goes to <see cref="IProgress{T}"/> and metrics.jsonl; cancellation (token or a CANCEL
 /// file in the run folder) stops within a step and leaves a resumable checkpoint.
 /// </summary>
@@ -92,7 +92,8 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
             }
         }
 
-        double GetLr(int s) => new LearningRateSchedule(settings.PeakLearningRate, warmup, maxSteps ?? 1_000_000, run.MinLearningRateFraction).At(s);
+        double? decayFraction = run.HoldPeakLearningRate && run.BaseModel is null ? LearningRateSchedule.FromScratchDecayFraction : null;
+        double GetLr(int s) => new LearningRateSchedule(settings.PeakLearningRate, warmup, maxSteps ?? 1_000_000, run.MinLearningRateFraction, decayFraction).At(s);
 
         var savedStep = resume ? state.Step : (int?)null;
         void SaveCheckpoint(int scheduledSteps)

@@ -59,8 +59,14 @@ public sealed record TrainingOptions
     public int? ContextLength { get; init; }
     public int GradientAccumulation { get; init; } = 1;
     public double? LearningRate { get; init; }
-    /// <summary>The cosine schedule decays to this fraction of the peak learning rate.</summary>
+    /// <summary>The schedule decays to this fraction of the peak learning rate.</summary>
     public double MinLearningRateFraction { get; init; } = 0.1;
+    /// <summary>
+    /// A run from scratch holds its peak learning rate and falls over the last
+    /// <see cref="LearningRateSchedule.FromScratchDecayFraction"/> of its steps; fine-tuning keeps a cosine over all of
+    /// them (not measured there). Language phases turn it off: their tasks' figures were measured with the cosine.
+    /// </summary>
+    public bool HoldPeakLearningRate { get; init; } = true;
     public int? WarmupSteps { get; init; }
     /// <summary>
     /// AdamW's decoupled weight decay; null: <see cref="RepetitionWeightDecay"/> decides from how often a run from scratch
@@ -78,6 +84,16 @@ public sealed record TrainingOptions
     /// text. Language phases turn it off: their tasks' figures were measured with the whole phase.
     /// </summary>
     public bool StopAtReadingLimit { get; init; } = true;
+
+    /// <summary>
+    /// These options for a language phase (the next-word start of a classify or chat run from scratch). Dropout, weight
+    /// decay, the reading limit and the held peak learning rate (<see cref="RepetitionDropout"/>,
+    /// <see cref="RepetitionWeightDecay"/>, <see cref="ReadingLimit"/>, <see cref="LearningRateSchedule"/>) were measured
+    /// on prose runs, not on what a language phase leaves the next phase to build on: the phase keeps the settings its
+    /// task's figures were measured with.
+    /// </summary>
+    public TrainingOptions AsLanguagePhase() =>
+        this with { Dropout = 0, WeightDecay = RepetitionWeightDecay.Default, StopAtReadingLimit = false, HoldPeakLearningRate = false };
     public double ValidationFraction { get; init; } = DefaultValidationFraction;
     public int SampleTokens { get; init; } = 48;
     /// <summary>
