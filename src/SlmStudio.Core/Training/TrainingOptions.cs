@@ -84,16 +84,6 @@ public sealed record TrainingOptions
     /// text. Language phases turn it off: their tasks' figures were measured with the whole phase.
     /// </summary>
     public bool StopAtReadingLimit { get; init; } = true;
-
-    /// <summary>
-    /// These options for a language phase (the next-word start of a classify or chat run from scratch). Dropout, weight
-    /// decay, the reading limit and the held peak learning rate (<see cref="RepetitionDropout"/>,
-    /// <see cref="RepetitionWeightDecay"/>, <see cref="ReadingLimit"/>, <see cref="LearningRateSchedule"/>) were measured
-    /// on prose runs, not on what a language phase leaves the next phase to build on: the phase keeps the settings its
-    /// task's figures were measured with.
-    /// </summary>
-    public TrainingOptions AsLanguagePhase() =>
-        this with { Dropout = 0, WeightDecay = RepetitionWeightDecay.Default, StopAtReadingLimit = false, HoldPeakLearningRate = false };
     public double ValidationFraction { get; init; } = DefaultValidationFraction;
     public int SampleTokens { get; init; } = 48;
     /// <summary>
@@ -110,4 +100,14 @@ public sealed record TrainingOptions
     /// <summary>Instruction tuning: the folder of tokenized conversations (<see cref="Instruction.InstructionObjective"/>) the
     /// loss is computed on, answer tokens only, instead of next-token prediction over the text.</summary>
     public string? InstructionData { get; init; }
+
+    /// <summary>
+    /// These options for a language phase (the next-word start of a classify or chat run from scratch). Dropout, weight
+    /// decay, the reading limit and the held peak learning rate (<see cref="RepetitionDropout"/>,
+    /// <see cref="RepetitionWeightDecay"/>, <see cref="ReadingLimit"/>, <see cref="LearningRateSchedule"/>) were measured
+    /// on prose runs, not on what a language phase leaves the next phase to build on: the phase keeps the settings its
+    /// task's figures were measured with.
+    /// </summary>
+    public TrainingOptions AsLanguagePhase() =>
+        this with { Dropout = 0, WeightDecay = RepetitionWeightDecay.Default, StopAtReadingLimit = false, HoldPeakLearningRate = false };
 }
