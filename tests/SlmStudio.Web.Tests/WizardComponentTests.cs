@@ -84,7 +84,7 @@ public sealed class WizardComponentTests : BunitContext, IAsyncLifetime
         project.TimeBudgetMinutes = 1;
 
         // Where a run from scratch on this text stops by itself: the floor of 300 tiny steps of 16 x 256 tokens
-        // (1,228,800 tokens, more than 24 readings of 30,000) takes 21 minutes at 1,000 tokens/s.
+        // (1,228,800 tokens, more than 30 readings of 30,000) takes 21 minutes at 1,000 tokens/s.
         var cut = Render<TrainingStep>(p => p.Add(x => x.Project, project));
         cut.WaitForAssertion(() => Assert.Contains("about 21 minutes", cut.Find("#time-recommendation").TextContent));
         Assert.Contains("too short to learn anything", cut.Find("#time-warning").TextContent);

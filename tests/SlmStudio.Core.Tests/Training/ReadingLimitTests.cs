@@ -6,10 +6,10 @@ namespace SlmStudio.Core.Tests.Training;
 public class ReadingLimitTests
 {
     [Theory]
-    [InlineData(4096, 36_000, 300)]      // a 100 KB text: 24 readings are 211 steps, below the floor
-    [InlineData(4096, 332_255, 1_947)]   // 1 MB: 24 readings
-    [InlineData(4096, 10_000_000, 58_594)]
-    public void StepsAreTwentyFourReadingsButNeverFewerThanTheFloor(long tokensPerStep, long trainTokens, int expected)
+    [InlineData(4096, 36_000, 300)]      // a 100 KB text: 30 readings are 264 steps, below the floor
+    [InlineData(4096, 332_255, 2_434)]   // 1 MB: 30 readings
+    [InlineData(4096, 10_000_000, 73_243)]
+    public void StepsAreThirtyReadingsButNeverFewerThanTheFloor(long tokensPerStep, long trainTokens, int expected)
     {
         Assert.Equal(expected, ReadingLimit.Steps(tokensPerStep, trainTokens));
         Assert.True(ReadingLimit.Steps(tokensPerStep, trainTokens) >= PresetSelector.MinimumSteps);
@@ -33,7 +33,7 @@ public class ReadingLimitTests
         Assert.Contains(recorder.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"{limit:N0} steps read it") && m.Text.Contains("The run stops after those steps") && m.Text.Contains("of its 10 minutes"));
         Assert.DoesNotContain(recorder.Events.OfType<TrainingMessage>(), m => m.Text.Contains("steps fit in the"));
         Assert.True(finished.ElapsedSeconds < 0.5 * 600, $"the run took {finished.ElapsedSeconds} s of its 600");
-        // The floor reads the text far more than 24 times, so it trained with the higher dropout.
+        // The floor reads the text far more than 24 times, and the text is small for the model: the higher dropout.
         Assert.Contains(recorder.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"dropout {RepetitionDropout.HighRate:0.##}"));
     }
 }

@@ -51,13 +51,16 @@ public class RepetitionDropoutTests
     }
 
     [Theory]
-    [InlineData(10, 0)]
-    [InlineData(11.9, 0)]
-    [InlineData(RepetitionDropout.ManyPasses, RepetitionDropout.Rate)]
-    [InlineData(23.9, RepetitionDropout.Rate)]
-    [InlineData(RepetitionDropout.VeryManyPasses, RepetitionDropout.HighRate)]
-    [InlineData(40, RepetitionDropout.HighRate)]
-    public void DropoutStartsAtManyReadingsOfTheText(double passes, double expected) => Assert.Equal(expected, RepetitionDropout.For(passes));
+    [InlineData(10, 0.05, 0)]
+    [InlineData(11.9, 0.05, 0)]
+    [InlineData(RepetitionDropout.ManyPasses, 0.05, RepetitionDropout.Rate)]
+    [InlineData(23.9, 0.05, RepetitionDropout.Rate)]
+    [InlineData(RepetitionDropout.VeryManyPasses, 0.05, RepetitionDropout.HighRate)] // 100 KB for the tiny preset
+    [InlineData(30, 0.17, RepetitionDropout.HighRate)]                              // 300 KB
+    [InlineData(30, 0.41, RepetitionDropout.Rate)]                                  // 1 MB: a text large enough for the model
+    [InlineData(40, RepetitionDropout.SmallTextTokensPerParameter, RepetitionDropout.Rate)]
+    public void DropoutStartsAtManyReadingsOfTheTextAndRisesForASmallText(double passes, double trainTokensPerParameter, double expected) =>
+        Assert.Equal(expected, RepetitionDropout.For(passes, trainTokensPerParameter));
 
     [Theory]
     [InlineData(3.7, RepetitionWeightDecay.Default)]
@@ -78,7 +81,7 @@ public class RepetitionDropoutTests
         var first = new TrainingFixture.Recorder { OnEvent = e => { if (e is CheckpointSaved { Step: 20 }) cts.Cancel(); } };
         new Trainer(options, first).Run(false, cts.Token);
         var settings = RunPreparation.Load(RunFolder.At(run)).Settings;
-        var rate = RepetitionDropout.For(RepetitionDropout.Passes(40, 16 * 64, settings.TrainTokens));
+        var rate = RepetitionDropout.For(RepetitionDropout.Passes(40, 16 * 64, settings.TrainTokens), (double)settings.TrainTokens / settings.Config.ParameterCount);
         Assert.True(rate > 0, $"the fixture reads its {settings.TrainTokens} tokens too few times");
         Assert.Contains(first.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"dropout {rate:0.##}"));
         Assert.Contains(first.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"weight decay {RepetitionWeightDecay.High:0.##}"));

@@ -79,12 +79,12 @@ public class TrainingAdviceTests
     [Fact]
     public void A_handbook_gets_a_recommendation_from_the_measured_speed_and_a_warning_for_one_minute()
     {
-        // 100 KB ≈ 30,000 tokens at 1,000 tokens/s: 24 passes = 720,000 tokens = 12 minutes.
+        // 100 KB ≈ 30,000 tokens at 1,000 tokens/s: 30 passes = 900,000 tokens = 15 minutes.
         var advice = TrainingAdvice.For(characters: 100_000, tokens: 30_000, tokensPerSecond: 1_000, chosenMinutes: 1);
-        Assert.Equal(12, advice.RecommendedMinutes);
+        Assert.Equal(15, advice.RecommendedMinutes);
         Assert.True(advice.MinimumMinutes > 1);
         Assert.Contains("too short to learn anything", advice.Warning);
-        Assert.Contains("about 12 minutes", advice.Summary);
+        Assert.Contains("about 15 minutes", advice.Summary);
         Assert.True(advice.TooLittleText);
         Assert.Contains("base model", advice.TooLittleTextAdvice(100_000));
     }
