@@ -12,4 +12,8 @@ public sealed record RunSettings(
     /// <summary>Characters per token of the validation text: turns a loss per token into bits per character.</summary>
     [JsonIgnore]
     public double ValidationCharactersPerToken => (double)ValidationCharacters / Math.Max(1, ValidationTokens);
+
+    /// <summary>How much training text the model has for each of its parameters: how small the text is for it (<see cref="RepetitionDropout"/>).</summary>
+    [JsonIgnore]
+    public double TrainTokensPerParameter => (double)TrainTokens / Math.Max(1, Config.ParameterCount);
 }

@@ -80,7 +80,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         {
             if (run.Lora is not null || run.InstructionData is not null) return;
             var passes = RepetitionDropout.Passes(scheduledSteps, tokensPerStep, settings.TrainTokens);
-            if (run.Dropout is null && RepetitionDropout.For(passes, (double)settings.TrainTokens / settings.Config.ParameterCount) is var rate && rate > dropout)
+            if (run.Dropout is null && RepetitionDropout.For(passes, settings.TrainTokensPerParameter) is var rate && rate > dropout)
             {
                 Report(new TrainingMessage(RepetitionDropout.Explain(passes, rate)));
                 SetDropout(dropout = rate);

@@ -81,7 +81,7 @@ public class RepetitionDropoutTests
         var first = new TrainingFixture.Recorder { OnEvent = e => { if (e is CheckpointSaved { Step: 20 }) cts.Cancel(); } };
         new Trainer(options, first).Run(false, cts.Token);
         var settings = RunPreparation.Load(RunFolder.At(run)).Settings;
-        var rate = RepetitionDropout.For(RepetitionDropout.Passes(40, 16 * 64, settings.TrainTokens), (double)settings.TrainTokens / settings.Config.ParameterCount);
+        var rate = RepetitionDropout.For(RepetitionDropout.Passes(40, 16 * 64, settings.TrainTokens), settings.TrainTokensPerParameter);
         Assert.True(rate > 0, $"the fixture reads its {settings.TrainTokens} tokens too few times");
         Assert.Contains(first.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"dropout {rate:0.##}"));
         Assert.Contains(first.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"weight decay {RepetitionWeightDecay.High:0.##}"));
