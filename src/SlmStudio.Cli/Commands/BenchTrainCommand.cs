@@ -69,9 +69,9 @@ public sealed class BenchTrainCommand : SlmCommand
         {
             cancellationToken.ThrowIfCancellationRequested();
             var config = preset.ConfigFor(vocab);
-            var tps = ThroughputProbe.TrainingTokensPerSecond(config, preset.BatchSize, preset.ContextLength, device, steps);
+            var tps = ThroughputProbe.TrainingTokensPerSecond(config, preset.BatchSize, preset.ContextLength, device, steps, matrixOptimizer: preset.Optimizer);
             var flops = tps * ThroughputProbe.TrainingFlopsPerToken(config);
-            double? tpsBf16 = bf16 ? ThroughputProbe.TrainingTokensPerSecond(config, preset.BatchSize, preset.ContextLength, device, steps, TorchSharp.torch.ScalarType.BFloat16) : null;
+            double? tpsBf16 = bf16 ? ThroughputProbe.TrainingTokensPerSecond(config, preset.BatchSize, preset.ContextLength, device, steps, TorchSharp.torch.ScalarType.BFloat16, preset.Optimizer) : null;
             rows.Add(new { preset = preset.Name, parameters = config.ParameterCount, batchSize = preset.BatchSize, contextLength = preset.ContextLength, tokensPerSecond = tps, trainingFlops = flops, ratio = flops / matmul, memoryBytes = preset.TrainingMemoryBytes(vocab), bf16TokensPerSecond = tpsBf16 });
             if (!json)
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{preset.Name,-8} {config.ParameterCount,12:N0} {preset.BatchSize + "x" + preset.ContextLength,12} {tps,10:N0} {flops / 1e9,14:F1} {flops / matmul,6:F2}{(tpsBf16 is { } b ? $" {b,11:N0} {b / tps,9:F2}" : "")}"));
@@ -112,7 +112,7 @@ public sealed class BenchTrainCommand : SlmCommand
                 // Bare steps in the format the run's steps used (bfloat16 where slm train picks it), over more than the
                 // table's few steps: a float32 figure beside a bfloat16 run read as the trainer being slow.
                 var stepType = TrainingPrecision.Resolve(options.Precision, device, fromScratch: true, lora: false).Type;
-                var bare = ThroughputProbe.TrainingTokensPerSecond(config, preset.BatchSize, preset.ContextLength, device, BareStepsBesideRun, stepType);
+                var bare = ThroughputProbe.TrainingTokensPerSecond(config, preset.BatchSize, preset.ContextLength, device, BareStepsBesideRun, stepType, preset.Optimizer);
                 var warm = watch.WarmedUp ?? watch.Last!;
                 var trainTps = watch.Finished?.TrainingTokensPerSecond ?? 0;
                 rows.Add(new

@@ -45,6 +45,7 @@ public sealed class TrainCommand : SlmCommand
     private readonly Option<double?> _lr = Double("--lr", "X", "peak learning rate (default: the preset's; 3e-4 for fine-tuning, 1e-3 with --lora)", 1e-7, 1);
     private readonly Option<double?> _dropout = Double("--dropout", "P", string.Create(CultureInfo.InvariantCulture, $"dropout on the model's residual branches while training (default: {RepetitionDropout.Rate} when the schedule reads the training text {RepetitionDropout.ManyPasses} times or more, {RepetitionDropout.HighRate} from {RepetitionDropout.VeryManyPasses} times when the text has fewer than {RepetitionDropout.SmallTextTokensPerParameter} tokens per model parameter, else 0)"), 0, 0.9);
     private readonly Option<double?> _weightDecay = Double("--weight-decay", "X", string.Create(CultureInfo.InvariantCulture, $"AdamW's weight decay (default: {RepetitionWeightDecay.High} for a model from scratch when the schedule reads the training text {RepetitionWeightDecay.ManyPasses} times or more, else {RepetitionWeightDecay.Default})"), 0, 10);
+    private readonly Option<string?> _optimizer = Choice("--optimizer", "how the weight matrices inside the model's layers learn: muon (each step's direction made orthogonal; measurably better per step) or adamw (default: the preset's, muon for tiny and adamw for the larger presets and for fine-tuning)", ["adamw", "muon"]);
     private readonly Option<int?> _warmup = Int("--warmup", "N", "warmup steps (default: a tenth of the run, at most 100)", 1);
     private readonly Option<string?> _device = Text("--device", "name", $"auto, cpu or cuda (default {Defaults.Device}: the GPU when there is one)");
     private readonly Option<string?> _precision = Choice("--precision", $"the number format of language-model training steps (all tasks): bf16 is much faster on processors with bfloat16 instructions; the weights stay float32 (default {SlmStudio.Core.Training.TrainingPrecision.Auto}: bf16 for models from scratch on a CPU with bfloat16 instructions)", [.. SlmStudio.Core.Training.TrainingPrecision.Names]);
@@ -89,7 +90,7 @@ public sealed class TrainCommand : SlmCommand
         """)
     {
         foreach (var option in new Option[] { _task, _data, _textColumn, _labelColumn, _out, _preset, _minutes, _maxSteps, _base, _library, _lora, _loraRank, _loraAlpha, _loraDropout, _resume, _seed, _vocabSize, _evalEvery,
-                     _logEvery, _batchSize, _context, _gradAccum, _lr, _dropout, _weightDecay, _warmup, _device, _precision, _stopWithParent })
+                     _logEvery, _batchSize, _context, _gradAccum, _lr, _dropout, _weightDecay, _optimizer, _warmup, _device, _precision, _stopWithParent })
             Options.Add(option);
         foreach (var option in new Option[] { _questionColumn, _answerColumn, _systemColumn, _tokenDropout, _labelSmoothing, _headDropout, _pairBuckets, _backboneBound }) Options.Add(option);
         Options.Add(_samplePrompts);
@@ -105,7 +106,7 @@ public sealed class TrainCommand : SlmCommand
                 result.AddError("--text-column and --label-column apply only with --task classify.");
             else if (result.GetValue(_task) is not "classify" && (result.GetResult(_tokenDropout) ?? result.GetResult(_labelSmoothing) ?? result.GetResult(_headDropout) ?? result.GetResult(_pairBuckets) ?? (object?)result.GetResult(_backboneBound)) is not null)
                 result.AddError("--token-dropout, --label-smoothing, --head-dropout, --word-buckets and --backbone-bound apply only with --task classify.");
-            else if (result.GetValue(_task) is "classify" or "chat" && (result.GetResult(_dropout) ?? (object?)result.GetResult(_weightDecay)) is not null) result.AddError("--dropout and --weight-decay apply only to --task text.");
+            else if (result.GetValue(_task) is "classify" or "chat" && (result.GetResult(_dropout) ?? result.GetResult(_weightDecay) ?? (object?)result.GetResult(_optimizer)) is not null) result.AddError("--dropout, --weight-decay and --optimizer apply only to --task text.");
             else if (LoraError(result) is { } loraError) result.AddError(loraError);
         });
     }
@@ -136,6 +137,7 @@ public sealed class TrainCommand : SlmCommand
             WarmupSteps = parsed.GetValue(_warmup),
             Dropout = parsed.GetValue(_dropout),
             WeightDecay = parsed.GetValue(_weightDecay),
+            Optimizer = parsed.GetValue(_optimizer) switch { "muon" => MatrixOptimizer.Muon, "adamw" => MatrixOptimizer.AdamW, _ => null },
             Device = parsed.GetValue(_device) ?? given.Device,
             Precision = parsed.GetValue(_precision) ?? given.Precision,
             Lora = LoraFrom(parsed),

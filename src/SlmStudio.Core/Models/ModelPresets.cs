@@ -4,9 +4,10 @@ using System.Text.Json;
 namespace SlmStudio.Core.Models;
 
 /// <summary>A size preset (data, from presets.json): the shape of the model and the training defaults that suit it.</summary>
+/// <param name="Optimizer">How a run from scratch updates the layers' matrices (<see cref="Training.Muon"/>): Muon only where it was measured better.</param>
 public sealed record ModelPreset(
     string Name, string Description, int HiddenSize, int Layers, int Heads, int KvHeads, int IntermediateSize,
-    int ContextLength, int BatchSize, double LearningRate)
+    int ContextLength, int BatchSize, double LearningRate, Training.MatrixOptimizer Optimizer = Training.MatrixOptimizer.AdamW)
 {
     public LlamaConfig ConfigFor(int vocabSize, int? bosId = null, int? eosId = null, int? padId = null) => new()
     {

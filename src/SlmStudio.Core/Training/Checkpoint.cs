@@ -7,9 +7,10 @@ namespace SlmStudio.Core.Training;
 /// <summary>Where a run stands: everything besides tensors that a resumed run needs to continue exactly.</summary>
 /// <param name="ResidualDropout">The dropout the steps ran with (<see cref="RepetitionDropout"/>); 0 in checkpoints from before it existed.</param>
 /// <param name="WeightDecay">The weight decay the steps ran with (<see cref="RepetitionWeightDecay"/>); null in checkpoints from before it was planned.</param>
+/// <param name="Optimizer">How the layers' matrices were updated (<see cref="Muon"/>); null in checkpoints from before Muon: AdamW.</param>
 public sealed record CheckpointState(
     int Step, int MaxSteps, int WarmupSteps, double PeakLearningRate, long OptimizerStep, double BestValLoss,
-    long TokensSeen, double ElapsedSeconds, long Seed, double ResidualDropout = 0, double? WeightDecay = null);
+    long TokensSeen, double ElapsedSeconds, long Seed, double ResidualDropout = 0, double? WeightDecay = null, MatrixOptimizer? Optimizer = null);
 
 /// <summary>
 /// One file, checkpoint/state.safetensors: model weights ("model.*"), AdamW moments ("adam.*") and the JSON state in

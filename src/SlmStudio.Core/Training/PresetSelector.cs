@@ -70,7 +70,7 @@ public static class PresetSelector
     private static Func<ModelPreset, double> MeasureWithExtrapolation(int vocabSize, Device device, ScalarType stepType)
     {
         var measured = new Dictionary<string, double>();
-        double Measure(ModelPreset p) => ThroughputProbe.TrainingTokensPerSecond(p.ConfigFor(vocabSize), Math.Min(p.BatchSize, 4), p.ContextLength, device, timedSteps: 1, stepType);
+        double Measure(ModelPreset p) => ThroughputProbe.TrainingTokensPerSecond(p.ConfigFor(vocabSize), Math.Min(p.BatchSize, 4), p.ContextLength, device, timedSteps: 1, stepType, p.Optimizer);
         var small = ModelPresets.Get("small");
         var smallFlopsPerSecond = Measure(small) * ThroughputProbe.TrainingFlopsPerToken(small.ConfigFor(vocabSize));
         return preset =>

@@ -11,14 +11,16 @@ public static class ThroughputProbe
 {
     /// <summary>Training tokens per second for a model of this shape, measured over a few real forward/backward/update steps on random tokens.</summary>
     /// <param name="dtype">The weights' type: float32, or bfloat16 as <see cref="BFloat16Steps"/> train (there the float32 weights' copies and optimizer add a little).</param>
-    public static double TrainingTokensPerSecond(LlamaConfig config, int batchSize, int contextLength, Device device, int timedSteps = 2, ScalarType dtype = ScalarType.Float32)
+    /// <param name="matrixOptimizer">How the layers' matrices step: the preset's (<see cref="ModelPreset.Optimizer"/>), as its runs from scratch do.</param>
+    public static double TrainingTokensPerSecond(LlamaConfig config, int batchSize, int contextLength, Device device, int timedSteps = 2, ScalarType dtype = ScalarType.Float32,
+        MatrixOptimizer matrixOptimizer = MatrixOptimizer.AdamW)
     {
         using var model = new LlamaForCausalLM(config);
         model.InitializeWeights(0);
         model.to(device);
         if (dtype != ScalarType.Float32) model.to(dtype);
         model.train();
-        using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), 0.1);
+        using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), 0.1) { Muon = matrixOptimizer == MatrixOptimizer.Muon };
         var x = randint(0, config.VocabSize, [batchSize, contextLength], dtype: ScalarType.Int64, device: device);
         var stopwatch = new Stopwatch();
         for (int step = 0; step <= timedSteps; step++)

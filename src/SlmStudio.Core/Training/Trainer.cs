@@ -49,7 +49,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         // Fine-tuning keeps the model its last step made: averaging is measured only for runs from scratch.
         using var average = run.BaseModel is null && adapters is null ? new WeightAverage(model) : null;
         var state = resume ? Checkpoint.Load(_folder, model, optimizer, adapters, average)
-            : new CheckpointState(0, run.MaxSteps ?? 0, 0, settings.PeakLearningRate, 0, double.PositiveInfinity, 0, 0, run.Seed);
+            : new CheckpointState(0, run.MaxSteps ?? 0, 0, settings.PeakLearningRate, 0, double.PositiveInfinity, 0, 0, run.Seed, Optimizer: Muon.For(run, ModelPresets.All.FirstOrDefault(p => p.Name == settings.Preset)));
         var tokensPerStep = (long)settings.BatchSize * settings.ContextLength * run.GradientAccumulation;
         int? stepLimit = run.StopAtReadingLimit && run.BaseModel is null && run.InstructionData is null ? ReadingLimit.Steps(tokensPerStep, settings.TrainTokens) : null;
         var budget = new TimeBudget(TimeBudget.SecondsFor(run), state.Step, state.MaxSteps > 0, state.ElapsedSeconds,
@@ -61,6 +61,7 @@ public sealed class Trainer(TrainingOptions options, IProgress<TrainingEvent> pr
         var dropout = run.Dropout ?? state.ResidualDropout;
         SetDropout(dropout);
         optimizer.WeightDecay = run.WeightDecay ?? state.WeightDecay ?? RepetitionWeightDecay.Default;
+        optimizer.Muon = state.Optimizer == MatrixOptimizer.Muon;
         if (!resume && maxSteps is { } fixedSteps) PlanRegularisation(fixedSteps);
         EvaluationResult? lastEval = null;
         var cancelled = false;

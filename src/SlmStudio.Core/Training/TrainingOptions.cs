@@ -73,6 +73,8 @@ public sealed record TrainingOptions
     /// will read its text (<see cref="RepetitionWeightDecay.Default"/> for fine-tuning, LoRA and instruction phases).
     /// </summary>
     public double? WeightDecay { get; init; }
+    /// <summary>How the matrices inside the decoder layers are updated; null: <see cref="Muon.For"/> decides (Muon from scratch).</summary>
+    public MatrixOptimizer? Optimizer { get; init; }
     public double GradientClip { get; init; } = 1.0;
     /// <summary>
     /// Dropout on the residual branches while training; null: <see cref="RepetitionDropout"/> decides from how often the
@@ -103,11 +105,12 @@ public sealed record TrainingOptions
 
     /// <summary>
     /// These options for a language phase (the next-word start of a classify or chat run from scratch). Dropout, weight
-    /// decay, the reading limit and the held peak learning rate (<see cref="RepetitionDropout"/>,
-    /// <see cref="RepetitionWeightDecay"/>, <see cref="ReadingLimit"/>, <see cref="LearningRateSchedule"/>) were measured
+    /// decay, the reading limit, the held peak learning rate and Muon (<see cref="RepetitionDropout"/>,
+    /// <see cref="RepetitionWeightDecay"/>, <see cref="ReadingLimit"/>, <see cref="LearningRateSchedule"/>,
+    /// <see cref="Muon"/>) were measured
     /// on prose runs, not on what a language phase leaves the next phase to build on: the phase keeps the settings its
     /// task's figures were measured with.
     /// </summary>
     public TrainingOptions AsLanguagePhase() =>
-        this with { Dropout = 0, WeightDecay = RepetitionWeightDecay.Default, StopAtReadingLimit = false, HoldPeakLearningRate = false };
+        this with { Dropout = 0, WeightDecay = RepetitionWeightDecay.Default, StopAtReadingLimit = false, HoldPeakLearningRate = false, Optimizer = MatrixOptimizer.AdamW };
 }

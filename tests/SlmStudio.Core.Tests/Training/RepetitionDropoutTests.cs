@@ -87,13 +87,15 @@ public class RepetitionDropoutTests
         Assert.Contains(first.Events.OfType<TrainingMessage>(), m => m.Text.Contains($"weight decay {RepetitionWeightDecay.High:0.##}"));
         Assert.Equal(rate, CheckpointDropout(run));
         Assert.Equal(RepetitionWeightDecay.High, CheckpointWeightDecay(run));
+        Assert.Equal(MatrixOptimizer.Muon, CheckpointStateOf(run).Optimizer);
 
         var second = new TrainingFixture.Recorder();
         new Trainer(options, second).Run(true, CancellationToken.None);
         Assert.Equal(rate, CheckpointDropout(run));
         Assert.Equal(RepetitionWeightDecay.High, CheckpointWeightDecay(run));
+        Assert.Equal(MatrixOptimizer.Muon, CheckpointStateOf(run).Optimizer);
         Assert.DoesNotContain(second.Events.OfType<TrainingMessage>(), m => m.Text.Contains("dropout") || m.Text.Contains("weight decay"));
-        // The dropout masks of each step are the same with and without the interruption.
+        // The dropout masks of each step, and Muon's momentum, are the same with and without the interruption.
         var straight = new TrainingFixture.Recorder();
         new Trainer(options with { RunDirectory = Path.Combine(dir, "straight") }, straight).Run(false, CancellationToken.None);
         TrainingFixture.AssertResumedLossesMatch(straight, second, resumedAt: 20, tolerance: 1e-3);
@@ -103,13 +105,15 @@ public class RepetitionDropoutTests
         new Trainer(TrainingFixture.Options(data, Path.Combine(dir, "few"), maxSteps: 2, evalEvery: 20), few).Run(false, CancellationToken.None);
         Assert.Equal(0, CheckpointDropout(Path.Combine(dir, "few")));
         Assert.Equal(RepetitionWeightDecay.Default, CheckpointWeightDecay(Path.Combine(dir, "few")));
-        new Trainer(options with { RunDirectory = Path.Combine(dir, "chosen"), MaxSteps = 2, Dropout = 0.05, WeightDecay = 0.3 }, new TrainingFixture.Recorder()).Run(false, CancellationToken.None);
+        new Trainer(options with { RunDirectory = Path.Combine(dir, "chosen"), MaxSteps = 2, Dropout = 0.05, WeightDecay = 0.3, Optimizer = MatrixOptimizer.AdamW }, new TrainingFixture.Recorder()).Run(false, CancellationToken.None);
         Assert.Equal(0.05, CheckpointDropout(Path.Combine(dir, "chosen")));
         Assert.Equal(0.3, CheckpointWeightDecay(Path.Combine(dir, "chosen")));
+        Assert.Equal(MatrixOptimizer.AdamW, CheckpointStateOf(Path.Combine(dir, "chosen")).Optimizer);
         // Fine-tuning reads a text as often and keeps the default decay: the strong one is measured only from scratch.
         var fineTuned = new TrainingFixture.Recorder();
         new Trainer(options with { RunDirectory = Path.Combine(dir, "fine-tuned"), MaxSteps = 40, BaseModel = RunFolder.At(run).ModelDirectory }, fineTuned).Run(false, CancellationToken.None);
         Assert.Equal(RepetitionWeightDecay.Default, CheckpointWeightDecay(Path.Combine(dir, "fine-tuned")));
+        Assert.Equal(MatrixOptimizer.AdamW, CheckpointStateOf(Path.Combine(dir, "fine-tuned")).Optimizer);
         Assert.DoesNotContain(fineTuned.Events.OfType<TrainingMessage>(), m => m.Text.Contains("weight decay"));
         new Trainer(options with { RunDirectory = Path.Combine(dir, "off"), MaxSteps = 2, Dropout = 0 }, new TrainingFixture.Recorder()).Run(false, CancellationToken.None);
         Assert.Equal(0, CheckpointDropout(Path.Combine(dir, "off")));
