@@ -55,7 +55,11 @@ public static class Muon
     /// <summary>The factor on an orthogonalised (rows, columns) update that gives it <see cref="UpdateRms"/>.</summary>
     public static double Scale(Tensor parameter) => UpdateRms * Math.Sqrt(Math.Max(parameter.shape[0], parameter.shape[1]));
 
-    /// <summary>The matrix with the same singular vectors as <paramref name="update"/> and singular values near 1.</summary>
+    /// <summary>
+    /// The matrix with the same singular vectors as <paramref name="update"/> and its singular values evened out: the
+    /// large ones to about 1, the small ones lifted toward it (<see cref="Iterations"/> steps do not bring a direction
+    /// a hundred times weaker all the way).
+    /// </summary>
     public static Tensor Orthogonalize(Tensor update)
     {
         using var scope = NewDisposeScope();
