@@ -44,8 +44,8 @@ public static class Muon
 
     /// <summary>
     /// What a run uses: its own choice, else its preset's from scratch (Muon for tiny, where it is measured; the larger
-    /// presets' matrices make its products cost more of a step, 15–25% for small, and their gain is not measured) and
-    /// AdamW for fine-tuning (not measured there).
+    /// presets' matrices make its products cost more of a step, 15–25% for small, and their gain is measured only at
+    /// the start of training: small, 250 steps on 2 MB, 2.343 against 2.586) and AdamW for fine-tuning (not measured).
     /// </summary>
     public static MatrixOptimizer For(TrainingOptions run, ModelPreset? preset) =>
         run.Optimizer ?? (run.BaseModel is null && run.Lora is null && preset is not null ? preset.Optimizer : MatrixOptimizer.AdamW);
