@@ -30,6 +30,7 @@ public sealed class BenchGenerateCommand : SlmCommand
     private readonly Option<int?> _torchThreads = Int("--torch-threads", "N", "TorchSharp's threads (default: TorchSharp's own, one per core)", 1, 1024);
     private readonly Option<bool> _json = Flag("--json", "print one JSON object instead of a table");
     private readonly Option<string?> _precision = Text("--precision", "list", "weight precisions to export and compare, comma-separated: fp32,int8,int4 (default fp32)");
+    private readonly Option<string?> _concurrent = Text("--concurrent", "list", "also measure this many generations at once, comma-separated (such as 2,4,8): each on its own, one batch, and as served");
 
     public BenchGenerateCommand() : base("generate", "Measure generation speed: ONNX Runtime against TorchSharp eager, plus export time.", """
         In one run on the same model (a randomly initialised preset, or --model, a Hugging Face / run model folder):
@@ -42,15 +43,32 @@ public sealed class BenchGenerateCommand : SlmCommand
         is a training run folder with data, else on text sampled from the fp32 model, which the output says).
         Target: int4 decode >= 2x fp32 decode. --json prints one object whose "results" array holds
         {engine, precision, decodeTokensPerSecond, prefillTokensPerSecond, firstTokenMs, sizeBytes} per engine and precision.
+        With --concurrent 2,4,8 it also starts that many greedy generations of the prompt at once on the first ONNX
+        model (fp32 when measured) and reports new tokens/s of all together, run each on its own side by side, as one
+        fixed batch, and as the portal serves them (continuous batching, a batch per lane); --json adds a
+        "concurrency" array of {requests, separateTokensPerSecond, batchedTokensPerSecond, servedTokensPerSecond}.
         """)
     {
-        foreach (var option in new Option[] { _preset, _model, _vocabSize, _promptTokens, _newTokens, _repeats, _ortThreads, _torchThreads, _json, _precision })
+        foreach (var option in new Option[] { _preset, _model, _vocabSize, _promptTokens, _newTokens, _repeats, _ortThreads, _torchThreads, _json, _precision, _concurrent })
             Options.Add(option);
     }
 
     /// <summary>The ONNX model file and its external data, if any: what ONNX Runtime reads.</summary>
     private static long OnnxBytes(ExportResult export) =>
         export.Files.Where(f => f.Path == ModelExporter.OnnxFile || f.Path == ModelExporter.OnnxFile + ".data").Sum(f => f.Bytes);
+
+    private static IReadOnlyList<int> ParseCounts(string? list)
+    {
+        if (string.IsNullOrWhiteSpace(list)) return [];
+        var counts = new List<int>();
+        foreach (var part in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1 || n > 64)
+                throw new UsageException($"--concurrent: '{part}' is not a number of generations from 1 to 64. Give a list such as 2,4,8.");
+            counts.Add(n);
+        }
+        return counts;
+    }
 
     private static string? LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : null;
@@ -70,6 +88,7 @@ public sealed class BenchGenerateCommand : SlmCommand
         try { precisions = WeightPrecisions.ParseList(parsed.GetValue(_precision) ?? "fp32"); }
         catch (EngineException e) { throw new UsageException("--precision: " + e.Message); }
         if (torchThreads is { } tt) TorchSharp.torch.set_num_threads(tt);
+        var concurrent = ParseCounts(parsed.GetValue(_concurrent));
 
         var work = Path.Combine(Path.GetTempPath(), $"slm-bench-generate-{Guid.NewGuid():N}");
         try
@@ -129,6 +148,7 @@ public sealed class BenchGenerateCommand : SlmCommand
                     var decodeRatio = ort.DecodeTokensPerSecond / torch.DecodeTokensPerSecond;
                     var prefillRatio = ort.PrefillTokensPerSecond / torch.PrefillTokensPerSecond;
                     var evaluationText = exports.Select(e => e.Export.Quality?.EvaluationText).FirstOrDefault(t => t is not null);
+                    var concurrency = concurrent.Select(n => GenerationBenchmark.MeasureConcurrent(artifacts[main], prompt, newTokens, n, repeats)).ToList();
                     if (json)
                     {
                         Console.WriteLine(JsonSerializer.Serialize(new
@@ -142,6 +162,7 @@ public sealed class BenchGenerateCommand : SlmCommand
                             promptTokens, newTokens, repeats,
                             lossMeasuredOn = evaluationText,
                             results,
+                            concurrency = concurrency.Count > 0 ? concurrency : null,
                         }, new JsonSerializerOptions(JsonSerializerDefaults.Web)));
                         return Task.FromResult(0);
                     }
@@ -176,6 +197,14 @@ public sealed class BenchGenerateCommand : SlmCommand
                             var ratio = results[int4].DecodeTokensPerSecond / fp32Result.DecodeTokensPerSecond;
                             Console.WriteLine(string.Create(inv, $"target: int4 decode >= 2x fp32 decode {(ratio >= 2 ? "met" : "NOT met")} ({ratio:F2}x)"));
                         }
+                    }
+                    if (concurrency.Count > 0)
+                    {
+                        Console.WriteLine(string.Create(inv, $"generations at once ({exports[main].Precision.Name()}, prefill included, new tokens/s of all together):"));
+                        Console.WriteLine($"{"requests",8} {"each on its own",16} {"one batch",10} {"as served",10} {"served vs own",14}");
+                        foreach (var c in concurrency)
+                            Console.WriteLine(string.Create(inv, $"{c.Requests,8} {c.SeparateTokensPerSecond,16:N0} {c.BatchedTokensPerSecond,10:N0} {c.ServedTokensPerSecond,10:N0} {c.ServedTokensPerSecond / c.SeparateTokensPerSecond,13:F2}x"));
+                        Console.WriteLine("each on its own: side by side on worker threads; one batch: one decoder call a step; as served: continuous batching, a batch per lane (the portal, the API, slm generate).");
                     }
                     Console.WriteLine(string.Create(inv, $"ratio ONNX ({exports[main].Precision.Name()})/TorchSharp: decode {decodeRatio:F2}x, prefill {prefillRatio:F2}x"));
                     Console.WriteLine(string.Create(inv, $"targets: decode >= 2x {(decodeRatio >= 2 ? "met" : "NOT met")}; first token < 100 ms {(ort.TimeToFirstTokenMs < 100 ? "met" : "NOT met")}; export < 5 s {(export.Duration.TotalSeconds < 5 ? "met" : "NOT met")}"));

@@ -10,6 +10,16 @@ namespace SlmStudio.Core.Inference;
 public sealed record GenerationSpeed(string Engine, int PromptTokens, int NewTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond, double TimeToFirstTokenMs);
 
 /// <summary>
+/// New tokens per second, all requests together, when <c>Requests</c> generations run at once: each on its own side by
+/// side, as one fixed batch, and as served (continuous batching, a batch per lane).
+/// </summary>
+public sealed record ConcurrentGenerationSpeed(
+    [property: JsonPropertyName("requests")] int Requests,
+    [property: JsonPropertyName("separateTokensPerSecond")] double SeparateTokensPerSecond,
+    [property: JsonPropertyName("batchedTokensPerSecond")] double BatchedTokensPerSecond,
+    [property: JsonPropertyName("servedTokensPerSecond")] double ServedTokensPerSecond);
+
+/// <summary>
 /// One row of <c>slm bench generate --json</c>'s <c>results</c> array. The names are a contract for scripts that compare
 /// runs: engine is <see cref="GenerationBenchmark.OnnxRuntimeEngine"/> or <see cref="GenerationBenchmark.TorchSharpEngine"/>,
 /// precision fp32, int8 or int4, sizeBytes the model file(s) that engine reads. The loss change versus fp32 (percent)
@@ -105,6 +115,60 @@ public static class GenerationBenchmark
             if (r > 0) runs.Add((ttft, prompt.Length / (ttft / 1000), (newTokens - 1) / ((total - ttft) / 1000)));
         }
         return Summarize("TorchSharp eager", prompt.Length, newTokens, runs);
+    }
+
+    /// <summary>
+    /// New tokens per second over <paramref name="requests"/> greedy generations of the same prompt that start together,
+    /// served three ways on one shared session: each on its own, side by side on worker threads (how the portal ran
+    /// concurrent requests before continuous batching); all as one fixed batch (one decoder call a step on one core); and
+    /// as the portal and <see cref="TextGenerator.GenerateAsync"/> serve them now (<see cref="GenerationBatcher"/>: a
+    /// batch per lane). Prefill is included: it is what a user waits through. Medians of <paramref name="repeats"/>
+    /// rounds after a warm-up.
+    /// </summary>
+    public static ConcurrentGenerationSpeed MeasureConcurrent(OnnxArtifact artifact, int[] prompt, int newTokens, int requests, int repeats = 3)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(requests, 1);
+        var settings = GenerationSettings.Greedy(newTokens);
+        static int RunToEnd(GenerationRun run)
+        {
+            using (run)
+            {
+                while (!run.Done) run.Step();
+                return run.GeneratedTokens;
+            }
+        }
+        var separate = new List<double>();
+        var batched = new List<double>();
+        var served = new List<double>();
+        var batcher = GenerationBatcher.For(artifact);
+        async Task<int> Serve()
+        {
+            int count = 0;
+            await foreach (var _ in batcher.GenerateAsync(prompt, settings).ConfigureAwait(false)) count++;
+            return count;
+        }
+        for (int r = 0; r <= repeats; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            var counts = Task.WhenAll(Enumerable.Range(0, requests).Select(_ => Task.Run(() => RunToEnd(new GenerationRun(artifact, [prompt], settings))))).GetAwaiter().GetResult();
+            var separateRate = counts.Sum() / clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            var batchedRate = RunToEnd(new GenerationRun(artifact, Enumerable.Repeat(prompt, requests).ToList(), settings)) / clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            // Without stop sequences every new token streams as one piece, so pieces count tokens.
+            var servedCounts = Task.WhenAll(Enumerable.Range(0, requests).Select(_ => Serve())).GetAwaiter().GetResult();
+            var servedRate = servedCounts.Sum() / clock.Elapsed.TotalSeconds;
+            if (r == 0) continue; // warm-up
+            separate.Add(separateRate);
+            batched.Add(batchedRate);
+            served.Add(servedRate);
+        }
+        static double Median(List<double> values)
+        {
+            var sorted = values.Order().ToArray();
+            return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        }
+        return new ConcurrentGenerationSpeed(requests, Median(separate), Median(batched), Median(served));
     }
 
     private static long[] Ones(int n)

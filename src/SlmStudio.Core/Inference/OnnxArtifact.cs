@@ -129,6 +129,13 @@ public sealed class OnnxArtifact : IDisposable
     public DecoderOutput Run(ReadOnlySpan<long> inputIds, ReadOnlySpan<long> attentionMask, ReadOnlySpan<long> positionIds, int batch, int seqLen, OnnxKvCache past) =>
         Decoder.Run(inputIds, attentionMask, positionIds, batch, seqLen, past);
 
+    /// <summary>
+    /// Where the artifact's streamed generations run: overlapping requests share decoder calls (see
+    /// <see cref="GenerationBatcher"/>). Created on first use; it holds threads only while generations run.
+    /// </summary>
+    internal GenerationBatcher Batcher => LazyInitializer.EnsureInitialized(ref _batcher, () => GenerationBatcher.For(this));
+    private GenerationBatcher? _batcher;
+
     public void Dispose() => Decoder.Dispose();
 
     /// <summary>A file's size and last write time when it was checked; a missing file has size -1.</summary>

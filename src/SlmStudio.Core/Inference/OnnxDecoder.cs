@@ -15,10 +15,14 @@ public sealed class OnnxDecoder : IDisposable
 
     public LlamaConfig Config { get; }
 
-    private OnnxDecoder(InferenceSession session, LlamaConfig config)
+    /// <summary>The cores one call keeps busy (ONNX Runtime's intra-op threads), so that callers know how many calls fit side by side.</summary>
+    public int ThreadsPerCall { get; }
+
+    private OnnxDecoder(InferenceSession session, LlamaConfig config, int threadsPerCall)
     {
         _session = session;
         Config = config;
+        ThreadsPerCall = threadsPerCall;
         _pastNames = Enumerable.Range(0, config.NumLayers).SelectMany(i => new[] { $"past_key_values.{i}.key", $"past_key_values.{i}.value" }).ToArray();
         _outputNames = new[] { "logits" }.Concat(Enumerable.Range(0, config.NumLayers).SelectMany(i => new[] { $"present.{i}.key", $"present.{i}.value" })).ToArray();
         var inputs = session.InputMetadata.Keys.ToHashSet(StringComparer.Ordinal);
@@ -42,27 +46,32 @@ public sealed class OnnxDecoder : IDisposable
     public static SessionOptions DefaultOptions(LlamaConfig config, int? intraOpThreads = null)
     {
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-        var threads = intraOpThreads ?? (config.ParameterCount < SingleThreadBelowParameters ? 1 : 0);
+        var threads = IntraOpThreads(config, intraOpThreads);
         if (threads > 0) options.IntraOpNumThreads = threads;
         return options;
     }
+
+    /// <summary>The intra-op threads a session for <paramref name="config"/> gets; 0: ONNX Runtime's default, one per core.</summary>
+    private static int IntraOpThreads(LlamaConfig config, int? intraOpThreads) =>
+        intraOpThreads ?? (config.ParameterCount < SingleThreadBelowParameters ? 1 : 0);
 
     public const long SingleThreadBelowParameters = 50_000_000;
 
     /// <summary>Loads from a file path (needed when the weights live in external data beside the model).</summary>
     public static OnnxDecoder Load(string onnxPath, LlamaConfig config, int? intraOpThreads = null) =>
-        Create(() => new InferenceSession(onnxPath, DefaultOptions(config, intraOpThreads)), config, onnxPath);
+        Create(() => new InferenceSession(onnxPath, DefaultOptions(config, intraOpThreads)), config, onnxPath, intraOpThreads);
 
     /// <summary>Loads from bytes already read (and verified) by the caller, so the file cannot change in between.</summary>
     public static OnnxDecoder Load(byte[] onnxBytes, LlamaConfig config, string displayName, int? intraOpThreads = null) =>
-        Create(() => new InferenceSession(onnxBytes, DefaultOptions(config, intraOpThreads)), config, displayName);
+        Create(() => new InferenceSession(onnxBytes, DefaultOptions(config, intraOpThreads)), config, displayName, intraOpThreads);
 
-    private static OnnxDecoder Create(Func<InferenceSession> open, LlamaConfig config, string name)
+    private static OnnxDecoder Create(Func<InferenceSession> open, LlamaConfig config, string name, int? intraOpThreads)
     {
         InferenceSession session;
         try { session = open(); }
         catch (OnnxRuntimeException e) { throw new InvalidModelFileException($"ONNX Runtime cannot load {Path.GetFileName(name)}: {e.Message}", e); }
-        return new OnnxDecoder(session, config);
+        var threads = IntraOpThreads(config, intraOpThreads);
+        return new OnnxDecoder(session, config, threads > 0 ? threads : Environment.ProcessorCount);
     }
 
     /// <summary>An empty cache for <paramref name="batch"/> sequences.</summary>
@@ -146,12 +155,53 @@ public sealed class OnnxKvCache : IDisposable
         Length = length;
     }
 
-    private OnnxKvCache(List<OrtValue> values, int batch)
+    private OnnxKvCache(List<OrtValue> values, int batch, int length = 0)
     {
         _values = values;
         _owner = null;
         Batch = batch;
-        Length = 0;
+        Length = length;
+    }
+
+    /// <summary>
+    /// A new cache of <c>rows.Count</c> sequences, <paramref name="length"/> positions long, each row copied from a row of
+    /// a source cache and aligned on the right: a shorter source is padded with zeros on the left (mask those positions
+    /// out), a longer one loses its leading positions (only padding may be dropped that way). This is how a running
+    /// batch takes in a sequence or lets one go. The sources are not consumed.
+    /// </summary>
+    internal static OnnxKvCache Gather(IReadOnlyList<(OnnxKvCache Source, int Row)> rows, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows.Count, 1);
+        var first = rows[0].Source;
+        var values = new List<OrtValue>(first._values.Count);
+        try
+        {
+            for (int v = 0; v < first._values.Count; v++)
+            {
+                var shape = first._values[v].GetTensorTypeAndShape().Shape; // [batch, kv_heads, length, head_dim]
+                int heads = (int)shape[1], headDim = (int)shape[3];
+                var data = new float[rows.Count * heads * length * headDim];
+                for (int r = 0; r < rows.Count; r++)
+                {
+                    var (source, row) = rows[r];
+                    var from = source._values[v].GetTensorDataAsSpan<float>();
+                    int kept = Math.Min(length, source.Length);
+                    for (int h = 0; h < heads; h++)
+                    {
+                        var sourceStart = ((row * heads + h) * source.Length + source.Length - kept) * headDim;
+                        var targetStart = ((r * heads + h) * length + length - kept) * headDim;
+                        from.Slice(sourceStart, kept * headDim).CopyTo(data.AsSpan(targetStart, kept * headDim));
+                    }
+                }
+                values.Add(OrtValue.CreateTensorValueFromMemory(data, [rows.Count, heads, length, headDim]));
+            }
+        }
+        catch
+        {
+            foreach (var value in values) value.Dispose();
+            throw;
+        }
+        return new OnnxKvCache(values, rows.Count, length);
     }
 
     internal static OnnxKvCache Empty(LlamaConfig config, int batch)

@@ -46,18 +46,12 @@ public sealed class TextGenerator(OnnxArtifact artifact)
     public OnnxArtifact Artifact => artifact;
 
     /// <summary>Streams the continuation of <paramref name="prompt"/> token by token. An empty prompt starts from the
-    /// beginning-of-text token.</summary>
+    /// beginning-of-text token. Requests that overlap in time share decoder calls (<see cref="GenerationBatcher"/>), and
+    /// each gets the tokens it would get alone.</summary>
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(string prompt, GenerationSettings settings, [EnumeratorCancellation] CancellationToken ct = default)
     {
         settings.Validate();
-        using var run = new GenerationRun(artifact, [Encode(prompt)], settings);
-        while (!run.Done)
-        {
-            ct.ThrowIfCancellationRequested();
-            // Each step is native work; run it off the caller's thread so a UI or request thread never blocks.
-            var emitted = await Task.Run(run.Step, ct).ConfigureAwait(false);
-            foreach (var (_, token) in emitted) yield return token;
-        }
+        await foreach (var token in artifact.Batcher.GenerateAsync(Encode(prompt), settings, ct).ConfigureAwait(false)) yield return token;
     }
 
     /// <summary>Generates for several prompts at once (one left-padded batch through the model).</summary>

@@ -79,21 +79,15 @@ public sealed class ChatSession
         var answer = new StringBuilder();
         try
         {
-            using var run = new GenerationRun(_artifact, [PromptIds()], Settings);
             var leading = true;
-            while (!run.Done)
+            await foreach (var token in _artifact.Batcher.GenerateAsync(PromptIds(), Settings, ct).ConfigureAwait(false))
             {
-                ct.ThrowIfCancellationRequested();
-                var emitted = await Task.Run(run.Step, ct).ConfigureAwait(false);
-                foreach (var (_, token) in emitted)
-                {
-                    var text = token.Text;
-                    // The template's newline after "assistant" is sometimes generated as part of the first token.
-                    if (leading) { text = text.TrimStart(); leading = text.Length == 0; }
-                    if (text.Length == 0) continue;
-                    answer.Append(text);
-                    yield return text;
-                }
+                var text = token.Text;
+                // The template's newline after "assistant" is sometimes generated as part of the first token.
+                if (leading) { text = text.TrimStart(); leading = text.Length == 0; }
+                if (text.Length == 0) continue;
+                answer.Append(text);
+                yield return text;
             }
         }
         finally
