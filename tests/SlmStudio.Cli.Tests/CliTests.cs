@@ -79,7 +79,7 @@ public sealed class CliTests : IDisposable
     [InlineData("eval", new[] { "<artifact folder>", "--data", "--context", "--json" })]
     [InlineData("bench train", new[] { "--presets", "--vocab-size", "--steps", "--device", "--json", "--memory", "--parts" })]
     [InlineData("bench tokenizer", new[] { "--data", "--vocab-size", "--bytes" })]
-    [InlineData("bench generate", new[] { "--preset", "--model", "--vocab-size", "--prompt-tokens", "--new-tokens", "--repeats", "--ort-threads", "--torch-threads", "--json" })]
+    [InlineData("bench generate", new[] { "--preset", "--model", "--vocab-size", "--prompt-tokens", "--new-tokens", "--repeats", "--ort-threads", "--torch-threads", "--json", "--concurrent" })]
     public void EachCommandsHelpListsItsOptions(string command, string[] expected)
     {
         var (exit, help, err) = Slm([.. command.Split(' '), "--help"]);

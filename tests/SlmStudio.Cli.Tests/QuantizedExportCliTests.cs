@@ -55,6 +55,9 @@ public sealed class QuantizedExportCliTests : IDisposable
         var (benchExit, _, benchErr) = Slm("bench", "generate", "--model", TinyLlama, "--precision", "fp32,fp16");
         Assert.NotEqual(0, benchExit);
         Assert.Contains("'fp16' is not a precision", benchErr);
+        var (concurrentExit, _, concurrentErr) = Slm("bench", "generate", "--model", TinyLlama, "--concurrent", "4,zero");
+        Assert.NotEqual(0, concurrentExit);
+        Assert.Contains("--concurrent: 'zero' is not a number of generations from 1 to 64", concurrentErr);
     }
 
     /// <summary>The JSON contract of the results array (names and engines); speeds are only checked to be positive.</summary>
@@ -62,7 +65,7 @@ public sealed class QuantizedExportCliTests : IDisposable
     public void BenchGenerateJsonHasOneResultPerEngineAndPrecision()
     {
         var (exit, output, err) = Slm("bench", "generate", "--model", TinyLlama, "--precision", "fp32,int4", "--json",
-            "--prompt-tokens", "8", "--new-tokens", "4", "--repeats", "1");
+            "--prompt-tokens", "8", "--new-tokens", "4", "--repeats", "1", "--concurrent", "2,3");
         Assert.True(exit == 0, output + err);
         using var doc = JsonDocument.Parse(output);
         var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
@@ -76,5 +79,10 @@ public sealed class QuantizedExportCliTests : IDisposable
         }
         Assert.True(results[1].GetProperty("sizeBytes").GetInt64() < results[0].GetProperty("sizeBytes").GetInt64());
         Assert.Equal(JsonValueKind.Number, results[1].GetProperty("lossChangePercent").ValueKind);
+        var concurrency = doc.RootElement.GetProperty("concurrency").EnumerateArray().ToList();
+        Assert.Equal([2, 3], concurrency.Select(c => c.GetProperty("requests").GetInt32()));
+        foreach (var c in concurrency)
+            foreach (var name in new[] { "separateTokensPerSecond", "batchedTokensPerSecond", "servedTokensPerSecond" })
+                Assert.True(c.GetProperty(name).GetDouble() > 0, name);
     }
 }

@@ -163,11 +163,6 @@ public static class GenerationBenchmark
             batched.Add(batchedRate);
             served.Add(servedRate);
         }
-        static double Median(List<double> values)
-        {
-            var sorted = values.Order().ToArray();
-            return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-        }
         return new ConcurrentGenerationSpeed(requests, Median(separate), Median(batched), Median(served));
     }
 
@@ -182,13 +177,12 @@ public static class GenerationBenchmark
     public static GenerationSpeed Median(IReadOnlyList<GenerationSpeed> runs) =>
         Summarize(runs[0].Engine, runs[0].PromptTokens, runs[0].NewTokens, runs.Select(r => (r.TimeToFirstTokenMs, r.PrefillTokensPerSecond, r.DecodeTokensPerSecond)).ToList());
 
-    private static GenerationSpeed Summarize(string engine, int promptTokens, int newTokens, List<(double Ttft, double Prefill, double Decode)> runs)
+    private static GenerationSpeed Summarize(string engine, int promptTokens, int newTokens, List<(double Ttft, double Prefill, double Decode)> runs) =>
+        new GenerationSpeed(engine, promptTokens, newTokens, Median(runs.Select(r => r.Prefill)), Median(runs.Select(r => r.Decode)), Median(runs.Select(r => r.Ttft)));
+
+    private static double Median(IEnumerable<double> values)
     {
-        static double Median(IEnumerable<double> values)
-        {
-            var sorted = values.Order().ToArray();
-            return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-        }
-        return new GenerationSpeed(engine, promptTokens, newTokens, Median(runs.Select(r => r.Prefill)), Median(runs.Select(r => r.Decode)), Median(runs.Select(r => r.Ttft)));
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }
