@@ -383,7 +383,7 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
         if (route == "scratch" && elapsed < TimeSpan.FromMinutes(15)) reasons.Add($"the training was short ({elapsed.TotalMinutes:0.#} minute{(Math.Round(elapsed.TotalMinutes, 1) == 1 ? "" : "s")}) for a model that starts from nothing");
         if (reasons.Count == 0) reasons.Add("the labels seem to depend mostly on single telling words, which is exactly what a keyword model looks for");
         return $"{text} The simple keyword model did better this time, probably because {string.Join(", and ", reasons)}. " +
-               "Add more examples per label or train for longer (or start from a base model); until then the keyword model is the safer choice.";
+               "Add more examples per label or train for longer (or start from a base model). The keyword model is a yardstick only: it cannot be exported or used in the playground.";
     }
 
     /// <summary>The labelled rows, and the split when <see cref="ClassificationRunOptions.DataPath"/> is a frozen dataset version.</summary>
