@@ -62,6 +62,26 @@ internal sealed class GenerationBatcher
         }
     }
 
+    /// <summary>
+    /// The whole generation for <paramref name="prompt"/> and why it ended ("eos", "stop", "length" or "context"), run in
+    /// the lanes as <see cref="GenerateAsync"/> runs it.
+    /// </summary>
+    public async Task<(IReadOnlyList<GeneratedToken> Tokens, string FinishReason)> CompleteAsync(int[] prompt, GenerationSettings settings, CancellationToken ct = default)
+    {
+        var request = new Request(GenerationRow.FitToContext(prompt, _artifact.Config.MaxPositions), settings, ct);
+        Enqueue(request);
+        try
+        {
+            var tokens = new List<GeneratedToken>();
+            await foreach (var token in request.Tokens.Reader.ReadAllAsync(ct).ConfigureAwait(false)) tokens.Add(token);
+            return (tokens, request.FinishReason ?? "length");
+        }
+        finally
+        {
+            request.Abandon();
+        }
+    }
+
     private void Enqueue(Request request)
     {
         int lane;
@@ -106,6 +126,16 @@ internal sealed class GenerationBatcher
         public GenerationSettings Settings { get; } = settings;
         public Channel<GeneratedToken> Tokens { get; } = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
+        /// <summary>Why the generation ended; set before the stream completes.</summary>
+        public string? FinishReason { get; private set; }
+
+        /// <summary>The generation has ended: say why, then close the stream.</summary>
+        public void End(GenerationRow row)
+        {
+            FinishReason = row.Finish;
+            Tokens.Writer.TryComplete();
+        }
+
         /// <summary>Nobody reads the tokens any more: cancelled, or the stream was left.</summary>
         public bool Abandoned => _abandoned || ct.IsCancellationRequested;
 
@@ -128,7 +158,7 @@ internal sealed class GenerationBatcher
             try
             {
                 var row = new GenerationRow(request.Prompt, request.Settings, artifact);
-                if (row.Finish is not null) { request.Tokens.Writer.TryComplete(); return; }
+                if (row.Finish is not null) { request.End(row); return; }
                 int length = request.Prompt.Length;
                 using var empty = artifact.Decoder.EmptyCache(1);
                 using var output = artifact.Decoder.Run(
@@ -136,7 +166,7 @@ internal sealed class GenerationBatcher
                     Enumerable.Range(0, length).Select(p => (long)p).ToArray(), 1, length, empty);
                 output.LogitsAt(0, length - 1).CopyTo(_logits);
                 if (row.Choose(_logits) is { } token) request.Tokens.Writer.TryWrite(token);
-                if (row.Finish is not null) { request.Tokens.Writer.TryComplete(); return; }
+                if (row.Finish is not null) { request.End(row); return; }
                 using var alone = output.TakeCache();
                 int width = Math.Max(_cache?.Length ?? 0, length);
                 var sources = _rows.Select((_, i) => (_cache!, i)).Append((alone, 0)).ToList();
@@ -198,7 +228,7 @@ internal sealed class GenerationBatcher
         {
             var ended = _rows.Where(r => r.Row.Finish is not null || r.Request.Abandoned).ToList();
             if (ended.Count == 0) return;
-            foreach (var (request, _, _) in ended) request.Tokens.Writer.TryComplete();
+            foreach (var (request, row, _) in ended) request.End(row);
             var kept = _rows.Select((r, i) => (r, i)).Where(x => !ended.Contains(x.r)).ToList();
             if (kept.Count == 0)
             {

@@ -1,9 +1,11 @@
 namespace SlmStudio.Core.Inference;
 
 /// <summary>
-/// One generation over a batch of prompts: left-pads them into one batch, runs the prompt once (prefill), then one token
-/// per step through the KV cache; samples per row with the row's own seeded random stream, so a prompt gives the same
-/// tokens alone or in a batch. Not thread-safe (one run per request); the decoder it uses is.
+/// One generation over a fixed batch of prompts: left-pads them into one batch, runs the prompt once (prefill), then one
+/// token per step through the KV cache; samples per row with the row's own seeded random stream (<see cref="GenerationRow"/>),
+/// so a prompt gives the same tokens alone or in a batch. The product's generations run in the lanes of
+/// <see cref="GenerationBatcher"/>; this fixed batch is the benchmark's "one batch" and the tests' reference for a prompt
+/// run alone. Not thread-safe; the decoder it uses is.
 /// </summary>
 internal sealed class GenerationRun : IDisposable
 {

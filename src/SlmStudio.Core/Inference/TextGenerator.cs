@@ -54,23 +54,13 @@ public sealed class TextGenerator(OnnxArtifact artifact)
         await foreach (var token in artifact.Batcher.GenerateAsync(Encode(prompt), settings, ct).ConfigureAwait(false)) yield return token;
     }
 
-    /// <summary>Generates for several prompts at once (one left-padded batch through the model).</summary>
+    /// <summary>Generates for several prompts at once, each whole with why it ended; they run in the lanes of
+    /// <see cref="GenerationBatcher"/> beside every other generation of the artifact.</summary>
     public async Task<IReadOnlyList<GenerationResult>> GenerateBatchAsync(IReadOnlyList<string> prompts, GenerationSettings settings, CancellationToken ct = default)
     {
         settings.Validate();
-        if (prompts.Count == 0) return [];
-        return await Task.Run(() =>
-        {
-            using var run = new GenerationRun(artifact, prompts.Select(Encode).ToList(), settings);
-            var tokens = prompts.Select(_ => new List<GeneratedToken>()).ToArray();
-            while (!run.Done)
-            {
-                ct.ThrowIfCancellationRequested();
-                foreach (var (row, token) in run.Step()) tokens[row].Add(token);
-            }
-            return (IReadOnlyList<GenerationResult>)prompts.Select((p, i) =>
-                new GenerationResult(p, string.Concat(tokens[i].Select(t => t.Text)), tokens[i], run.FinishReason(i))).ToList();
-        }, ct).ConfigureAwait(false);
+        var runs = await Task.WhenAll(prompts.Select(p => artifact.Batcher.CompleteAsync(Encode(p), settings, ct))).ConfigureAwait(false);
+        return prompts.Select((p, i) => new GenerationResult(p, string.Concat(runs[i].Tokens.Select(t => t.Text)), runs[i].Tokens, runs[i].FinishReason)).ToList();
     }
 
     /// <summary>Token ids of a prompt, beginning-of-text first where the tokenizer adds it; an empty prompt is just that token.</summary>
