@@ -50,8 +50,7 @@ internal sealed class GenerationBatcher
     /// </summary>
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(int[] prompt, GenerationSettings settings, [EnumeratorCancellation] CancellationToken ct = default)
     {
-        var request = new Request(GenerationRow.FitToContext(prompt, _artifact.Config.MaxPositions), settings, ct);
-        Enqueue(request);
+        var request = Submit(prompt, settings, ct);
         try
         {
             await foreach (var token in request.Tokens.Reader.ReadAllAsync(ct).ConfigureAwait(false)) yield return token;
@@ -68,8 +67,7 @@ internal sealed class GenerationBatcher
     /// </summary>
     public async Task<(IReadOnlyList<GeneratedToken> Tokens, string FinishReason)> CompleteAsync(int[] prompt, GenerationSettings settings, CancellationToken ct = default)
     {
-        var request = new Request(GenerationRow.FitToContext(prompt, _artifact.Config.MaxPositions), settings, ct);
-        Enqueue(request);
+        var request = Submit(prompt, settings, ct);
         try
         {
             var tokens = new List<GeneratedToken>();
@@ -82,17 +80,20 @@ internal sealed class GenerationBatcher
         }
     }
 
-    private void Enqueue(Request request)
+    /// <summary>Queues a request for <paramref name="prompt"/>, fitted to the context, and starts a lane for it if one is free.</summary>
+    private Request Submit(int[] prompt, GenerationSettings settings, CancellationToken ct)
     {
+        var request = new Request(GenerationRow.FitToContext(prompt, _artifact.Config.MaxPositions), settings, ct);
         int lane;
         lock (_gate)
         {
             _waiting.Enqueue(request);
             lane = Array.IndexOf(_loads, -1);
-            if (lane < 0) return; // every lane runs: the least busy takes it in between two of its steps
+            if (lane < 0) return request; // every lane runs: the least busy takes it in between two of its steps
             _loads[lane] = 0;
         }
         Task.Factory.StartNew(() => RunLane(lane), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return request;
     }
 
     private void RunLane(int index)
