@@ -150,6 +150,10 @@ public sealed class ClassifyCliTests(ClassifyCliTests.TrainedClassifier trained)
         var (jsonExit, json, _) = Slm("classify", trained.Artifact, "--text", "i need help with the refund of my invoice", "--json");
         Assert.Equal(0, jsonExit);
         Assert.Equal("billing", (string)JsonNode.Parse(json)!["label"]!);
+        // A classifier from scratch reads text lower-cased (its tokenizer.json says so, for every reader of the export).
+        var (shoutedExit, shouted, _) = Slm("classify", trained.Artifact, "--text", "I NEED HELP with the Refund of my INVOICE", "--json");
+        Assert.Equal(0, shoutedExit);
+        Assert.Equal(json, shouted);
     }
 
     [Fact]

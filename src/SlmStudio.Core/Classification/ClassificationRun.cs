@@ -475,6 +475,10 @@ public sealed class ClassificationRun(ClassificationRunOptions options, IProgres
             ContextLength = options.ContextLength,
             Device = options.Device,
             Precision = options.Precision,
+            // "REFUND", "Refund" and "refund" tell the same label; with one token for all three, what a message in capitals
+            // learns counts for the others. The keyword model lower-cases too. Intent benchmark, four data seeds, one run
+            // each (bench/intent-benchmark.sh): 84.0% against 83.3% on average, none lower; small, within a run's noise.
+            LowercaseTokenizer = true,
         }.AsLanguagePhase();
         Report(new ClassificationPhase(ClassificationEvent.LanguagePhase, "Learning the language of the texts (predicting each next word), without the labels.", null, steps));
         var finished = new Trainer(languageOptions, new LanguageProgress(this)).Run(resume: false, ct);

@@ -13,7 +13,9 @@ namespace SlmStudio.Core.Tokenization;
 /// </summary>
 /// <param name="vocabSize">Total vocabulary size including the special tokens and the 256 bytes.</param>
 /// <param name="minFrequency">Pairs seen fewer times than this are never merged, so a small text may yield a smaller vocabulary.</param>
-public sealed class BpeTrainer(int vocabSize, int minFrequency = 2)
+/// <param name="lowercase">Learn from lower-cased text and write a Lowercase normalizer, so that "REFUND", "Refund" and
+/// "refund" are one token for every reader of tokenizer.json (for classifiers: case rarely tells a label).</param>
+public sealed class BpeTrainer(int vocabSize, int minFrequency = 2, bool lowercase = false)
 {
     public const string BosToken = "<|begin_of_text|>";
     public const string EosToken = "<|end_of_text|>";
@@ -48,8 +50,9 @@ public sealed class BpeTrainer(int vocabSize, int minFrequency = 2)
         foreach (var text in texts)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            foreach (var (start, length) in Gpt2PreTokenizer.Ranges(text))
-                CollectionsMarshal.GetValueRefOrAddDefault(lookup, text.AsSpan(start, length), out _)++;
+            var normalized = lowercase ? text.ToLowerInvariant() : text; // as LowercaseNormalizer does when the tokenizer encodes
+            foreach (var (start, length) in Gpt2PreTokenizer.Ranges(normalized))
+                CollectionsMarshal.GetValueRefOrAddDefault(lookup, normalized.AsSpan(start, length), out _)++;
         }
 
         // 2. Each word as byte symbols, in a fixed order.
@@ -129,7 +132,7 @@ public sealed class BpeTrainer(int vocabSize, int minFrequency = 2)
             pairCounts.Remove(pair);
         }
 
-        return TokenizerFile.Parse(BuildJson(tokens, merges));
+        return TokenizerFile.Parse(BuildJson(tokens, merges, lowercase));
     }
 
     private static void AddWord(Dictionary<long, List<int>> pairWords, long key, int w)
@@ -165,7 +168,7 @@ public sealed class BpeTrainer(int vocabSize, int minFrequency = 2)
         }
     }
 
-    private static JsonObject BuildJson(List<string> tokens, List<(string A, string B)> merges)
+    private static JsonObject BuildJson(List<string> tokens, List<(string A, string B)> merges, bool lowercase)
     {
         var added = new JsonArray();
         for (int i = 0; i < SpecialTokens.Count; i++)
@@ -189,7 +192,7 @@ public sealed class BpeTrainer(int vocabSize, int minFrequency = 2)
             ["truncation"] = null,
             ["padding"] = null,
             ["added_tokens"] = added,
-            ["normalizer"] = null,
+            ["normalizer"] = lowercase ? new JsonObject { ["type"] = "Lowercase" } : null,
             ["pre_tokenizer"] = ByteLevel(),
             ["post_processor"] = new JsonObject
             {

@@ -79,7 +79,7 @@ public sealed class RunPreparation(TrainingOptions options, RunFolder folder, Ac
             var vocabSize = fromData ? Verdicts.TrainingAdvice.VocabularyFor(corpus.TrainCharacters) : options.VocabSize;
             report(new TrainingMessage($"Training a {vocabSize:N0}-token tokenizer on {corpus.TrainCharacters:N0} characters{(fromData ? " (a size that suits this much text)" : "")}."));
             return (options.AddChatTokens ? Instruction.ChatVocabulary.Train(vocabSize, corpus.TrainDocuments, cancellationToken)
-                : new BpeTrainer(vocabSize).Train(corpus.TrainDocuments, cancellationToken), null);
+                : new BpeTrainer(vocabSize, lowercase: options.LowercaseTokenizer).Train(corpus.TrainDocuments, cancellationToken), null);
         }
         var baseConfig = LlamaConfig.Load(Path.Combine(baseModel, ModelFolder.ConfigFile));
         var baseTokenizer = Path.Combine(baseModel, ModelFolder.TokenizerFile);

@@ -99,6 +99,8 @@ public sealed record TrainingOptions
     /// <summary>A tokenizer trained for this run gets the chat tokens (<see cref="Instruction.ChatVocabulary"/>), so that a later
     /// instruction phase has its turn markers.</summary>
     public bool AddChatTokens { get; init; }
+    /// <summary>A tokenizer trained for this run lower-cases text first (<see cref="Tokenization.BpeTrainer"/>, lowercase).</summary>
+    public bool LowercaseTokenizer { get; init; }
     /// <summary>Instruction tuning: the folder of tokenized conversations (<see cref="Instruction.InstructionObjective"/>) the
     /// loss is computed on, answer tokens only, instead of next-token prediction over the text.</summary>
     public string? InstructionData { get; init; }

@@ -77,6 +77,31 @@ public class BpeTrainerTests
         Assert.Equal(["tokenizer.json"], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
     }
 
+    [Fact]
+    public void LowercaseTokenizerReadsEveryCaseAlikeAndItsFileSaysSo()
+    {
+        var text = TokenizerTestData.Corpus[..60_000];
+        var tokenizer = new BpeTrainer(600, lowercase: true).Train(text);
+        Assert.Equal(tokenizer.Encode("where is my refund?"), tokenizer.Encode("WHERE is My Refund?"));
+        Assert.Equal("where is my refund?", tokenizer.Decode(tokenizer.Encode("WHERE is My Refund?")));
+        // Merges are learned from the lower-cased text: no learned token holds a capital, none is wasted on one.
+        var learned = Enumerable.Range(BpeTrainer.MinimumVocabSize, tokenizer.VocabSize - BpeTrainer.MinimumVocabSize).Select(id => tokenizer.Decode([id])).ToList();
+        Assert.Contains(learned, t => t.Trim().Length > 3);
+        Assert.DoesNotContain(learned, t => t.Any(char.IsUpper));
+
+        // The normalizer is in tokenizer.json, so any reader of the file (Hugging Face's tokenizers too) lower-cases the same.
+        using var dir = new TempFolder();
+        var path = dir.File("tokenizer.json");
+        tokenizer.Save(path);
+        Assert.Equal("Lowercase", (string?)System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!["normalizer"]!["type"]);
+        Assert.Equal(tokenizer.Encode("Cancel My ORDER"), TokenizerFile.Load(path).Encode("cancel my order"));
+
+        // The default keeps case: a text model has to write capitals.
+        var cased = new BpeTrainer(600).Train(text);
+        Assert.NotEqual(cased.Encode("WHERE is My Refund?"), cased.Encode("where is my refund?"));
+        Assert.Equal("WHERE is My Refund?", cased.Decode(cased.Encode("WHERE is My Refund?")));
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(256)]
