@@ -156,6 +156,8 @@ public sealed class SortAndRouteBrowserTests(PortalFixture portal, ITestOutputHe
         await Assertions.Expect(page.Locator("#confusion-matrix tbody tr")).ToHaveCountAsync(3);
         await Assertions.Expect(page.Locator("#calibration")).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("#goal-results")).ToContainTextAsync("delivery");
+        // The model's answer with its confidence written as on the rest of the page ("98.2% sure").
+        await Assertions.Expect(page.Locator("#goal-results")).ToContainTextAsync(new Regex(@"\(\d{1,3}\.\d% sure\)"));
         await ShotAsync(page, "results");
 
         // 6. Playground: a text gets its labels ranked with probabilities; a file comes back with two more columns.

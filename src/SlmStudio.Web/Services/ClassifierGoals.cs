@@ -14,7 +14,7 @@ public static class ClassifierGoals
         return [.. tests.Select((t, i) =>
         {
             var top = ranked[i][0];
-            return new GoalResult(t.Prompt, t.MustContain, Matches(top.Label, t.MustContain), $"{top.Label} ({top.Probability:P0} sure)");
+            return new GoalResult(t.Prompt, t.MustContain, Matches(top.Label, t.MustContain), $"{top.Label} ({Training.ClassificationProgress.Percent(top.Probability)} sure)");
         })];
     }
 
