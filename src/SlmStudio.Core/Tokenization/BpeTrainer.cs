@@ -29,6 +29,8 @@ public sealed class BpeTrainer(int vocabSize, int minFrequency = 2, bool lowerca
 
     public int MinFrequency { get; } = Math.Max(1, minFrequency);
 
+    private readonly JsonObject? _normalizerJson = lowercase ? new JsonObject { ["type"] = "Lowercase" } : null;
+
     private sealed class HeapOrder : IComparer<(long Count, long Pair)>
     {
         public static readonly HeapOrder Instance = new();
@@ -47,10 +49,12 @@ public sealed class BpeTrainer(int vocabSize, int minFrequency = 2, bool lowerca
         // 1. Unique pre-tokenized words and how often each occurs.
         var wordCounts = new Dictionary<string, int>(StringComparer.Ordinal);
         var lookup = wordCounts.GetAlternateLookup<ReadOnlySpan<char>>();
+        // The normalizer tokenizer.json will name, so the merges are learned on the text the tokenizer will encode.
+        var normalizer = Normalizer.Parse(_normalizerJson);
         foreach (var text in texts)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var normalized = lowercase ? text.ToLowerInvariant() : text; // as LowercaseNormalizer does when the tokenizer encodes
+            var normalized = normalizer?.Normalize(text) ?? text;
             foreach (var (start, length) in Gpt2PreTokenizer.Ranges(normalized))
                 CollectionsMarshal.GetValueRefOrAddDefault(lookup, normalized.AsSpan(start, length), out _)++;
         }
@@ -132,7 +136,7 @@ public sealed class BpeTrainer(int vocabSize, int minFrequency = 2, bool lowerca
             pairCounts.Remove(pair);
         }
 
-        return TokenizerFile.Parse(BuildJson(tokens, merges, lowercase));
+        return TokenizerFile.Parse(BuildJson(tokens, merges, _normalizerJson?.DeepClone()));
     }
 
     private static void AddWord(Dictionary<long, List<int>> pairWords, long key, int w)
@@ -168,7 +172,7 @@ public sealed class BpeTrainer(int vocabSize, int minFrequency = 2, bool lowerca
         }
     }
 
-    private static JsonObject BuildJson(List<string> tokens, List<(string A, string B)> merges, bool lowercase)
+    private static JsonObject BuildJson(List<string> tokens, List<(string A, string B)> merges, JsonNode? normalizer)
     {
         var added = new JsonArray();
         for (int i = 0; i < SpecialTokens.Count; i++)
@@ -192,7 +196,7 @@ public sealed class BpeTrainer(int vocabSize, int minFrequency = 2, bool lowerca
             ["truncation"] = null,
             ["padding"] = null,
             ["added_tokens"] = added,
-            ["normalizer"] = lowercase ? new JsonObject { ["type"] = "Lowercase" } : null,
+            ["normalizer"] = normalizer,
             ["pre_tokenizer"] = ByteLevel(),
             ["post_processor"] = new JsonObject
             {
